@@ -1,0 +1,41 @@
+//! `worldsim`: the command-line tool. Each sub-command lives in its own module under
+//! `commands/`; this file only declares the command line and dispatches.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+
+/// worldsim: a Sora-style video world simulator. Render the ground-truth world, make datasets.
+#[derive(Parser)]
+#[command(name = "worldsim", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Render scenes, print their ground truth, list their vocabulary.
+    #[command(subcommand)]
+    Scene(commands::scene::SceneCommand),
+    /// Make and check datasets of clips.
+    #[command(subcommand)]
+    Dataset(commands::dataset::DatasetCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Scene(c) => commands::scene::run(c),
+        Command::Dataset(c) => commands::dataset::run(c),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

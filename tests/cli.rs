@@ -1,0 +1,149 @@
+//! End-to-end tests of the `worldsim` command line: every command on shipped scenes, the
+//! output formats, and errors that go to stderr with a non-zero exit and leave no output.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn worldsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_worldsim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = worldsim(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "worldsim {args:?} failed: {stderr}");
+    String::from_utf8(out.stdout).expect("utf8")
+}
+
+fn fails(args: &[&str]) -> String {
+    let out = worldsim(args);
+    assert!(!out.status.success(), "worldsim {args:?} should fail");
+    String::from_utf8(out.stderr).expect("utf8")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("worldsim-cli-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf8 path")
+}
+
+#[test]
+fn render_writes_every_format_and_prints_captions() {
+    let dir = temp_dir("render");
+    let scene = "scenes/night_snow.ron";
+    let gif = dir.join("a.gif");
+    let stdout = ok(&["scene", "render", scene, "--out", s(&gif), "--size", "48x32", "--frames", "13"]);
+    assert!(stdout.contains("prompt:  red ball bouncing on snow at night"), "{stdout}");
+    assert!(stdout.contains("caption: Night on a snowy field"), "{stdout}");
+    assert!(stdout.contains("the camera holds still"), "{stdout}");
+    assert_eq!(&std::fs::read(&gif).expect("gif")[..6], b"GIF89a");
+
+    let npy = dir.join("a.npy");
+    ok(&["scene", "render", scene, "--out", s(&npy), "--size", "48x32", "--frames", "5"]);
+    let bytes = std::fs::read(&npy).expect("npy");
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    assert!(std::str::from_utf8(&bytes[10..10 + header_len]).expect("ascii").contains("(5, 32, 48, 3)"));
+    assert_eq!(bytes.len() - 10 - header_len, 5 * 32 * 48 * 3);
+
+    let png = dir.join("a.png");
+    ok(&["scene", "render", scene, "--out", s(&png), "--size", "48x32"]);
+    assert_eq!(&std::fs::read(&png).expect("png")[1..4], b"PNG");
+
+    let folder = format!("{}/frames/", dir.display());
+    ok(&["scene", "render", scene, "--out", &folder, "--frames", "3", "--seed", "9"]);
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("frames"))
+        .expect("folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["000000.png", "000001.png", "000002.png"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_shipped_scene_renders_from_the_cli() {
+    let dir = temp_dir("shipped");
+    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes")).expect("scenes/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "ron") {
+            let out = dir.join("x.gif");
+            ok(&["scene", "render", s(&path), "--out", s(&out), "--size", "32x32", "--frames", "3"]);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn truth_prints_one_json_line_per_frame() {
+    let stdout = ok(&["scene", "truth", "scenes/occlusion_pillar.ron", "--frames", "30"]);
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    assert_eq!(lines.len(), 30);
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["frame"], i);
+        let ball = &l["objects"][0];
+        assert_eq!(ball["id"], "ball0");
+        assert_eq!(ball["color"], "green");
+        assert!(ball["pixel"]["x"].is_number() && ball["world"]["x"].is_number());
+    }
+    assert!(lines.iter().any(|l| l["objects"][0]["visibility"] == "occluded"));
+}
+
+#[test]
+fn bad_scenes_fail_with_location_and_leave_no_output() {
+    let dir = temp_dir("bad");
+    let bad = dir.join("bad.ron");
+    std::fs::write(
+        &bad,
+        "Scene(\n  name: \"x\",\n  width: 64,\n  height: 64,\n  frames: 3,\n  terrain: lava,\n  sky: day,\n)\n",
+    )
+    .expect("write");
+    let out = dir.join("out.gif");
+    let stderr = fails(&["scene", "render", s(&bad), "--out", s(&out)]);
+    assert!(stderr.contains(&format!("{}:6:", bad.display())), "{stderr}");
+    assert!(stderr.contains("lava"), "{stderr}");
+
+    let stderr = fails(&["scene", "render", "scenes/night_snow.ron", "--out", s(&out), "--size", "8x8"]);
+    assert!(stderr.contains("field `width`") && stderr.contains("16..=1024"), "{stderr}");
+    let stderr = fails(&["scene", "render", "scenes/night_snow.ron", "--out", s(&dir.join("out.mp4"))]);
+    assert!(stderr.contains("end the name in .gif, .png, .npy, or /"), "{stderr}");
+    let stderr = fails(&["scene", "render", "scenes/night_snow.ron", "--out", s(&dir.join("out.gif")), "--size", "64"]);
+    assert!(stderr.contains("WIDTHxHEIGHT"), "{stderr}");
+    let stderr = fails(&["scene", "truth", "scenes/no_such_scene.ron"]);
+    assert!(stderr.contains("scenes/no_such_scene.ron: cannot read"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(&dir).expect("dir").map(|e| e.expect("entry").file_name()).collect();
+    assert_eq!(left, [std::ffi::OsString::from("bad.ron")], "output left behind");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn dataset_make_then_check() {
+    let dir = temp_dir("dataset");
+    let data = dir.join("data");
+    let stdout = ok(&["dataset", "make", "--out", s(&data), "--clips", "3", "--seed", "4"]);
+    assert!(stdout.contains("wrote 3 clips"), "{stdout}");
+    let stdout = ok(&["dataset", "check", s(&data)]);
+    assert!(stdout.contains("3 valid clips") && stdout.contains("no problems found"), "{stdout}");
+
+    std::fs::remove_file(data.join("clip_00001/000000.png")).expect("remove a frame");
+    let stderr = fails(&["dataset", "check", s(&data)]);
+    assert!(stderr.contains("clip_00001") && stderr.contains("missing: 000000.png"), "{stderr}");
+    assert!(stderr.contains("1 problem(s) found"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn vocabulary_lists_the_words() {
+    let stdout = ok(&["scene", "vocabulary"]);
+    let words: Vec<&str> = stdout.lines().collect();
+    assert!(words.len() > 100 && words.contains(&"bouncing") && words.contains(&"night"));
+    assert!(words.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
+}
