@@ -149,17 +149,44 @@ pub fn encode_png(w: &mut dyn Write, frame: &Frame, path: &Path) -> Result<(), M
     writer.finish().map_err(|e| codec(path, e))
 }
 
+/// Palette size of GIF output; the last index of 256 is reserved for "unchanged".
+const GIF_COLORS: usize = 255;
+/// NeuQuant sampling factor (1 = every pixel, 30 = fastest).
+const GIF_QUANT_SAMPLING: i32 = 10;
+
 /// Encodes frames as an endlessly looping GIF at `fps` (GIF delays are whole centiseconds).
+///
+/// One palette is learnt from all frames, and pixels whose palette entry did not change since
+/// the previous frame are written as transparent, so a mostly static clip costs little more
+/// than its first frame.
 pub fn encode_gif(w: &mut dyn Write, frames: &[Frame], fps: u32, path: &Path) -> Result<(), MediaError> {
     let (width, height) = (frames[0].width, frames[0].height);
     let too_big = |v: u32| u16::try_from(v).map_err(|_| codec(path, format!("{v} pixels is too large for GIF")));
-    let mut enc = gif::Encoder::new(w, too_big(width)?, too_big(height)?, &[]).map_err(|e| codec(path, e))?;
+    let (w16, h16) = (too_big(width)?, too_big(height)?);
+    // NeuQuant learns from RGBA; sample frames evenly so long clips stay fast.
+    let stride = frames.len().div_ceil(16).max(1);
+    let sample: Vec<u8> = frames.iter().step_by(stride).flat_map(|f| f.rgb.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255])).collect();
+    let quant = color_quant::NeuQuant::new(GIF_QUANT_SAMPLING, GIF_COLORS, &sample);
+    let mut palette = quant.color_map_rgb();
+    palette.extend_from_slice(&[0, 0, 0]);
+    let transparent = GIF_COLORS as u8;
+    let mut enc = gif::Encoder::new(w, w16, h16, &palette).map_err(|e| codec(path, e))?;
     enc.set_repeat(gif::Repeat::Infinite).map_err(|e| codec(path, e))?;
     let delay = (100.0 / fps.max(1) as f32).round() as u16;
+    let mut previous: Option<Vec<u8>> = None;
     for f in frames {
-        let mut g = gif::Frame::from_rgb_speed(width as u16, height as u16, &f.rgb, 10);
-        g.delay = delay;
+        let indices: Vec<u8> = f.rgb.chunks_exact(3).map(|p| quant.index_of(&[p[0], p[1], p[2], 255]) as u8).collect();
+        let mut g = gif::Frame { width: w16, height: h16, delay, ..gif::Frame::default() };
+        match &previous {
+            Some(prev) => {
+                g.transparent = Some(transparent);
+                g.dispose = gif::DisposalMethod::Keep;
+                g.buffer = indices.iter().zip(prev).map(|(&i, &p)| if i == p { transparent } else { i }).collect::<Vec<u8>>().into();
+            }
+            None => g.buffer = indices.clone().into(),
+        }
         enc.write_frame(&g).map_err(|e| codec(path, e))?;
+        previous = Some(indices);
     }
     Ok(())
 }
