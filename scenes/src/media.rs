@@ -165,7 +165,11 @@ pub fn encode_gif(w: &mut dyn Write, frames: &[Frame], fps: u32, path: &Path) ->
     let (w16, h16) = (too_big(width)?, too_big(height)?);
     // NeuQuant learns from RGBA; sample frames evenly so long clips stay fast.
     let stride = frames.len().div_ceil(16).max(1);
-    let sample: Vec<u8> = frames.iter().step_by(stride).flat_map(|f| f.rgb.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255])).collect();
+    let sample: Vec<u8> = frames
+        .iter()
+        .step_by(stride)
+        .flat_map(|f| f.rgb.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]))
+        .collect();
     let quant = color_quant::NeuQuant::new(GIF_QUANT_SAMPLING, GIF_COLORS, &sample);
     let mut palette = quant.color_map_rgb();
     palette.extend_from_slice(&[0, 0, 0]);
@@ -181,7 +185,12 @@ pub fn encode_gif(w: &mut dyn Write, frames: &[Frame], fps: u32, path: &Path) ->
             Some(prev) => {
                 g.transparent = Some(transparent);
                 g.dispose = gif::DisposalMethod::Keep;
-                g.buffer = indices.iter().zip(prev).map(|(&i, &p)| if i == p { transparent } else { i }).collect::<Vec<u8>>().into();
+                g.buffer = indices
+                    .iter()
+                    .zip(prev)
+                    .map(|(&i, &p)| if i == p { transparent } else { i })
+                    .collect::<Vec<u8>>()
+                    .into();
             }
             None => g.buffer = indices.clone().into(),
         }

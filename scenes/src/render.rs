@@ -1,7 +1,7 @@
 //! The software renderer: draws a world state into an anti-aliased RGB frame of any size.
 //!
-//! Back to front: sky, sun or moon, stars, clouds, mountains, hills, ground, paint, bodies,
-//! occluders. Edges are anti-aliased analytically: a pixel's coverage of a shape is estimated
+//! Back to front: sky, sun or moon, stars, clouds, mountains, hills, ground, paint, contact
+//! shadows, bodies, occluders. Edges are anti-aliased analytically: a pixel's coverage of a shape is estimated
 //! from the signed distance at its centre, so sharp shapes stay sharp and sub-pixel ones fade
 //! instead of flickering.
 
@@ -16,6 +16,12 @@ use crate::view::View;
 
 /// Thickness of a paint stripe on the ground, m.
 const PAINT_DEPTH: f32 = 0.13;
+/// Half the thickness of a contact shadow, m.
+const SHADOW_DEPTH: f32 = 0.06;
+/// Opacity of the shadow of a thing touching the ground.
+const SHADOW_OPACITY: f32 = 0.35;
+/// Height at which a thing's shadow has faded away, m.
+const SHADOW_FADE_HEIGHT: f32 = 3.0;
 /// Share of the horizon's colour mixed into the far mountains (aerial haze).
 const MOUNTAIN_HAZE: f32 = 0.35;
 
@@ -121,6 +127,20 @@ impl Renderer {
             let shape = Shape::Rect { x0: stroke.x0, y0: -PAINT_DEPTH, x1: stroke.x1, y1: 0.0, round: 0.04 };
             let c = stroke.color.rgb().tint(light);
             canvas.fill(&shape, 1.0, |_, _| c);
+        }
+        for body in &state.bodies {
+            // A soft contact shadow that shrinks and fades with height: a cue for how high
+            // things are.
+            let lift = (body.y / SHADOW_FADE_HEIGHT).clamp(0.0, 1.0);
+            let half = body.width / 2.0 * (1.0 - 0.5 * lift);
+            let shape = Shape::Rect {
+                x0: body.x - half,
+                y0: -SHADOW_DEPTH,
+                x1: body.x + half,
+                y1: SHADOW_DEPTH,
+                round: SHADOW_DEPTH,
+            };
+            canvas.fill(&shape, SHADOW_OPACITY * (1.0 - lift), |_, _| Rgb([0.0, 0.0, 0.0]));
         }
         for (i, body) in state.bodies.iter().enumerate() {
             let facing = state.player.as_ref().filter(|p| p.body == i).map(|p| p.facing);
