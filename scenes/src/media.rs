@@ -180,11 +180,11 @@ pub fn encode_gif(w: &mut dyn Write, frames: &[Frame], fps: u32, path: &Path) ->
     let mut previous: Option<Vec<u8>> = None;
     for f in frames {
         let indices: Vec<u8> = f.rgb.chunks_exact(3).map(|p| quant.index_of(&[p[0], p[1], p[2], 255]) as u8).collect();
-        let mut g = gif::Frame { width: w16, height: h16, delay, ..gif::Frame::default() };
+        let mut g =
+            gif::Frame { width: w16, height: h16, delay, dispose: gif::DisposalMethod::Keep, ..gif::Frame::default() };
         match &previous {
             Some(prev) => {
                 g.transparent = Some(transparent);
-                g.dispose = gif::DisposalMethod::Keep;
                 g.buffer = indices
                     .iter()
                     .zip(prev)
