@@ -435,28 +435,18 @@ impl Scene {
             }
         };
         for (i, object) in self.objects.iter().enumerate() {
-            match object {
-                Object::Ball { x, y, vx, vy, .. } => {
-                    inside(format!("objects[{i}].x"), *x)?;
-                    finite(format!("objects[{i}].vx"), *vx)?;
-                    finite(format!("objects[{i}].vy"), *vy)?;
-                    if !(0.0..=100.0).contains(y) {
-                        return Err(Invalid::new(
-                            &format!("objects[{i}].y"),
-                            format!("{y} must be in 0..=100 (metres above the ground)"),
-                        ));
-                    }
-                }
-                Object::Box { x, y, vx, .. } => {
-                    inside(format!("objects[{i}].x"), *x)?;
-                    finite(format!("objects[{i}].vx"), *vx)?;
-                    if !(0.0..=100.0).contains(y) {
-                        return Err(Invalid::new(
-                            &format!("objects[{i}].y"),
-                            format!("{y} must be in 0..=100 (metres above the ground)"),
-                        ));
-                    }
-                }
+            let (x, y, vx, vy) = match *object {
+                Object::Ball { x, y, vx, vy, .. } => (x, y, vx, vy),
+                Object::Box { x, y, vx, .. } => (x, y, vx, 0.0),
+            };
+            inside(format!("objects[{i}].x"), x)?;
+            finite(format!("objects[{i}].vx"), vx)?;
+            finite(format!("objects[{i}].vy"), vy)?;
+            if !(0.0..=100.0).contains(&y) {
+                return Err(Invalid::new(
+                    &format!("objects[{i}].y"),
+                    format!("{y} must be in 0..=100 (metres above the ground)"),
+                ));
             }
         }
         for (i, occluder) in self.occluders.iter().enumerate() {
