@@ -1,0 +1,38 @@
+//! Typed errors of the model crate.
+
+use thiserror::Error;
+
+/// Why a model call or a model file failed.
+#[derive(Debug, Error, PartialEq)]
+pub enum ModelError {
+    /// A video's size does not fit the model; the message names the nearest size that does.
+    #[error("{field} is {got}: {reason}; the nearest valid value is {nearest}")]
+    InvalidSize {
+        /// Which dimension (`frames`, `height`, `width`, `channels`).
+        field: &'static str,
+        /// The size given.
+        got: usize,
+        /// What the model needs.
+        reason: String,
+        /// The nearest size the model accepts.
+        nearest: usize,
+    },
+    /// A configuration that describes no valid network.
+    #[error("config field `{field}`: {message}")]
+    Config {
+        /// The field at fault.
+        field: &'static str,
+        /// What is wrong and what to do instead.
+        message: String,
+    },
+    /// A latent has the wrong shape for this model.
+    #[error("latent {field} is {got} but this model uses {expected}")]
+    LatentShape {
+        /// Which dimension.
+        field: &'static str,
+        /// The size given.
+        got: usize,
+        /// What the model uses.
+        expected: usize,
+    },
+}

@@ -1,0 +1,15 @@
+//! # worldsim-model
+//!
+//! The learnt parts of worldsim, on burn, generic over `B: Backend` (burn-flex on the CPU by
+//! default; `wgpu` and `cuda` by feature). So far: the causal video VAE ([`vae`]).
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod vae;
+
+pub use error::ModelError;
+
+/// The default CPU backend.
+pub type Cpu = burn::backend::Flex;
+/// The default CPU backend with automatic differentiation (training).
+pub type CpuAutodiff = burn::backend::Autodiff<Cpu>;

@@ -1,0 +1,72 @@
+//! Causal 3D convolution: pads only the past (by repeating the first frame), so output frame
+//! `t` never sees input frames after `t`. With a cache of the last input frames it runs chunk by
+//! chunk and gives exactly what it gives on the whole clip: the basis of streaming decode.
+
+use burn::module::Module;
+use burn::nn::PaddingConfig3d;
+use burn::nn::conv::{Conv3d, Conv3dConfig};
+use burn::prelude::*;
+
+/// A causal convolution's configuration.
+#[derive(Config, Debug)]
+pub struct CausalConv3dConfig {
+    /// Input and output channels.
+    pub channels: [usize; 2],
+    /// Kernel `[time, height, width]`; height and width odd (symmetric spatial padding).
+    pub kernel: [usize; 3],
+    /// Stride `[time, height, width]`.
+    #[config(default = "[1, 1, 1]")]
+    pub stride: [usize; 3],
+}
+
+impl CausalConv3dConfig {
+    /// Builds the layer.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> CausalConv3d<B> {
+        let [_, kh, kw] = self.kernel;
+        let conv = Conv3dConfig::new(self.channels, self.kernel)
+            .with_stride(self.stride)
+            .with_padding(PaddingConfig3d::Explicit(0, kh / 2, kw / 2))
+            .init(device);
+        CausalConv3d { conv, past: self.kernel[0] - 1, stride_t: self.stride[0] }
+    }
+}
+
+/// A 3D convolution that pads only the past.
+#[derive(Module, Debug)]
+pub struct CausalConv3d<B: Backend> {
+    conv: Conv3d<B>,
+    /// Input frames of the past each output needs (`kernel_t - 1`).
+    past: usize,
+    /// Temporal stride.
+    stride_t: usize,
+}
+
+impl<B: Backend> CausalConv3d<B> {
+    /// Convolves a whole clip.
+    ///
+    /// # Shapes
+    /// - input `[batch, c_in, t, h, w]`
+    /// - output `[batch, c_out, (t - 1) / stride_t + 1, h / stride_h, w / stride_w]`
+    pub fn forward(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
+        self.forward_chunk(x, None).0
+    }
+
+    /// Convolves the next frames of a clip, given the cache from the previous chunk (`None`
+    /// for the clip's first chunk). Returns the output and the cache for the next chunk.
+    /// Chunks are only supported at temporal stride 1.
+    ///
+    /// # Shapes
+    /// - input `[batch, c_in, n, h, w]`, cache `[batch, c_in, kernel_t - 1, h, w]`
+    /// - output `[batch, c_out, n, h', w']`
+    pub fn forward_chunk(&self, x: Tensor<B, 5>, cache: Option<Tensor<B, 5>>) -> (Tensor<B, 5>, Option<Tensor<B, 5>>) {
+        if self.past == 0 {
+            return (self.conv.forward(x), None);
+        }
+        debug_assert!(cache.is_none() || self.stride_t == 1, "chunked causal convs need temporal stride 1");
+        let past = cache.unwrap_or_else(|| x.clone().narrow(2, 0, 1).repeat_dim(2, self.past));
+        let padded = Tensor::cat(vec![past, x], 2); // [b, c, past + n, h, w]
+        let t = padded.dims()[2];
+        let next = padded.clone().narrow(2, t - self.past, self.past);
+        (self.conv.forward(padded), Some(next))
+    }
+}

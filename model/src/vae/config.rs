@@ -1,0 +1,120 @@
+//! VAE configuration and named presets.
+
+use burn::prelude::*;
+
+use crate::error::ModelError;
+
+/// The shape of a video VAE.
+#[derive(Config, Debug, PartialEq)]
+pub struct VaeConfig {
+    /// Colour channels of the video (3 for RGB).
+    #[config(default = 3)]
+    pub image_channels: usize,
+    /// Channels of the latent.
+    pub latent_channels: usize,
+    /// Channels at each resolution level, from full resolution down.
+    pub channels: Vec<usize>,
+    /// Whether each step between levels halves height and width (one entry per step).
+    pub spatial_down: Vec<bool>,
+    /// Whether each step between levels halves time (one entry per step).
+    pub temporal_down: Vec<bool>,
+    /// Residual blocks per level.
+    #[config(default = 1)]
+    pub res_blocks: usize,
+    /// Groups of the group norms (divides every channel count).
+    #[config(default = 8)]
+    pub groups: usize,
+    /// (2+1)D convs in residual blocks (spatial then temporal) instead of full 3D ones.
+    #[config(default = true)]
+    pub factorized: bool,
+}
+
+impl VaeConfig {
+    /// The preset trained and shipped for CPUs: spatial ×4, temporal ×4, 8 latent channels.
+    pub fn tiny() -> Self {
+        VaeConfig::new(8, vec![32, 64, 64], vec![true, true], vec![true, true])
+    }
+
+    /// A larger preset for GPUs: spatial ×8, temporal ×4, 16 latent channels.
+    pub fn base() -> Self {
+        VaeConfig::new(16, vec![64, 128, 256, 256], vec![true, true, true], vec![false, true, true]).with_res_blocks(2)
+    }
+
+    /// A preset by name (`tiny`, `base`).
+    pub fn preset(name: &str) -> Option<Self> {
+        match name {
+            "tiny" => Some(Self::tiny()),
+            "base" => Some(Self::base()),
+            _ => None,
+        }
+    }
+
+    /// Checks that the configuration describes a buildable network.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let bad = |field: &'static str, message: String| Err(ModelError::Config { field, message });
+        if self.channels.is_empty() {
+            return bad("channels", "is empty; give at least one level, e.g. [32, 64, 64]".into());
+        }
+        let steps = self.channels.len() - 1;
+        if self.spatial_down.len() != steps || self.temporal_down.len() != steps {
+            return bad(
+                "spatial_down",
+                format!(
+                    "spatial_down has {} and temporal_down {} entries; both need one per step between the {} levels ({steps})",
+                    self.spatial_down.len(),
+                    self.temporal_down.len(),
+                    self.channels.len()
+                ),
+            );
+        }
+        if let Some(c) = self.channels.iter().find(|c| **c == 0 || !c.is_multiple_of(self.groups)) {
+            return bad("channels", format!("{c} is not a positive multiple of groups ({})", self.groups));
+        }
+        if self.latent_channels == 0 || self.image_channels == 0 || self.res_blocks == 0 {
+            return bad("latent_channels", "latent_channels, image_channels and res_blocks must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// How many pixels one latent cell spans along height and width.
+    pub fn spatial_factor(&self) -> usize {
+        1 << self.spatial_down.iter().filter(|d| **d).count()
+    }
+
+    /// How many frames one latent frame (after the first) spans.
+    pub fn temporal_factor(&self) -> usize {
+        1 << self.temporal_down.iter().filter(|d| **d).count()
+    }
+
+    /// Latent frames of a `frames`-frame video: `1 + (frames - 1) / temporal_factor`.
+    pub fn latent_frames(&self, frames: usize) -> usize {
+        1 + (frames - 1) / self.temporal_factor()
+    }
+
+    /// Checks a video size; the error names the dimension and the nearest valid size.
+    pub fn check_video(&self, frames: usize, height: usize, width: usize) -> Result<(), ModelError> {
+        let ft = self.temporal_factor();
+        if frames == 0 || !(frames - 1).is_multiple_of(ft) {
+            let k = ((frames.max(1) - 1) as f64 / ft as f64).round() as usize;
+            return Err(ModelError::InvalidSize {
+                field: "frames",
+                got: frames,
+                reason: format!("a video has 1 + {ft}·k frames (1 is an image)"),
+                nearest: 1 + ft * k,
+            });
+        }
+        let fs = self.spatial_factor();
+        for (field, v) in [("height", height), ("width", width)] {
+            if v == 0 || !v.is_multiple_of(fs) {
+                let nearest = ((v as f64 / fs as f64).round() as usize).max(1) * fs;
+                return Err(ModelError::InvalidSize {
+                    field,
+                    got: v,
+                    reason: format!("it must be a positive multiple of the spatial factor {fs}"),
+                    nearest,
+                });
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,78 @@
+//! The VAE decoder: latent → video, causal in time, runnable one latent frame at a time.
+
+use burn::module::Module;
+use burn::prelude::*;
+use burn::tensor::activation::silu;
+
+use super::blocks::{ChunkCache, FrameGroupNorm, ResBlock, ResBlockConfig, Upsample};
+use super::causal_conv::{CausalConv3d, CausalConv3dConfig};
+use super::config::VaeConfig;
+
+/// One resolution level: residual blocks, then (except at full resolution) an upsampler.
+#[derive(Module, Debug)]
+struct DecoderLevel<B: Backend> {
+    blocks: Vec<ResBlock<B>>,
+    up: Option<Upsample<B>>,
+}
+
+/// The decoder.
+#[derive(Module, Debug)]
+pub struct Decoder<B: Backend> {
+    conv_in: CausalConv3d<B>,
+    mid: ResBlock<B>,
+    levels: Vec<DecoderLevel<B>>,
+    norm_out: FrameGroupNorm<B>,
+    conv_out: CausalConv3d<B>,
+}
+
+impl<B: Backend> Decoder<B> {
+    /// Builds the decoder of `config` (the encoder's mirror).
+    pub fn new(config: &VaeConfig, device: &B::Device) -> Self {
+        let ch = &config.channels;
+        let n = ch.len();
+        let block = |cin: usize, cout: usize| {
+            ResBlockConfig::new([cin, cout], config.groups, config.factorized).init::<B>(device)
+        };
+        let last = ch[n - 1];
+        // Level i (from the lowest resolution up) works at ch[n-1-i] and then upsamples by the
+        // step between levels n-2-i and n-1-i of the encoder.
+        let levels = (0..n)
+            .map(|i| {
+                let c = ch[n - 1 - i];
+                let cin = if i == 0 { last } else { ch[n - i] };
+                let blocks = (0..config.res_blocks).map(|j| block(if j == 0 { cin } else { c }, c)).collect();
+                let step = n.checked_sub(2 + i);
+                let up = step.map(|s| Upsample::new(c, config.spatial_down[s], config.temporal_down[s], device));
+                DecoderLevel { blocks, up }
+            })
+            .collect();
+        Decoder {
+            conv_in: CausalConv3dConfig::new([config.latent_channels, last], [1, 3, 3]).init(device),
+            mid: block(last, last),
+            levels,
+            norm_out: FrameGroupNorm::new(ch[0], config.groups, device),
+            conv_out: CausalConv3dConfig::new([ch[0], config.image_channels], [3, 3, 3]).init(device),
+        }
+    }
+
+    /// Decodes the next latent frames of a clip; `cache` carries the causal convs' past from
+    /// the previous chunk (fresh for the clip's start).
+    ///
+    /// # Shapes
+    /// - input `[batch, latent_channels, n, h, w]`
+    /// - output `[batch, image_channels, ft·n (ft·(n-1) + 1 for the first chunk), h·fs, w·fs]`
+    pub fn forward_chunk(&self, z: Tensor<B, 5>, cache: &mut ChunkCache<B>) -> Tensor<B, 5> {
+        cache.rewind();
+        let mut h = self.mid.forward_chunk(self.conv_in.forward(z), cache);
+        for level in &self.levels {
+            for block in &level.blocks {
+                h = block.forward_chunk(h, cache);
+            }
+            if let Some(up) = &level.up {
+                h = up.forward_chunk(h, cache);
+            }
+        }
+        let h = silu(self.norm_out.forward(h));
+        cache.run(&self.conv_out, h)
+    }
+}

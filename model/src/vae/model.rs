@@ -1,0 +1,169 @@
+//! The video VAE: encode a clip (or an image, a one-frame clip) to latents, decode latents back,
+//! all at once or one latent frame at a time.
+
+use burn::module::Module;
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use serde::{Deserialize, Serialize};
+
+use super::blocks::ChunkCache;
+use super::config::VaeConfig;
+use super::decoder::Decoder;
+use super::encoder::Encoder;
+use crate::error::ModelError;
+
+/// The causal video VAE.
+#[derive(Module, Debug)]
+pub struct VideoVae<B: Backend> {
+    encoder: Encoder<B>,
+    decoder: Decoder<B>,
+}
+
+/// A latent distribution: the encoder's mean and log-variance.
+#[derive(Debug, Clone)]
+pub struct LatentDist<B: Backend> {
+    /// `[batch, latent_channels, t', h', w']`
+    pub mean: Tensor<B, 5>,
+    /// `[batch, latent_channels, t', h', w']`
+    pub log_var: Tensor<B, 5>,
+}
+
+impl<B: Backend> LatentDist<B> {
+    /// A sample `mean + σ·ε` (training).
+    ///
+    /// # Shapes
+    /// - output `[batch, latent_channels, t', h', w']`
+    pub fn sample(&self) -> Tensor<B, 5> {
+        let eps = Tensor::random(self.mean.shape(), Distribution::Normal(0.0, 1.0), &self.mean.device());
+        self.mean.clone() + (self.log_var.clone() * 0.5).exp() * eps
+    }
+
+    /// KL divergence to the standard normal, averaged over every element.
+    ///
+    /// # Shapes
+    /// - output `[1]`
+    pub fn kl(&self) -> Tensor<B, 1> {
+        let var = self.log_var.clone().exp();
+        ((self.mean.clone().powi_scalar(2) + var - self.log_var.clone() - 1.0) * 0.5).mean()
+    }
+}
+
+/// Per-channel latent statistics measured on data: the diffusion model sees
+/// `(z - mean) / std`, which has roughly unit variance per channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatentStats {
+    /// Mean per latent channel.
+    pub mean: Vec<f32>,
+    /// Standard deviation per latent channel.
+    pub std: Vec<f32>,
+}
+
+impl LatentStats {
+    /// The identity (mean 0, std 1) for `channels` channels.
+    pub fn identity(channels: usize) -> Self {
+        LatentStats { mean: vec![0.0; channels], std: vec![1.0; channels] }
+    }
+
+    fn tensors<B: Backend>(&self, device: &B::Device) -> (Tensor<B, 5>, Tensor<B, 5>) {
+        let c = self.mean.len();
+        let mean = Tensor::<B, 1>::from_floats(self.mean.as_slice(), device).reshape([1, c, 1, 1, 1]);
+        let std = Tensor::<B, 1>::from_floats(self.std.as_slice(), device).reshape([1, c, 1, 1, 1]);
+        (mean, std)
+    }
+
+    /// `(z - mean) / std`.
+    ///
+    /// # Shapes
+    /// - input and output `[batch, latent_channels, t', h', w']`
+    pub fn normalize<B: Backend>(&self, z: Tensor<B, 5>) -> Tensor<B, 5> {
+        let (mean, std) = self.tensors(&z.device());
+        (z - mean) / std
+    }
+
+    /// `z · std + mean`, the inverse of [`LatentStats::normalize`].
+    ///
+    /// # Shapes
+    /// - input and output `[batch, latent_channels, t', h', w']`
+    pub fn denormalize<B: Backend>(&self, z: Tensor<B, 5>) -> Tensor<B, 5> {
+        let (mean, std) = self.tensors(&z.device());
+        z * std + mean
+    }
+}
+
+impl VaeConfig {
+    /// Builds a VAE with fresh weights. The configuration must pass [`VaeConfig::validate`]
+    /// (presets do); check configurations read from files first.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> VideoVae<B> {
+        VideoVae { encoder: Encoder::new(self, device), decoder: Decoder::new(self, device) }
+    }
+}
+
+impl<B: Backend> VideoVae<B> {
+    /// Encodes a video (or an image: one frame) after checking its size against `config`.
+    ///
+    /// # Shapes
+    /// - input `[batch, image_channels, 1 + ft·k, h, w]`, values in `[-1, 1]`
+    /// - output mean and log-variance `[batch, latent_channels, 1 + k, h / fs, w / fs]`
+    pub fn encode(&self, config: &VaeConfig, video: Tensor<B, 5>) -> Result<LatentDist<B>, ModelError> {
+        let [_, c, t, h, w] = video.dims();
+        if c != config.image_channels {
+            return Err(ModelError::InvalidSize {
+                field: "channels",
+                got: c,
+                reason: "the model's colour channels differ".into(),
+                nearest: config.image_channels,
+            });
+        }
+        config.check_video(t, h, w)?;
+        let out = self.encoder.forward(video);
+        let parts = out.chunk(2, 1);
+        let mut it = parts.into_iter();
+        match (it.next(), it.next()) {
+            (Some(mean), Some(log_var)) => Ok(LatentDist { mean, log_var: log_var.clamp(-30.0, 20.0) }),
+            _ => unreachable!("the encoder outputs 2 · latent_channels channels"),
+        }
+    }
+
+    /// Decodes a whole latent clip.
+    ///
+    /// # Shapes
+    /// - input `[batch, latent_channels, 1 + k, h', w']`
+    /// - output `[batch, image_channels, 1 + ft·k, h'·fs, w'·fs]`
+    pub fn decode(&self, config: &VaeConfig, z: Tensor<B, 5>) -> Result<Tensor<B, 5>, ModelError> {
+        check_latent(config, &z)?;
+        Ok(self.decoder.forward_chunk(z, &mut ChunkCache::default()))
+    }
+
+    /// A streaming decoder: feed latent frames one (or a few) at a time and get their video
+    /// frames as soon as they exist; identical to [`VideoVae::decode`] of the whole clip.
+    pub fn stream_decoder(&self) -> StreamDecoder<'_, B> {
+        StreamDecoder { vae: self, cache: ChunkCache::default() }
+    }
+}
+
+fn check_latent<B: Backend>(config: &VaeConfig, z: &Tensor<B, 5>) -> Result<(), ModelError> {
+    let c = z.dims()[1];
+    if c != config.latent_channels {
+        return Err(ModelError::LatentShape { field: "channels", got: c, expected: config.latent_channels });
+    }
+    Ok(())
+}
+
+/// Decodes a latent clip chunk by chunk, carrying the causal convolutions' past.
+#[derive(Debug)]
+pub struct StreamDecoder<'a, B: Backend> {
+    vae: &'a VideoVae<B>,
+    cache: ChunkCache<B>,
+}
+
+impl<B: Backend> StreamDecoder<'_, B> {
+    /// Decodes the next latent frames.
+    ///
+    /// # Shapes
+    /// - input `[batch, latent_channels, n, h', w']`
+    /// - output `[batch, image_channels, ft·n, h'·fs, w'·fs]`, one frame fewer for the first chunk
+    pub fn next(&mut self, config: &VaeConfig, z: Tensor<B, 5>) -> Result<Tensor<B, 5>, ModelError> {
+        check_latent(config, &z)?;
+        Ok(self.vae.decoder.forward_chunk(z, &mut self.cache))
+    }
+}
