@@ -7,7 +7,8 @@ use clap::{Parser, Subcommand};
 
 mod commands;
 
-/// worldsim: a Sora-style video world simulator. Render the ground-truth world, make datasets.
+/// worldsim: a Sora-style video world simulator. Render the ground-truth world, make datasets,
+/// train and use the video VAE.
 #[derive(Parser)]
 #[command(name = "worldsim", version, about, long_about = None)]
 struct Cli {
@@ -23,6 +24,12 @@ enum Command {
     /// Make and check datasets of clips.
     #[command(subcommand)]
     Dataset(commands::dataset::DatasetCommand),
+    /// Train models.
+    #[command(subcommand)]
+    Train(commands::train::TrainCommand),
+    /// Use the video VAE: round-trip videos, export trained weights.
+    #[command(subcommand)]
+    Vae(commands::vae::VaeCommand),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +37,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scene(c) => commands::scene::run(c),
         Command::Dataset(c) => commands::dataset::run(c),
+        Command::Train(c) => commands::train::run(c),
+        Command::Vae(c) => commands::vae::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -25,6 +25,14 @@ pub enum ModelError {
         /// What is wrong and what to do instead.
         message: String,
     },
+    /// A weights folder is missing, corrupt or does not match its config.
+    #[error("{path}: {message}")]
+    Weights {
+        /// The file at fault.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A latent has the wrong shape for this model.
     #[error("latent {field} is {got} but this model uses {expected}")]
     LatentShape {

@@ -5,6 +5,8 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod quality;
+pub mod train;
 pub mod vae;
 
 pub use error::ModelError;

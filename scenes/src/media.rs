@@ -76,7 +76,7 @@ pub fn write_atomic(
 
 /// Fills a folder atomically: `fill` writes into a temporary sibling folder, which replaces
 /// `dir` only if `fill` succeeds.
-pub fn write_dir_atomic(dir: &Path, fill: impl FnOnce(&Path) -> Result<(), MediaError>) -> Result<(), MediaError> {
+pub fn write_dir_atomic<E: From<MediaError>>(dir: &Path, fill: impl FnOnce(&Path) -> Result<(), E>) -> Result<(), E> {
     let tmp = temp_sibling(dir);
     let _ = std::fs::remove_dir_all(&tmp);
     let result = (|| {
@@ -91,10 +91,10 @@ pub fn write_dir_atomic(dir: &Path, fill: impl FnOnce(&Path) -> Result<(), Media
             std::fs::rename(dir, &old).map_err(io_err(dir))?;
             std::fs::rename(&tmp, dir).map_err(io_err(dir))?;
             let _ = std::fs::remove_dir_all(&old);
-            Ok(())
         } else {
-            std::fs::rename(&tmp, dir).map_err(io_err(dir))
+            std::fs::rename(&tmp, dir).map_err(io_err(dir))?;
         }
+        Ok(())
     })();
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&tmp);
@@ -245,4 +245,106 @@ pub fn read_png(path: &Path) -> Result<Frame, MediaError> {
         _ => buf.chunks_exact(channels).flat_map(|p| [p[0]; 3]).collect(),
     };
     Ok(Frame { width: info.width, height: info.height, rgb })
+}
+
+/// Reads a video: an animated `.gif`, a `.png` (one frame), a folder of PNGs (sorted by name),
+/// or a `.npy` array `uint8 [frames, height, width, 3]`.
+pub fn read_video(path: &Path) -> Result<Vec<Frame>, MediaError> {
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(io_err(path))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(MediaError::Empty { path: path.display().to_string() });
+        }
+        let frames = files.iter().map(|f| read_png(f)).collect::<Result<Vec<_>, _>>()?;
+        if let Some(odd) = frames.iter().position(|f| (f.width, f.height) != (frames[0].width, frames[0].height)) {
+            return Err(codec(
+                &files[odd],
+                format!(
+                    "is {}×{} but the first frame is {}×{}",
+                    frames[odd].width, frames[odd].height, frames[0].width, frames[0].height
+                ),
+            ));
+        }
+        Ok(frames)
+    } else if name.ends_with(".png") {
+        Ok(vec![read_png(path)?])
+    } else if name.ends_with(".gif") {
+        read_gif(path)
+    } else if name.ends_with(".npy") {
+        read_npy(path)
+    } else {
+        Err(MediaError::UnknownKind { path: path.display().to_string() })
+    }
+}
+
+/// Reads every frame of a GIF, composited as a viewer shows it.
+pub fn read_gif(path: &Path) -> Result<Vec<Frame>, MediaError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::RGBA);
+    let mut dec = options.read_info(std::io::BufReader::new(file)).map_err(|e| codec(path, e))?;
+    let (w, h) = (u32::from(dec.width()), u32::from(dec.height()));
+    let mut canvas = vec![0u8; w as usize * h as usize * 3];
+    let mut frames = Vec::new();
+    while let Some(f) = dec.read_next_frame().map_err(|e| codec(path, e))? {
+        for y in 0..u32::from(f.height) {
+            for x in 0..u32::from(f.width) {
+                let (cx, cy) = (x + u32::from(f.left), y + u32::from(f.top));
+                if cx >= w || cy >= h {
+                    continue;
+                }
+                let s = (y as usize * f.width as usize + x as usize) * 4;
+                if f.buffer[s + 3] != 0 {
+                    let d = (cy as usize * w as usize + cx as usize) * 3;
+                    canvas[d..d + 3].copy_from_slice(&f.buffer[s..s + 3]);
+                }
+            }
+        }
+        frames.push(Frame { width: w, height: h, rgb: canvas.clone() });
+    }
+    if frames.is_empty() {
+        return Err(MediaError::Empty { path: path.display().to_string() });
+    }
+    Ok(frames)
+}
+
+/// Reads a `uint8 [frames, height, width, 3]` NumPy array (C order).
+pub fn read_npy(path: &Path) -> Result<Vec<Frame>, MediaError> {
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err(codec(path, "not a .npy file (bad magic)"));
+    }
+    let (len_bytes, start) = if bytes[6] == 1 { (2, 10) } else { (4, 12) };
+    let header_len = if len_bytes == 2 {
+        u16::from_le_bytes([bytes[8], bytes[9]]) as usize
+    } else {
+        u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize
+    };
+    let header = bytes
+        .get(start..start + header_len)
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .ok_or_else(|| codec(path, "truncated header"))?;
+    if !(header.contains("'|u1'") || header.contains("'<u1'")) || header.contains("'fortran_order': True") {
+        return Err(codec(path, format!("needs dtype uint8 in C order, found header {header}")));
+    }
+    let shape: Vec<usize> = header
+        .split("'shape':")
+        .nth(1)
+        .and_then(|s| s.split(['(', ')']).nth(1))
+        .map(|s| s.split(',').filter_map(|v| v.trim().parse().ok()).collect())
+        .unwrap_or_default();
+    let [n, h, w, c] = shape[..] else {
+        return Err(codec(path, format!("needs shape (frames, height, width, 3), found {shape:?}")));
+    };
+    let data = &bytes[start + header_len..];
+    if c != 3 || data.len() != n * h * w * 3 || n == 0 {
+        return Err(codec(path, format!("shape {shape:?} does not match {} data bytes of RGB frames", data.len())));
+    }
+    Ok(data.chunks_exact(h * w * 3).map(|f| Frame { width: w as u32, height: h as u32, rgb: f.to_vec() }).collect())
 }

@@ -92,3 +92,27 @@ fn failures_leave_no_partial_output() {
     assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 0, "something was left behind");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn every_written_format_reads_back() {
+    use worldsim_scenes::media::read_video;
+    let dir = temp_dir("readback");
+    let c = clip();
+    for name in ["v.npy", "v.png", "frames/"] {
+        let out = format!("{}/{name}", dir.display());
+        write_video(&out, &c.frames, 12).expect("writes");
+        let back = read_video(std::path::Path::new(&out)).expect("reads");
+        let n = if name.ends_with(".png") { 1 } else { c.frames.len() };
+        assert_eq!(back, c.frames[..n], "{name}");
+    }
+    let gif = format!("{}/v.gif", dir.display());
+    write_video(&gif, &c.frames, 12).expect("writes");
+    let back = read_video(std::path::Path::new(&gif)).expect("reads");
+    assert_eq!(back.len(), c.frames.len());
+    assert!(back.iter().zip(&c.frames).all(|(a, b)| a.mean_abs_diff(b) < 4.0), "GIF frames drift from the originals");
+    std::fs::write(dir.join("bad.npy"), b"\x93NUMPY\x01\x00\x10\x00{'descr': '<f4'}").expect("write");
+    let e = read_video(&dir.join("bad.npy")).expect_err("float npy").to_string();
+    assert!(e.contains("needs dtype uint8"), "{e}");
+    assert!(read_video(&dir.join("v.mp4")).is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -2,6 +2,8 @@
 
 pub mod dataset;
 pub mod scene;
+pub mod train;
+pub mod vae;
 
 /// Parses `WxH` (e.g. `128x64`).
 pub fn parse_size(s: &str) -> Result<(u32, u32), String> {

@@ -8,6 +8,8 @@ pub mod config;
 pub mod decoder;
 pub mod encoder;
 pub mod model;
+pub mod train;
+pub mod weights;
 
 pub use config::VaeConfig;
 pub use model::{LatentDist, LatentStats, StreamDecoder, VideoVae};

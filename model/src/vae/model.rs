@@ -29,12 +29,20 @@ pub struct LatentDist<B: Backend> {
 }
 
 impl<B: Backend> LatentDist<B> {
-    /// A sample `mean + σ·ε` (training).
+    /// A sample `mean + σ·ε` with `ε` from the backend's random generator.
     ///
     /// # Shapes
     /// - output `[batch, latent_channels, t', h', w']`
     pub fn sample(&self) -> Tensor<B, 5> {
         let eps = Tensor::random(self.mean.shape(), Distribution::Normal(0.0, 1.0), &self.mean.device());
+        self.sample_with(eps)
+    }
+
+    /// A sample `mean + σ·ε` with the given standard normal noise (reproducible training).
+    ///
+    /// # Shapes
+    /// - `eps` and output `[batch, latent_channels, t', h', w']`
+    pub fn sample_with(&self, eps: Tensor<B, 5>) -> Tensor<B, 5> {
         self.mean.clone() + (self.log_var.clone() * 0.5).exp() * eps
     }
 

@@ -1,0 +1,15 @@
+//! Training machinery shared by every model: ordered background data, the learning-rate
+//! schedule, EMA weights, atomic resumable checkpoints, and metrics.
+
+pub mod checkpoint;
+pub mod data;
+pub mod ema;
+pub mod metrics;
+pub mod plot;
+pub mod schedule;
+
+pub use checkpoint::{Checkpoint, CheckpointError};
+pub use data::OrderedProducer;
+pub use ema::Ema;
+pub use metrics::MetricsLog;
+pub use schedule::LrSchedule;

@@ -1,0 +1,325 @@
+//! Training the VAE: random clips from the ground-truth world (any size and length, images
+//! included, never cropped to squares), an L1 + L2 reconstruction loss with a small KL term,
+//! AdamW with warm-up and cosine decay, gradient clipping, EMA weights, atomic checkpoints.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::AutodiffModule;
+use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use worldsim_scenes::Clip;
+use worldsim_scenes::random::{RandomSceneConfig, random_scene};
+use worldsim_scenes::rng::mix64;
+
+use super::config::VaeConfig;
+use super::model::VideoVae;
+use crate::train::checkpoint::RunState;
+use crate::train::metrics::MetricsLine;
+use crate::train::{Checkpoint, CheckpointError, Ema, LrSchedule, MetricsLog, OrderedProducer};
+
+/// Everything that defines a VAE training run (saved in its checkpoints).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VaeTrainConfig {
+    /// The architecture.
+    pub model: VaeConfig,
+    /// Seed of data, initial weights and noise.
+    pub seed: u64,
+    /// Clips per optimiser step.
+    pub batch: usize,
+    /// Learning-rate schedule.
+    pub schedule: LrSchedule,
+    /// AdamW weight decay.
+    pub weight_decay: f32,
+    /// Gradient clipping by norm (per parameter tensor).
+    pub grad_clip: f32,
+    /// EMA decay per step.
+    pub ema_decay: f64,
+    /// Weight of the KL term.
+    pub kl_weight: f64,
+    /// Pixel areas of training clips (sides are multiples of 8, nine aspect ratios).
+    pub areas: Vec<u32>,
+    /// Longest training clip: `1 + 4·max_k` frames.
+    pub max_k: u32,
+    /// Share of training samples that are images.
+    pub image_share: f32,
+    /// Steps between checkpoints.
+    pub checkpoint_every: u64,
+    /// Steps between metric lines.
+    pub log_every: u64,
+    /// Data worker threads.
+    pub workers: usize,
+}
+
+impl VaeTrainConfig {
+    /// The recipe of the shipped `tiny` VAE, for a run of `steps` steps.
+    pub fn tiny(steps: u64) -> Self {
+        VaeTrainConfig {
+            model: VaeConfig::tiny(),
+            seed: 1,
+            batch: 4,
+            schedule: LrSchedule { peak: 1e-3, warmup: 100.min(steps / 10 + 1), total: steps, floor: 0.05 },
+            weight_decay: 1e-4,
+            grad_clip: 1.0,
+            ema_decay: 0.995,
+            kl_weight: 1e-4,
+            areas: vec![24 * 24, 32 * 32, 48 * 48],
+            max_k: 2,
+            image_share: 0.2,
+            checkpoint_every: 100,
+            log_every: 10,
+            workers: 1,
+        }
+    }
+
+    fn scenes(&self) -> RandomSceneConfig {
+        RandomSceneConfig {
+            areas: self.areas.clone(),
+            max_k: self.max_k,
+            image_share: self.image_share,
+            ..RandomSceneConfig::default()
+        }
+    }
+}
+
+/// One training clip: `[3, frames, height, width]` values in `[-1, 1]`.
+#[derive(Clone, Debug)]
+pub struct VideoSample {
+    /// Frames.
+    pub frames: usize,
+    /// Height.
+    pub height: usize,
+    /// Width.
+    pub width: usize,
+    /// Channel-major values.
+    pub data: Vec<f32>,
+}
+
+impl VideoSample {
+    /// Converts RGB8 frames (all the same size) into a sample.
+    pub fn from_frames(frames: &[worldsim_scenes::Frame]) -> Self {
+        let (w, h, t) = (frames[0].width as usize, frames[0].height as usize, frames.len());
+        let mut data = vec![0.0; 3 * t * h * w];
+        for (f, frame) in frames.iter().enumerate() {
+            for (p, px) in frame.rgb.chunks_exact(3).enumerate() {
+                for c in 0..3 {
+                    data[(c * t + f) * h * w + p] = f32::from(px[c]) / 127.5 - 1.0;
+                }
+            }
+        }
+        VideoSample { frames: t, height: h, width: w, data }
+    }
+
+    /// The sample as a batch of one.
+    ///
+    /// # Shapes
+    /// - output `[1, 3, frames, height, width]`
+    pub fn tensor<B: Backend>(&self, device: &B::Device) -> Tensor<B, 5> {
+        Tensor::<B, 1>::from_floats(self.data.as_slice(), device).reshape([1, 3, self.frames, self.height, self.width])
+    }
+}
+
+/// The `index`-th training clip of a run.
+pub fn training_sample(config: &VaeTrainConfig, index: u64) -> VideoSample {
+    let scene = random_scene(config.seed, index, &config.scenes());
+    VideoSample::from_frames(&Clip::render(&scene).frames)
+}
+
+/// Standard normal noise of `shape` from our own generator, a pure function of `seed` (the
+/// backend's generator is global to the process, so it cannot make runs reproducible).
+///
+/// # Shapes
+/// - output `shape`
+pub fn normal_noise<B: Backend>(shape: [usize; 5], seed: u64, device: &B::Device) -> Tensor<B, 5> {
+    let mut rng = worldsim_scenes::rng::Rng::new(seed);
+    let n: usize = shape.iter().product();
+    let values: Vec<f32> = (0..n)
+        .map(|_| {
+            // Box–Muller.
+            let (u1, u2) = (rng.unit().max(1e-7), rng.unit());
+            (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
+        })
+        .collect();
+    Tensor::<B, 1>::from_floats(values.as_slice(), device).reshape(shape)
+}
+
+/// Reconstruction and KL loss of one clip; `noise_seed` fixes the latent sample.
+///
+/// # Shapes
+/// - input `[1, 3, t, h, w]`; outputs `[1]` each: total, reconstruction, KL
+pub fn vae_loss<B: Backend>(
+    vae: &VideoVae<B>,
+    config: &VaeTrainConfig,
+    x: Tensor<B, 5>,
+    noise_seed: u64,
+) -> (Tensor<B, 1>, Tensor<B, 1>, Tensor<B, 1>) {
+    let dist = vae.encode(&config.model, x.clone()).expect("training clips have valid sizes");
+    let eps = normal_noise::<B>(dist.mean.dims(), noise_seed, &x.device());
+    let recon = vae.decode(&config.model, dist.sample_with(eps)).expect("latent from this model");
+    let diff = recon - x;
+    let rec = diff.clone().abs().mean() + diff.powi_scalar(2).mean();
+    let kl = dist.kl();
+    (rec.clone() + kl.clone() * config.kl_weight, rec, kl)
+}
+
+/// When a run stops.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Stop {
+    /// After this many optimiser steps in total.
+    Steps(u64),
+    /// After this many minutes of this invocation (then a checkpoint).
+    Minutes(f64),
+}
+
+/// What a run did.
+#[derive(Clone, Debug)]
+pub struct TrainSummary {
+    /// Steps done in total.
+    pub step: u64,
+    /// Seconds of training in total.
+    pub elapsed_s: f64,
+    /// Mean loss over the last logged interval.
+    pub last_loss: f64,
+    /// The run folder.
+    pub dir: PathBuf,
+}
+
+type State = RunState<VaeTrainConfig>;
+
+/// Redraws `loss.png` from `metrics.jsonl`; a plotting failure only warns (training goes on).
+fn plot(dir: &Path) {
+    let lines = MetricsLog::read(&dir.join("metrics.jsonl"));
+    if let Err(e) = crate::train::plot::plot_losses(&lines, "VAE training loss", &dir.join("loss.png")) {
+        eprintln!("warning: loss plot not drawn: {e}");
+    }
+}
+
+/// Trains (or, with `resume`, continues) a VAE in run folder `dir`.
+pub fn train_vae<B: AutodiffBackend>(
+    dir: &Path,
+    config: VaeTrainConfig,
+    stop: Stop,
+    resume: bool,
+    device: &B::Device,
+    show_progress: bool,
+) -> Result<TrainSummary, CheckpointError> {
+    let io = |e: std::io::Error| CheckpointError::Io { path: dir.display().to_string(), message: e.to_string() };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let ckpt = Checkpoint::of_run(dir);
+    B::seed(device, config.seed);
+    let mut model: VideoVae<B> = config.model.init(device);
+    let mut optim = AdamWConfig::new()
+        .with_weight_decay(config.weight_decay)
+        .with_grad_clipping(Some(GradientClippingConfig::Norm(config.grad_clip)))
+        .init::<B, VideoVae<B>>();
+    let mut ema = Ema::new(model.valid(), config.ema_decay);
+    let (mut step, mut elapsed, config) = if resume && ckpt.exists() {
+        let state: State = ckpt.state()?;
+        let (m, e, o) = ckpt.load(model, ema.module, optim, device)?;
+        model = m;
+        ema.module = e;
+        optim = o;
+        (state.step, state.elapsed_s, state.config)
+    } else {
+        (0, 0.0, config)
+    };
+    let total = match stop {
+        Stop::Steps(n) => n,
+        Stop::Minutes(_) => config.schedule.total,
+    };
+    let mut log = MetricsLog::open(dir, step).map_err(io)?;
+    let data_config = config.clone();
+    let mut data =
+        OrderedProducer::start(step * config.batch as u64, config.workers, move |i| training_sample(&data_config, i));
+
+    let bar = if show_progress { ProgressBar::new(total) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta_precise}]")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_position(step);
+    let started = Instant::now();
+    let (mut window_loss, mut window_rec, mut window_kl, mut window_clips) = (0.0, 0.0, 0.0, 0usize);
+    let mut window_start = Instant::now();
+    let mut last_loss = f64::NAN;
+    let save = |model: &VideoVae<B>, ema: &Ema<_>, optim: &_, step: u64, elapsed: f64| {
+        ckpt.save(
+            model,
+            &ema.module,
+            optim,
+            &State { step, seed: config.seed, elapsed_s: elapsed, config: config.clone() },
+        )
+    };
+    while step < total {
+        if let Stop::Minutes(m) = stop
+            && started.elapsed().as_secs_f64() >= m * 60.0
+        {
+            break;
+        }
+        let lr = config.schedule.at(step);
+        let mut losses = Vec::with_capacity(config.batch);
+        let (mut rec_sum, mut kl_sum) = (0.0, 0.0);
+        for k in 0..config.batch as u64 {
+            let Some(sample) = data.next_item() else {
+                return Err(CheckpointError::Io {
+                    path: dir.display().to_string(),
+                    message: "data workers stopped".into(),
+                });
+            };
+            // The latent noise is a function of seed, step and slot, so resuming replays it.
+            let noise_seed = mix64(config.seed ^ mix64(step * config.batch as u64 + k + 1));
+            let (loss, rec, kl) = vae_loss(&model, &config, sample.tensor::<B>(device), noise_seed);
+            rec_sum += f64::from(rec.into_scalar().elem::<f32>());
+            kl_sum += f64::from(kl.into_scalar().elem::<f32>());
+            losses.push(loss);
+        }
+        let loss = Tensor::cat(losses, 0).mean();
+        let loss_value = f64::from(loss.clone().into_scalar().elem::<f32>());
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(lr, model, grads);
+        ema.update(&model.valid());
+        step += 1;
+        window_loss += loss_value;
+        window_rec += rec_sum / config.batch as f64;
+        window_kl += kl_sum / config.batch as f64;
+        window_clips += config.batch;
+        bar.set_position(step);
+        if step % config.log_every == 0 || step == total {
+            let n = (window_clips / config.batch).max(1) as f64;
+            let secs = window_start.elapsed().as_secs_f64();
+            last_loss = window_loss / n;
+            let line = MetricsLine {
+                step,
+                loss: last_loss,
+                recon: window_rec / n,
+                kl: window_kl / n,
+                lr,
+                clips_per_s: window_clips as f64 / secs.max(1e-9),
+                elapsed_s: elapsed + started.elapsed().as_secs_f64(),
+            };
+            log.append(&line).map_err(io)?;
+            bar.set_message(format!("loss {:.4}  {:.2} clips/s  lr {:.1e}", line.loss, line.clips_per_s, lr));
+            if !show_progress {
+                eprintln!(
+                    "step {step}/{total}  loss {:.4}  recon {:.4}  kl {:.3}  {:.2} clips/s",
+                    line.loss, line.recon, line.kl, line.clips_per_s
+                );
+            }
+            (window_loss, window_rec, window_kl, window_clips) = (0.0, 0.0, 0.0, 0);
+            window_start = Instant::now();
+        }
+        if step % config.checkpoint_every == 0 {
+            save(&model, &ema, &optim, step, elapsed + started.elapsed().as_secs_f64())?;
+            plot(dir);
+        }
+    }
+    elapsed += started.elapsed().as_secs_f64();
+    save(&model, &ema, &optim, step, elapsed)?;
+    plot(dir);
+    bar.finish();
+    Ok(TrainSummary { step, elapsed_s: elapsed, last_loss, dir: dir.to_path_buf() })
+}

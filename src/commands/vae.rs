@@ -1,0 +1,174 @@
+//! `worldsim vae export | roundtrip`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use worldsim_model::Cpu;
+use worldsim_model::quality::{psnr, ssim};
+use worldsim_model::train::Checkpoint;
+use worldsim_model::train::checkpoint::RunState;
+use worldsim_model::vae::train::{VaeTrainConfig, VideoSample, training_sample};
+use worldsim_model::vae::weights::{VAE_FORMAT, VaeMeta, load_vae, measure_latent_stats, save_vae};
+use worldsim_model::vae::{VaeConfig, VideoVae};
+use worldsim_scenes::media::{read_video, write_video};
+use worldsim_scenes::{Clip, Frame, Scene};
+
+/// The shipped VAE, found from the working directory or the source tree.
+pub fn default_model_dir() -> PathBuf {
+    let local = PathBuf::from("assets/models/tiny");
+    if local.join("vae.json").is_file() {
+        local
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/tiny")
+    }
+}
+
+/// `worldsim vae …`
+#[derive(Subcommand)]
+pub enum VaeCommand {
+    /// Encode and decode a video; print PSNR and SSIM per frame and their mean.
+    Roundtrip {
+        /// A .gif, a .png, a folder of PNGs, a .npy (uint8 [frames, height, width, 3]) or a
+        /// scene file (.ron).
+        #[arg(long = "in")]
+        input: PathBuf,
+        /// Where to write the reconstruction (.gif, .png, folder/, .npy).
+        #[arg(long)]
+        out: String,
+        /// The VAE folder (default: the shipped tiny model).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// For a scene input: frame size as WIDTHxHEIGHT.
+        #[arg(long, value_parser = super::parse_size)]
+        size: Option<(u32, u32)>,
+        /// For a scene input: number of frames.
+        #[arg(long)]
+        frames: Option<u32>,
+        /// For a scene input: scenery seed.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Export a training run's EMA weights (f16) with latent statistics measured on data.
+    Export {
+        /// The run folder (with checkpoint/).
+        #[arg(long, default_value = "runs/vae-tiny")]
+        run: PathBuf,
+        /// The VAE folder to write.
+        #[arg(long, default_value = "assets/models/tiny")]
+        out: PathBuf,
+        /// Clips to measure the latent statistics on.
+        #[arg(long, default_value_t = 64)]
+        clips: u64,
+    },
+}
+
+fn to_frames(x: burn::tensor::Tensor<Cpu, 5>) -> Vec<Frame> {
+    let [_, _, t, h, w] = x.dims();
+    let values: Vec<f32> = x.into_data().to_vec().unwrap_or_default();
+    (0..t)
+        .map(|f| {
+            let mut rgb = vec![0u8; h * w * 3];
+            for c in 0..3 {
+                for p in 0..h * w {
+                    let v = values[(c * t + f) * h * w + p];
+                    rgb[p * 3 + c] = ((v + 1.0) * 127.5).round().clamp(0.0, 255.0) as u8;
+                }
+            }
+            Frame { width: w as u32, height: h as u32, rgb }
+        })
+        .collect()
+}
+
+/// Encodes and decodes `frames` with `vae`; the reconstruction.
+pub fn roundtrip(vae: &VideoVae<Cpu>, config: &VaeConfig, frames: &[Frame]) -> Result<Vec<Frame>> {
+    let device = Default::default();
+    let x = VideoSample::from_frames(frames).tensor::<Cpu>(&device);
+    let z = vae.encode(config, x)?;
+    Ok(to_frames(vae.decode(config, z.mean)?))
+}
+
+/// Runs a `vae` sub-command.
+pub fn run(command: VaeCommand) -> Result<()> {
+    match command {
+        VaeCommand::Roundtrip { input, out, model, size, frames, seed } => {
+            let dir = model.unwrap_or_else(default_model_dir);
+            let vae = load_vae::<Cpu>(&dir, &Default::default())?;
+            let (video, fps) = if input.extension().is_some_and(|e| e == "ron") {
+                let scene = Scene::load(&input)?
+                    .with_overrides(size, frames, seed)
+                    .map_err(|e| e.in_file(&input.display().to_string()))?;
+                (Clip::render(&scene).frames, scene.fps)
+            } else {
+                if size.is_some() || frames.is_some() || seed.is_some() {
+                    bail!("--size, --frames and --seed apply to scene inputs only");
+                }
+                (read_video(&input)?, 12)
+            };
+            let start = Instant::now();
+            let recon =
+                roundtrip(&vae.model, &vae.meta.config, &video).with_context(|| format!("{}", input.display()))?;
+            let secs = start.elapsed().as_secs_f64();
+            write_video(&out, &recon, fps)?;
+            let (mut p_sum, mut s_sum) = (0.0, 0.0);
+            println!("frame   PSNR (dB)   SSIM");
+            for (i, (a, b)) in video.iter().zip(&recon).enumerate() {
+                let (p, s) = (psnr(a, b).min(99.0), ssim(a, b));
+                p_sum += p;
+                s_sum += s;
+                println!("{i:>5}   {p:>9.2}   {s:.4}");
+            }
+            let n = video.len() as f64;
+            println!("mean    {:>9.2}   {:.4}", p_sum / n, s_sum / n);
+            println!(
+                "wrote {out} ({} frames {}×{}; encode+decode {:.2} s)",
+                recon.len(),
+                video[0].width,
+                video[0].height,
+                secs
+            );
+            Ok(())
+        }
+        VaeCommand::Export { run, out, clips } => {
+            let device = Default::default();
+            let ckpt = Checkpoint::of_run(&run);
+            let state: RunState<VaeTrainConfig> = ckpt.state()?;
+            let config = state.config.model.clone();
+            let ema: VideoVae<Cpu> = config.init(&device);
+            let ema = burn::module::Module::load_file(
+                ema,
+                ckpt.dir.join("ema.mpk"),
+                &burn::record::NamedMpkFileRecorder::<burn::record::FullPrecisionSettings>::new(),
+                &device,
+            )
+            .with_context(|| format!("loading {}", ckpt.dir.join("ema.mpk").display()))?;
+            // Statistics on clips the run never trained on: indices far past its last step.
+            let samples: Vec<VideoSample> =
+                (0..clips).map(|i| training_sample(&state.config, 1_000_000_000 + i)).collect();
+            let stats = measure_latent_stats(&ema, &config, &samples, &device);
+            let meta = VaeMeta {
+                format: VAE_FORMAT.into(),
+                config,
+                latent_stats: stats,
+                trained: serde_json::json!({
+                    "run": run.display().to_string(),
+                    "steps": state.step,
+                    "seed": state.seed,
+                    "minutes": state.elapsed_s / 60.0,
+                    "batch": state.config.batch,
+                    "weights": "EMA, f16",
+                }),
+            };
+            save_vae(&out, &ema, &meta)?;
+            println!(
+                "exported step {} of {} to {} (latent std {:?})",
+                state.step,
+                run.display(),
+                out.display(),
+                meta.latent_stats.std
+            );
+            Ok(())
+        }
+    }
+}
