@@ -131,3 +131,43 @@ fn the_schedule_warms_up_then_decays_to_its_floor() {
     assert!((s.at(110) - 1e-4).abs() < 1e-12 && (s.at(500) - 1e-4).abs() < 1e-12);
     assert!((10..110).all(|i| s.at(i + 1) <= s.at(i)));
 }
+
+#[test]
+fn trains_on_a_dataset_folder_with_native_aspect_ratios() {
+    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let device = Default::default();
+    let (data, run) = (temp_dir("folder-data"), temp_dir("folder-run"));
+    // Two clips of different shapes: 17 frames 96×40 and one 40×64 image.
+    for (i, (w, h, frames)) in [(96, 40, 17), (40, 64, 1)].into_iter().enumerate() {
+        let scene = worldsim_scenes::random::random_scene(5, i as u64, &Default::default())
+            .with_overrides(Some((w, h)), Some(frames), None)
+            .expect("valid");
+        worldsim_scenes::dataset::write_clip(&data.join(format!("clip_{i}")), &worldsim_scenes::Clip::render(&scene))
+            .expect("writes");
+    }
+    let config = VaeTrainConfig { data: Some(data.clone()), ..micro(2) };
+    let clips: Vec<Vec<worldsim_scenes::Frame>> = (0..2)
+        .map(|i| worldsim_scenes::dataset::read_clip(&data.join(format!("clip_{i}"))).expect("valid").frames)
+        .collect();
+    for i in 0..20 {
+        let s = worldsim_model::vae::train::dataset_sample(&config, &clips, i);
+        assert!(
+            s.width % 8 == 0 && s.height % 8 == 0 && (s.frames - 1) % 4 == 0,
+            "{}×{}×{}",
+            s.frames,
+            s.height,
+            s.width
+        );
+        assert!(s.width * s.height <= 16 * 16 * 2, "{}×{} exceeds the training area", s.width, s.height);
+        assert_ne!(s.width, s.height, "aspect ratio lost: {}×{}", s.width, s.height);
+    }
+    let summary =
+        train_vae::<CpuAutodiff>(&run, config, Stop::Steps(2), false, &device, false).expect("trains on the folder");
+    assert_eq!(summary.step, 2);
+    let missing = VaeTrainConfig { data: Some(data.join("nope")), ..micro(2) };
+    assert!(
+        train_vae::<CpuAutodiff>(&temp_dir("folder-run2"), missing, Stop::Steps(1), false, &device, false).is_err()
+    );
+    let _ = std::fs::remove_dir_all(&data);
+    let _ = std::fs::remove_dir_all(&run);
+}

@@ -34,17 +34,20 @@ pub enum TrainCommand {
         /// Clips per step.
         #[arg(long, default_value_t = 4)]
         batch: usize,
+        /// Train on a dataset folder (see `worldsim dataset`) instead of random scenes.
+        #[arg(long)]
+        data: Option<PathBuf>,
     },
 }
 
 /// Runs a `train` sub-command.
 pub fn run(command: TrainCommand) -> Result<()> {
     match command {
-        TrainCommand::Vae { preset, out, steps, minutes, resume, seed, batch } => {
+        TrainCommand::Vae { preset, out, steps, minutes, resume, seed, batch, data } => {
             let Some(model) = VaeConfig::preset(&preset) else {
                 bail!("unknown --preset {preset:?}; use tiny or base");
             };
-            let config = VaeTrainConfig { model, seed, batch, ..VaeTrainConfig::tiny(steps) };
+            let config = VaeTrainConfig { model, seed, batch, data, ..VaeTrainConfig::tiny(steps) };
             let stop = minutes.map_or(Stop::Steps(steps), Stop::Minutes);
             let device = Default::default();
             let summary = train_vae::<CpuAutodiff>(

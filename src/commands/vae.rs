@@ -50,6 +50,19 @@ pub enum VaeCommand {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Measure reconstruction quality on held-out clips of the world: mean PSNR and SSIM for
+    /// videos and images at 64×64, 2:1 (128×64) and 1:2 (64×128).
+    Eval {
+        /// The VAE folder (default: the shipped tiny model).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Clips per case.
+        #[arg(long, default_value_t = 16)]
+        clips: u64,
+        /// Seed of the held-out scenes (training uses other seeds).
+        #[arg(long, default_value_t = 9001)]
+        seed: u64,
+    },
     /// Export a training run's EMA weights (f16) with latent statistics measured on data.
     Export {
         /// The run folder (with checkpoint/).
@@ -87,6 +100,32 @@ pub fn roundtrip(vae: &VideoVae<Cpu>, config: &VaeConfig, frames: &[Frame]) -> R
     let x = VideoSample::from_frames(frames).tensor::<Cpu>(&device);
     let z = vae.encode(config, x)?;
     Ok(to_frames(vae.decode(config, z.mean)?))
+}
+
+/// Mean PSNR and SSIM over `clips` held-out random scenes rendered at `size` with `frames`
+/// frames.
+pub fn eval_case(
+    vae: &VideoVae<Cpu>,
+    config: &VaeConfig,
+    seed: u64,
+    clips: u64,
+    size: (u32, u32),
+    frames: u32,
+) -> Result<(f64, f64)> {
+    let scenes = worldsim_scenes::random::RandomSceneConfig::default();
+    let (mut p_sum, mut s_sum, mut n) = (0.0, 0.0, 0.0);
+    for i in 0..clips {
+        let scene =
+            worldsim_scenes::random::random_scene(seed, i, &scenes).with_overrides(Some(size), Some(frames), None)?;
+        let video = Clip::render(&scene).frames;
+        let recon = roundtrip(vae, config, &video)?;
+        for (a, b) in video.iter().zip(&recon) {
+            p_sum += psnr(a, b).min(99.0);
+            s_sum += ssim(a, b);
+            n += 1.0;
+        }
+    }
+    Ok((p_sum / n, s_sum / n))
 }
 
 /// Runs a `vae` sub-command.
@@ -128,6 +167,21 @@ pub fn run(command: VaeCommand) -> Result<()> {
                 video[0].height,
                 secs
             );
+            Ok(())
+        }
+        VaeCommand::Eval { model, clips, seed } => {
+            let dir = model.unwrap_or_else(default_model_dir);
+            let vae = load_vae::<Cpu>(&dir, &Default::default())?;
+            println!("{:<22} {:>6} {:>10} {:>8}", "case", "clips", "PSNR (dB)", "SSIM");
+            for (name, w, h, frames) in [
+                ("64x64 video (9 fr)", 64, 64, 9),
+                ("64x64 image", 64, 64, 1),
+                ("128x64 video (2:1)", 128, 64, 9),
+                ("64x128 video (1:2)", 64, 128, 9),
+            ] {
+                let (p, s) = eval_case(&vae.model, &vae.meta.config, seed, clips, (w, h), frames)?;
+                println!("{name:<22} {clips:>6} {p:>10.2} {s:>8.4}");
+            }
             Ok(())
         }
         VaeCommand::Export { run, out, clips } => {

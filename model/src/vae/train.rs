@@ -53,6 +53,11 @@ pub struct VaeTrainConfig {
     pub log_every: u64,
     /// Data worker threads.
     pub workers: usize,
+    /// A dataset folder (the `worldsim-scenes` clip format) to train on instead of random
+    /// scenes: windows of `1 + 4k` frames, scaled down to about the largest training area and
+    /// cropped to multiples of 8, keeping their aspect ratio.
+    #[serde(default)]
+    pub data: Option<PathBuf>,
 }
 
 impl VaeTrainConfig {
@@ -73,6 +78,7 @@ impl VaeTrainConfig {
             checkpoint_every: 100,
             log_every: 10,
             workers: 1,
+            data: None,
         }
     }
 
@@ -123,10 +129,49 @@ impl VideoSample {
     }
 }
 
-/// The `index`-th training clip of a run.
+/// The `index`-th training clip of a run on random scenes.
 pub fn training_sample(config: &VaeTrainConfig, index: u64) -> VideoSample {
     let scene = random_scene(config.seed, index, &config.scenes());
     VideoSample::from_frames(&Clip::render(&scene).frames)
+}
+
+/// The `index`-th training clip of a run on a dataset's clips: a random window of `1 + 4k`
+/// frames, box-filtered down by a whole factor to fit the largest training area, and cropped
+/// (at a random offset) to sides that are multiples of 8.
+pub fn dataset_sample(config: &VaeTrainConfig, clips: &[Vec<worldsim_scenes::Frame>], index: u64) -> VideoSample {
+    let mut rng = worldsim_scenes::rng::Rng::new(mix64(config.seed ^ mix64(index + 1)));
+    let frames = &clips[(rng.next_u64() % clips.len() as u64) as usize];
+    let longest = ((frames.len() - 1) / 4).min(config.max_k as usize) as u32;
+    let k = if rng.chance(config.image_share) { 0 } else { rng.int(0, longest) as usize };
+    let start = rng.int(0, (frames.len() - 1 - 4 * k) as u32) as usize;
+    let (w, h) = (frames[0].width as usize, frames[0].height as usize);
+    let max_area = config.areas.iter().copied().max().unwrap_or(64 * 64) as usize;
+    let factor = ((w * h) as f64 / max_area as f64).sqrt().ceil().max(1.0) as usize;
+    let (sw, sh) = (w / factor, h / factor);
+    let (cw, ch) = ((sw / 8 * 8).max(8), (sh / 8 * 8).max(8));
+    let (ox, oy) = (rng.int(0, (sw - cw.min(sw)) as u32) as usize, rng.int(0, (sh - ch.min(sh)) as u32) as usize);
+    let window: Vec<worldsim_scenes::Frame> = frames[start..=start + 4 * k]
+        .iter()
+        .map(|f| {
+            let mut rgb = Vec::with_capacity(cw * ch * 3);
+            for y in 0..ch {
+                for x in 0..cw {
+                    for c in 0..3 {
+                        let mut acc = 0u32;
+                        for dy in 0..factor {
+                            for dx in 0..factor {
+                                let (px, py) = ((ox + x) * factor + dx, (oy + y) * factor + dy);
+                                acc += u32::from(f.rgb[(py.min(h - 1) * w + px.min(w - 1)) * 3 + c]);
+                            }
+                        }
+                        rgb.push((acc / (factor * factor) as u32) as u8);
+                    }
+                }
+            }
+            worldsim_scenes::Frame { width: cw as u32, height: ch as u32, rgb }
+        })
+        .collect();
+    VideoSample::from_frames(&window)
 }
 
 /// Standard normal noise of `shape` from our own generator, a pure function of `seed` (the
@@ -190,6 +235,21 @@ pub struct TrainSummary {
 
 type State = RunState<VaeTrainConfig>;
 
+/// Every valid clip of a dataset folder; any problem stops the run with the dataset's report.
+fn load_clips(folder: &Path) -> Result<Vec<Vec<worldsim_scenes::Frame>>, CheckpointError> {
+    let err = |message: String| CheckpointError::Io { path: folder.display().to_string(), message };
+    let dirs = worldsim_scenes::dataset::clip_dirs(folder).map_err(|e| err(e.to_string()))?;
+    let clips = dirs
+        .iter()
+        .map(|d| worldsim_scenes::dataset::read_clip(d).map(|c| c.frames))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| err(format!("invalid clip (run `worldsim dataset check`): {e}")))?;
+    if clips.is_empty() {
+        return Err(err("has no clips".into()));
+    }
+    Ok(clips)
+}
+
 /// Redraws `loss.png` from `metrics.jsonl`; a plotting failure only warns (training goes on).
 fn plot(dir: &Path) {
     let lines = MetricsLog::read(&dir.join("metrics.jsonl"));
@@ -233,8 +293,14 @@ pub fn train_vae<B: AutodiffBackend>(
     };
     let mut log = MetricsLog::open(dir, step).map_err(io)?;
     let data_config = config.clone();
-    let mut data =
-        OrderedProducer::start(step * config.batch as u64, config.workers, move |i| training_sample(&data_config, i));
+    let first = step * config.batch as u64;
+    let mut data = match &config.data {
+        None => OrderedProducer::start(first, config.workers, move |i| training_sample(&data_config, i)),
+        Some(folder) => {
+            let clips = load_clips(folder)?;
+            OrderedProducer::start(first, config.workers, move |i| dataset_sample(&data_config, &clips, i))
+        }
+    };
 
     let bar = if show_progress { ProgressBar::new(total) } else { ProgressBar::hidden() };
     bar.set_style(
