@@ -152,7 +152,7 @@ fn trains_on_a_dataset_folder_with_native_aspect_ratios() {
     for i in 0..20 {
         let s = worldsim_model::vae::train::dataset_sample(&config, &clips, i);
         assert!(
-            s.width % 8 == 0 && s.height % 8 == 0 && (s.frames - 1) % 4 == 0,
+            s.width.is_multiple_of(8) && s.height.is_multiple_of(8) && (s.frames - 1).is_multiple_of(4),
             "{}×{}×{}",
             s.frames,
             s.height,
