@@ -147,3 +147,41 @@ fn vocabulary_lists_the_words() {
     assert!(words.len() > 100 && words.contains(&"bouncing") && words.contains(&"night"));
     assert!(words.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
 }
+
+#[test]
+fn vae_train_export_roundtrip_and_eval_end_to_end() {
+    let dir = temp_dir("vae");
+    let run = dir.join("run");
+    let stdout = ok(&["train", "vae", "--out", s(&run), "--steps", "2", "--batch", "1"]);
+    assert!(stdout.contains("trained to step 2"), "{stdout}");
+    assert!(run.join("checkpoint/state.json").is_file() && run.join("metrics.jsonl").is_file() && run.join("loss.png").is_file());
+    let stdout = ok(&["train", "vae", "--out", s(&run), "--steps", "3", "--batch", "1", "--resume"]);
+    assert!(stdout.contains("trained to step 3"), "{stdout}");
+
+    let model = dir.join("model");
+    let stdout = ok(&["vae", "export", "--run", s(&run), "--out", s(&model), "--clips", "2"]);
+    assert!(stdout.contains("exported step 3"), "{stdout}");
+    assert!(model.join("vae.json").is_file() && model.join("vae.mpk").is_file());
+
+    let out = dir.join("rt.gif");
+    let stdout = ok(&["vae", "roundtrip", "--in", "scenes/night_snow.ron", "--size", "32x24", "--frames", "5", "--model", s(&model), "--out", s(&out)]);
+    let frames: Vec<&str> = stdout.lines().filter(|l| l.trim_start().chars().next().is_some_and(|c| c.is_ascii_digit())).collect();
+    assert_eq!(frames.len(), 5, "{stdout}");
+    assert!(stdout.contains("mean") && out.is_file(), "{stdout}");
+    // The reconstruction reads back as a video input.
+    ok(&["vae", "roundtrip", "--in", s(&out), "--model", s(&model), "--out", s(&dir.join("rt2.npy"))]);
+
+    let stderr = fails(&["vae", "roundtrip", "--in", "scenes/night_snow.ron", "--frames", "4", "--model", s(&model), "--out", s(&dir.join("x.gif"))]);
+    assert!(stderr.contains("frames is 4") && stderr.contains("nearest valid value is 5"), "{stderr}");
+    let stderr = fails(&["vae", "roundtrip", "--in", "scenes/night_snow.ron", "--size", "30x24", "--frames", "5", "--model", s(&model), "--out", s(&dir.join("x.gif"))]);
+    assert!(stderr.contains("width is 30"), "{stderr}");
+    assert!(!dir.join("x.gif").exists());
+    let stderr = fails(&["vae", "roundtrip", "--in", "scenes/night_snow.ron", "--model", s(&dir.join("nope")), "--out", s(&dir.join("x.gif"))]);
+    assert!(stderr.contains("vae.json: cannot read"), "{stderr}");
+    #[cfg(not(feature = "cuda"))]
+    {
+        let stderr = fails(&["vae", "eval", "--device", "cuda", "--model", s(&model)]);
+        assert!(stderr.contains("rebuild with `cargo build --release --features cuda`"), "{stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

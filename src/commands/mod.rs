@@ -1,6 +1,7 @@
 //! The sub-commands of the CLI, one module each.
 
 pub mod dataset;
+pub mod device;
 pub mod scene;
 pub mod train;
 pub mod vae;

@@ -3,10 +3,13 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
+use burn::backend::Autodiff;
 use clap::Subcommand;
-use worldsim_model::CpuAutodiff;
 use worldsim_model::vae::VaeConfig;
 use worldsim_model::vae::train::{Stop, VaeTrainConfig, train_vae};
+
+use super::device::DeviceKind;
+use crate::with_backend;
 
 /// `worldsim train …`
 #[derive(Subcommand)]
@@ -37,27 +40,30 @@ pub enum TrainCommand {
         /// Train on a dataset folder (see `worldsim dataset`) instead of random scenes.
         #[arg(long)]
         data: Option<PathBuf>,
+        /// Where to train: cpu, or wgpu / cuda when compiled with that feature.
+        #[arg(long, default_value = "cpu")]
+        device: DeviceKind,
     },
 }
 
 /// Runs a `train` sub-command.
 pub fn run(command: TrainCommand) -> Result<()> {
     match command {
-        TrainCommand::Vae { preset, out, steps, minutes, resume, seed, batch, data } => {
+        TrainCommand::Vae { preset, out, steps, minutes, resume, seed, batch, data, device } => {
             let Some(model) = VaeConfig::preset(&preset) else {
                 bail!("unknown --preset {preset:?}; use tiny or base");
             };
             let config = VaeTrainConfig { model, seed, batch, data, ..VaeTrainConfig::tiny(steps) };
             let stop = minutes.map_or(Stop::Steps(steps), Stop::Minutes);
-            let device = Default::default();
-            let summary = train_vae::<CpuAutodiff>(
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let summary = with_backend!(device, |B| train_vae::<Autodiff<B>>(
                 &out,
                 config,
                 stop,
                 resume,
-                &device,
-                std::io::IsTerminal::is_terminal(&std::io::stderr()),
-            )?;
+                &Default::default(),
+                progress
+            )?);
             println!(
                 "trained to step {} ({:.1} min in total); last loss {:.4}; checkpoint in {}",
                 summary.step,

@@ -1,9 +1,10 @@
-//! `worldsim vae export | roundtrip`.
+//! `worldsim vae roundtrip | eval | export`.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use burn::prelude::Backend;
 use clap::Subcommand;
 use worldsim_model::Cpu;
 use worldsim_model::quality::{psnr, ssim};
@@ -14,6 +15,9 @@ use worldsim_model::vae::weights::{VAE_FORMAT, VaeMeta, load_vae, measure_latent
 use worldsim_model::vae::{VaeConfig, VideoVae};
 use worldsim_scenes::media::{read_video, write_video};
 use worldsim_scenes::{Clip, Frame, Scene};
+
+use super::device::DeviceKind;
+use crate::with_backend;
 
 /// The shipped VAE, found from the working directory or the source tree.
 pub fn default_model_dir() -> PathBuf {
@@ -49,6 +53,9 @@ pub enum VaeCommand {
         /// For a scene input: scenery seed.
         #[arg(long)]
         seed: Option<u64>,
+        /// Where to run: cpu, or wgpu / cuda when compiled with that feature.
+        #[arg(long, default_value = "cpu")]
+        device: DeviceKind,
     },
     /// Measure reconstruction quality on held-out clips of the world: mean PSNR and SSIM for
     /// videos and images at 64×64, 2:1 (128×64) and 1:2 (64×128).
@@ -62,6 +69,9 @@ pub enum VaeCommand {
         /// Seed of the held-out scenes (training uses other seeds).
         #[arg(long, default_value_t = 9001)]
         seed: u64,
+        /// Where to run: cpu, or wgpu / cuda when compiled with that feature.
+        #[arg(long, default_value = "cpu")]
+        device: DeviceKind,
     },
     /// Export a training run's EMA weights (f16) with latent statistics measured on data.
     Export {
@@ -77,7 +87,7 @@ pub enum VaeCommand {
     },
 }
 
-fn to_frames(x: burn::tensor::Tensor<Cpu, 5>) -> Vec<Frame> {
+fn to_frames<B: Backend>(x: burn::tensor::Tensor<B, 5>) -> Vec<Frame> {
     let [_, _, t, h, w] = x.dims();
     let values: Vec<f32> = x.into_data().to_vec().unwrap_or_default();
     (0..t)
@@ -95,17 +105,17 @@ fn to_frames(x: burn::tensor::Tensor<Cpu, 5>) -> Vec<Frame> {
 }
 
 /// Encodes and decodes `frames` with `vae`; the reconstruction.
-pub fn roundtrip(vae: &VideoVae<Cpu>, config: &VaeConfig, frames: &[Frame]) -> Result<Vec<Frame>> {
+pub fn roundtrip<B: Backend>(vae: &VideoVae<B>, config: &VaeConfig, frames: &[Frame]) -> Result<Vec<Frame>> {
     let device = Default::default();
-    let x = VideoSample::from_frames(frames).tensor::<Cpu>(&device);
+    let x = VideoSample::from_frames(frames).tensor::<B>(&device);
     let z = vae.encode(config, x)?;
     Ok(to_frames(vae.decode(config, z.mean)?))
 }
 
 /// Mean PSNR and SSIM over `clips` held-out random scenes rendered at `size` with `frames`
 /// frames.
-pub fn eval_case(
-    vae: &VideoVae<Cpu>,
+pub fn eval_case<B: Backend>(
+    vae: &VideoVae<B>,
     config: &VaeConfig,
     seed: u64,
     clips: u64,
@@ -128,61 +138,75 @@ pub fn eval_case(
     Ok((p_sum / n, s_sum / n))
 }
 
+fn roundtrip_command<B: Backend>(
+    input: PathBuf,
+    out: String,
+    model: Option<PathBuf>,
+    size: Option<(u32, u32)>,
+    frames: Option<u32>,
+    seed: Option<u64>,
+) -> Result<()> {
+    let dir = model.unwrap_or_else(default_model_dir);
+    let vae = load_vae::<B>(&dir, &Default::default())?;
+    let (video, fps) = if input.extension().is_some_and(|e| e == "ron") {
+        let scene = Scene::load(&input)?
+            .with_overrides(size, frames, seed)
+            .map_err(|e| e.in_file(&input.display().to_string()))?;
+        (Clip::render(&scene).frames, scene.fps)
+    } else {
+        if size.is_some() || frames.is_some() || seed.is_some() {
+            bail!("--size, --frames and --seed apply to scene inputs only");
+        }
+        (read_video(&input)?, 12)
+    };
+    let start = Instant::now();
+    let recon = roundtrip(&vae.model, &vae.meta.config, &video).with_context(|| format!("{}", input.display()))?;
+    let secs = start.elapsed().as_secs_f64();
+    write_video(&out, &recon, fps)?;
+    let (mut p_sum, mut s_sum) = (0.0, 0.0);
+    println!("frame   PSNR (dB)   SSIM");
+    for (i, (a, b)) in video.iter().zip(&recon).enumerate() {
+        let (p, s) = (psnr(a, b).min(99.0), ssim(a, b));
+        p_sum += p;
+        s_sum += s;
+        println!("{i:>5}   {p:>9.2}   {s:.4}");
+    }
+    let n = video.len() as f64;
+    println!("mean    {:>9.2}   {:.4}", p_sum / n, s_sum / n);
+    println!(
+        "wrote {out} ({} frames {}×{}; encode+decode {:.2} s)",
+        recon.len(),
+        video[0].width,
+        video[0].height,
+        secs
+    );
+    Ok(())
+}
+
+fn eval_command<B: Backend>(model: Option<PathBuf>, clips: u64, seed: u64) -> Result<()> {
+    let dir = model.unwrap_or_else(default_model_dir);
+    let vae = load_vae::<B>(&dir, &Default::default())?;
+    println!("{:<22} {:>6} {:>10} {:>8}", "case", "clips", "PSNR (dB)", "SSIM");
+    for (name, w, h, frames) in [
+        ("64x64 video (9 fr)", 64, 64, 9),
+        ("64x64 image", 64, 64, 1),
+        ("128x64 video (2:1)", 128, 64, 9),
+        ("64x128 video (1:2)", 64, 128, 9),
+    ] {
+        let (p, s) = eval_case(&vae.model, &vae.meta.config, seed, clips, (w, h), frames)?;
+        println!("{name:<22} {clips:>6} {p:>10.2} {s:>8.4}");
+    }
+    Ok(())
+}
+
 /// Runs a `vae` sub-command.
 pub fn run(command: VaeCommand) -> Result<()> {
     match command {
-        VaeCommand::Roundtrip { input, out, model, size, frames, seed } => {
-            let dir = model.unwrap_or_else(default_model_dir);
-            let vae = load_vae::<Cpu>(&dir, &Default::default())?;
-            let (video, fps) = if input.extension().is_some_and(|e| e == "ron") {
-                let scene = Scene::load(&input)?
-                    .with_overrides(size, frames, seed)
-                    .map_err(|e| e.in_file(&input.display().to_string()))?;
-                (Clip::render(&scene).frames, scene.fps)
-            } else {
-                if size.is_some() || frames.is_some() || seed.is_some() {
-                    bail!("--size, --frames and --seed apply to scene inputs only");
-                }
-                (read_video(&input)?, 12)
-            };
-            let start = Instant::now();
-            let recon =
-                roundtrip(&vae.model, &vae.meta.config, &video).with_context(|| format!("{}", input.display()))?;
-            let secs = start.elapsed().as_secs_f64();
-            write_video(&out, &recon, fps)?;
-            let (mut p_sum, mut s_sum) = (0.0, 0.0);
-            println!("frame   PSNR (dB)   SSIM");
-            for (i, (a, b)) in video.iter().zip(&recon).enumerate() {
-                let (p, s) = (psnr(a, b).min(99.0), ssim(a, b));
-                p_sum += p;
-                s_sum += s;
-                println!("{i:>5}   {p:>9.2}   {s:.4}");
-            }
-            let n = video.len() as f64;
-            println!("mean    {:>9.2}   {:.4}", p_sum / n, s_sum / n);
-            println!(
-                "wrote {out} ({} frames {}×{}; encode+decode {:.2} s)",
-                recon.len(),
-                video[0].width,
-                video[0].height,
-                secs
-            );
-            Ok(())
+        VaeCommand::Roundtrip { input, out, model, size, frames, seed, device } => {
+            with_backend!(device, |B| roundtrip_command::<B>(input, out, model, size, frames, seed))
         }
-        VaeCommand::Eval { model, clips, seed } => {
-            let dir = model.unwrap_or_else(default_model_dir);
-            let vae = load_vae::<Cpu>(&dir, &Default::default())?;
-            println!("{:<22} {:>6} {:>10} {:>8}", "case", "clips", "PSNR (dB)", "SSIM");
-            for (name, w, h, frames) in [
-                ("64x64 video (9 fr)", 64, 64, 9),
-                ("64x64 image", 64, 64, 1),
-                ("128x64 video (2:1)", 128, 64, 9),
-                ("64x128 video (1:2)", 64, 128, 9),
-            ] {
-                let (p, s) = eval_case(&vae.model, &vae.meta.config, seed, clips, (w, h), frames)?;
-                println!("{name:<22} {clips:>6} {p:>10.2} {s:>8.4}");
-            }
-            Ok(())
+        VaeCommand::Eval { model, clips, seed, device } => {
+            with_backend!(device, |B| eval_command::<B>(model, clips, seed))
         }
         VaeCommand::Export { run, out, clips } => {
             let device = Default::default();
