@@ -154,7 +154,11 @@ fn vae_train_export_roundtrip_and_eval_end_to_end() {
     let run = dir.join("run");
     let stdout = ok(&["train", "vae", "--out", s(&run), "--steps", "2", "--batch", "1"]);
     assert!(stdout.contains("trained to step 2"), "{stdout}");
-    assert!(run.join("checkpoint/state.json").is_file() && run.join("metrics.jsonl").is_file() && run.join("loss.png").is_file());
+    assert!(
+        run.join("checkpoint/state.json").is_file()
+            && run.join("metrics.jsonl").is_file()
+            && run.join("loss.png").is_file()
+    );
     let stdout = ok(&["train", "vae", "--out", s(&run), "--steps", "3", "--batch", "1", "--resume"]);
     assert!(stdout.contains("trained to step 3"), "{stdout}");
 
@@ -164,19 +168,66 @@ fn vae_train_export_roundtrip_and_eval_end_to_end() {
     assert!(model.join("vae.json").is_file() && model.join("vae.mpk").is_file());
 
     let out = dir.join("rt.gif");
-    let stdout = ok(&["vae", "roundtrip", "--in", "scenes/night_snow.ron", "--size", "32x24", "--frames", "5", "--model", s(&model), "--out", s(&out)]);
-    let frames: Vec<&str> = stdout.lines().filter(|l| l.trim_start().chars().next().is_some_and(|c| c.is_ascii_digit())).collect();
+    let stdout = ok(&[
+        "vae",
+        "roundtrip",
+        "--in",
+        "scenes/night_snow.ron",
+        "--size",
+        "32x24",
+        "--frames",
+        "5",
+        "--model",
+        s(&model),
+        "--out",
+        s(&out),
+    ]);
+    let frames: Vec<&str> =
+        stdout.lines().filter(|l| l.trim_start().chars().next().is_some_and(|c| c.is_ascii_digit())).collect();
     assert_eq!(frames.len(), 5, "{stdout}");
     assert!(stdout.contains("mean") && out.is_file(), "{stdout}");
     // The reconstruction reads back as a video input.
     ok(&["vae", "roundtrip", "--in", s(&out), "--model", s(&model), "--out", s(&dir.join("rt2.npy"))]);
 
-    let stderr = fails(&["vae", "roundtrip", "--in", "scenes/night_snow.ron", "--frames", "4", "--model", s(&model), "--out", s(&dir.join("x.gif"))]);
+    let stderr = fails(&[
+        "vae",
+        "roundtrip",
+        "--in",
+        "scenes/night_snow.ron",
+        "--frames",
+        "4",
+        "--model",
+        s(&model),
+        "--out",
+        s(&dir.join("x.gif")),
+    ]);
     assert!(stderr.contains("frames is 4") && stderr.contains("nearest valid value is 5"), "{stderr}");
-    let stderr = fails(&["vae", "roundtrip", "--in", "scenes/night_snow.ron", "--size", "30x24", "--frames", "5", "--model", s(&model), "--out", s(&dir.join("x.gif"))]);
+    let stderr = fails(&[
+        "vae",
+        "roundtrip",
+        "--in",
+        "scenes/night_snow.ron",
+        "--size",
+        "30x24",
+        "--frames",
+        "5",
+        "--model",
+        s(&model),
+        "--out",
+        s(&dir.join("x.gif")),
+    ]);
     assert!(stderr.contains("width is 30"), "{stderr}");
     assert!(!dir.join("x.gif").exists());
-    let stderr = fails(&["vae", "roundtrip", "--in", "scenes/night_snow.ron", "--model", s(&dir.join("nope")), "--out", s(&dir.join("x.gif"))]);
+    let stderr = fails(&[
+        "vae",
+        "roundtrip",
+        "--in",
+        "scenes/night_snow.ron",
+        "--model",
+        s(&dir.join("nope")),
+        "--out",
+        s(&dir.join("x.gif")),
+    ]);
     assert!(stderr.contains("vae.json: cannot read"), "{stderr}");
     #[cfg(not(feature = "cuda"))]
     {
