@@ -73,7 +73,8 @@ pub enum VaeCommand {
         #[arg(long, default_value = "cpu")]
         device: DeviceKind,
     },
-    /// Export a training run's EMA weights (f16) with latent statistics measured on data.
+    /// Export a training run's EMA weights (f16) with latent statistics measured on data, and
+    /// its loss curve (`loss.png`).
     Export {
         /// The run folder (with checkpoint/).
         #[arg(long, default_value = "runs/vae-tiny")]
@@ -239,6 +240,12 @@ pub fn run(command: VaeCommand) -> Result<()> {
                 }),
             };
             save_vae(&out, &ema, &meta)?;
+            let lines = worldsim_model::train::MetricsLog::read(&run.join("metrics.jsonl"));
+            if let Err(e) =
+                worldsim_model::train::plot::plot_losses(&lines, "tiny VAE training loss", &out.join("loss.png"))
+            {
+                eprintln!("warning: no loss plot: {e}");
+            }
             println!(
                 "exported step {} of {} to {} (latent std {:?})",
                 state.step,

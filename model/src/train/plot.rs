@@ -13,7 +13,7 @@ use super::metrics::MetricsLine;
 const SIZE: (u32, u32) = (800, 450);
 static FONT: Once = Once::new();
 
-/// Draws total and reconstruction loss against step (log scale) into `path`.
+/// Draws total and reconstruction loss against step into `path`.
 pub fn plot_losses(lines: &[MetricsLine], title: &str, path: &Path) -> Result<(), String> {
     FONT.call_once(|| {
         let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
@@ -27,20 +27,19 @@ pub fn plot_losses(lines: &[MetricsLine], title: &str, path: &Path) -> Result<()
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let max_step = lines.iter().map(|l| l.step).max().unwrap_or(1).max(1);
-        let positive = lines.iter().flat_map(|l| [l.loss, l.recon]).filter(|v| *v > 0.0 && v.is_finite());
-        let (lo, hi) = positive.fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
-        let (lo, hi) = if lo < hi { (lo * 0.9, hi * 1.1) } else { (0.01, 1.0) };
+        let top = lines.iter().flat_map(|l| [l.loss, l.recon]).filter(|v| v.is_finite()).fold(0.0, f64::max);
+        let (lo, hi) = (0.0, if top > 0.0 { top * 1.05 } else { 1.0 });
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 22))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(60)
-            .build_cartesian_2d(0u64..max_step, (lo..hi).log_scale())
+            .build_cartesian_2d(0u64..max_step, lo..hi)
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
             .x_desc("step")
-            .y_desc("loss (log)")
+            .y_desc("loss")
             .label_style(("sans-serif", 14))
             .draw()
             .map_err(|e| e.to_string())?;
