@@ -8,6 +8,7 @@ pub mod error;
 pub mod quality;
 pub mod train;
 pub mod vae;
+pub mod video;
 
 pub use error::ModelError;
 

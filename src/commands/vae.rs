@@ -13,6 +13,7 @@ use worldsim_model::train::checkpoint::RunState;
 use worldsim_model::vae::train::{VaeTrainConfig, VideoSample, training_sample};
 use worldsim_model::vae::weights::{VAE_FORMAT, VaeMeta, load_vae, measure_latent_stats, save_vae};
 use worldsim_model::vae::{VaeConfig, VideoVae};
+use worldsim_model::video::frames_from_tensor;
 use worldsim_scenes::media::{read_video, write_video};
 use worldsim_scenes::{Clip, Frame, Scene};
 
@@ -88,29 +89,12 @@ pub enum VaeCommand {
     },
 }
 
-fn to_frames<B: Backend>(x: burn::tensor::Tensor<B, 5>) -> Vec<Frame> {
-    let [_, _, t, h, w] = x.dims();
-    let values: Vec<f32> = x.into_data().to_vec().unwrap_or_default();
-    (0..t)
-        .map(|f| {
-            let mut rgb = vec![0u8; h * w * 3];
-            for c in 0..3 {
-                for p in 0..h * w {
-                    let v = values[(c * t + f) * h * w + p];
-                    rgb[p * 3 + c] = ((v + 1.0) * 127.5).round().clamp(0.0, 255.0) as u8;
-                }
-            }
-            Frame { width: w as u32, height: h as u32, rgb }
-        })
-        .collect()
-}
-
 /// Encodes and decodes `frames` with `vae`; the reconstruction.
 pub fn roundtrip<B: Backend>(vae: &VideoVae<B>, config: &VaeConfig, frames: &[Frame]) -> Result<Vec<Frame>> {
     let device = Default::default();
     let x = VideoSample::from_frames(frames).tensor::<B>(&device);
     let z = vae.encode(config, x)?;
-    Ok(to_frames(vae.decode(config, z.mean)?))
+    Ok(frames_from_tensor(vae.decode(config, z.mean)?))
 }
 
 /// Mean PSNR and SSIM over `clips` held-out random scenes rendered at `size` with `frames`

@@ -21,6 +21,7 @@ use super::model::VideoVae;
 use crate::train::checkpoint::RunState;
 use crate::train::metrics::MetricsLine;
 use crate::train::{Checkpoint, CheckpointError, Ema, LrSchedule, MetricsLog, OrderedProducer};
+pub use crate::video::VideoSample;
 
 /// Everything that defines a VAE training run (saved in its checkpoints).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -89,43 +90,6 @@ impl VaeTrainConfig {
             image_share: self.image_share,
             ..RandomSceneConfig::default()
         }
-    }
-}
-
-/// One training clip: `[3, frames, height, width]` values in `[-1, 1]`.
-#[derive(Clone, Debug)]
-pub struct VideoSample {
-    /// Frames.
-    pub frames: usize,
-    /// Height.
-    pub height: usize,
-    /// Width.
-    pub width: usize,
-    /// Channel-major values.
-    pub data: Vec<f32>,
-}
-
-impl VideoSample {
-    /// Converts RGB8 frames (all the same size) into a sample.
-    pub fn from_frames(frames: &[worldsim_scenes::Frame]) -> Self {
-        let (w, h, t) = (frames[0].width as usize, frames[0].height as usize, frames.len());
-        let mut data = vec![0.0; 3 * t * h * w];
-        for (f, frame) in frames.iter().enumerate() {
-            for (p, px) in frame.rgb.chunks_exact(3).enumerate() {
-                for c in 0..3 {
-                    data[(c * t + f) * h * w + p] = f32::from(px[c]) / 127.5 - 1.0;
-                }
-            }
-        }
-        VideoSample { frames: t, height: h, width: w, data }
-    }
-
-    /// The sample as a batch of one.
-    ///
-    /// # Shapes
-    /// - output `[1, 3, frames, height, width]`
-    pub fn tensor<B: Backend>(&self, device: &B::Device) -> Tensor<B, 5> {
-        Tensor::<B, 1>::from_floats(self.data.as_slice(), device).reshape([1, 3, self.frames, self.height, self.width])
     }
 }
 
