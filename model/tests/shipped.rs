@@ -1,0 +1,42 @@
+//! The shipped `tiny` VAE (`assets/models/tiny`): it loads, streams exactly like a full decode
+//! with its real weights, and keeps its measured reconstruction quality on a fixed scene that
+//! training never saw (a regression test: retraining must not ship worse weights).
+
+use std::path::Path;
+
+use worldsim_model::Cpu;
+use worldsim_model::quality::psnr;
+use worldsim_model::vae::weights::load_vae;
+use worldsim_model::video::{VideoSample, frames_from_tensor};
+use worldsim_scenes::{Clip, Scene};
+
+/// Mean PSNR the shipped weights reached on this scene when exported, minus 0.5 dB of slack for
+/// floating-point differences between machines (see MODEL_CARD.md).
+const FLOOR_DB: f64 = 22.6;
+
+#[test]
+fn shipped_tiny_vae_holds_its_quality_on_a_fixed_scene() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let device = Default::default();
+    let vae = load_vae::<Cpu>(&root.join("assets/models/tiny"), &device).expect("the shipped VAE loads");
+    let config = &vae.meta.config;
+    let scene = Scene::load(&root.join("scenes/bouncing_balls.ron"))
+        .expect("scene")
+        .with_overrides(Some((64, 64)), Some(9), Some(4242))
+        .expect("valid");
+    let frames = Clip::render(&scene).frames;
+    let z =
+        vae.model.encode(config, VideoSample::from_frames(&frames).tensor::<Cpu>(&device)).expect("valid size").mean;
+    let full = vae.model.decode(config, z.clone()).expect("valid latent");
+
+    let mut stream = vae.model.stream_decoder();
+    let parts: Vec<_> =
+        (0..z.dims()[2]).map(|i| stream.next(config, z.clone().narrow(2, i, 1)).expect("valid")).collect();
+    let streamed = burn::tensor::Tensor::cat(parts, 2);
+    let diff: f32 = (streamed - full.clone()).abs().max().into_scalar();
+    assert!(diff < 1e-4, "streaming decode differs by {diff}");
+
+    let recon = frames_from_tensor(full);
+    let mean = frames.iter().zip(&recon).map(|(a, b)| psnr(a, b)).sum::<f64>() / frames.len() as f64;
+    assert!(mean >= FLOOR_DB, "mean PSNR {mean:.2} dB is below the shipped weights' {FLOOR_DB:.2} dB");
+}
