@@ -159,9 +159,9 @@ fn caption(scene: &Scene, truth: &[FrameTruth]) -> String {
             Occluder::Tree { size, .. } => format!("A {} tree", size.name()),
             Occluder::Pillar { size, color, .. } => format!("A {} {} pillar", size.name(), color.name()),
         };
-        let (Occluder::Tree { x, .. } | Occluder::Pillar { x, .. }) = occluder;
+        let x = occluder.x();
         let (x0, x1) = first.view_x;
-        let at = if *x >= x0 && *x <= x1 {
+        let at = if x >= x0 && x <= x1 {
             format!(" {}", position((x - x0) / (x1 - x0) * scene.width as f32, scene.width))
         } else {
             String::new()
@@ -246,11 +246,7 @@ fn occlusion_event(scene: &Scene, truth: &[FrameTruth], k: usize) -> Option<Stri
     let nearest = scene
         .occluders
         .iter()
-        .min_by(|a, b| {
-            let (Occluder::Tree { x: xa, .. } | Occluder::Pillar { x: xa, .. }) = a;
-            let (Occluder::Tree { x: xb, .. } | Occluder::Pillar { x: xb, .. }) = b;
-            (xa - touched.world.x).abs().total_cmp(&(xb - touched.world.x).abs())
-        })?
+        .min_by(|a, b| (a.x() - touched.world.x).abs().total_cmp(&(b.x() - touched.world.x).abs()))?
         .noun();
     let who = name(states[0]);
     let first_hidden = states.iter().position(hidden);

@@ -243,6 +243,12 @@ fn default_pillar_color() -> NamedColor {
 }
 
 impl Occluder {
+    /// Its centre along the ground, m.
+    pub fn x(&self) -> f32 {
+        let (Occluder::Tree { x, .. } | Occluder::Pillar { x, .. }) = self;
+        *x
+    }
+
     /// The word used in captions ("tree", "pillar").
     pub fn noun(&self) -> &'static str {
         match self {
@@ -450,8 +456,7 @@ impl Scene {
             }
         }
         for (i, occluder) in self.occluders.iter().enumerate() {
-            let (Occluder::Tree { x, .. } | Occluder::Pillar { x, .. }) = occluder;
-            finite(format!("occluders[{i}].x"), *x)?;
+            finite(format!("occluders[{i}].x"), occluder.x())?;
         }
         if let Some(player) = &self.player {
             inside("player.x".into(), player.x)?;

@@ -199,13 +199,7 @@ pub fn run(command: VaeCommand) -> Result<()> {
             let state: RunState<VaeTrainConfig> = ckpt.state()?;
             let config = state.config.model.clone();
             let ema: VideoVae<Cpu> = config.init(&device);
-            let ema = burn::module::Module::load_file(
-                ema,
-                ckpt.dir.join("ema.mpk"),
-                &burn::record::NamedMpkFileRecorder::<burn::record::FullPrecisionSettings>::new(),
-                &device,
-            )
-            .with_context(|| format!("loading {}", ckpt.dir.join("ema.mpk").display()))?;
+            let ema = ckpt.load_ema(ema, &device)?;
             // Statistics on clips the run never trained on: indices far past its last step.
             let samples: Vec<VideoSample> =
                 (0..clips).map(|i| training_sample(&state.config, 1_000_000_000 + i)).collect();

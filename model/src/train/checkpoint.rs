@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use burn::module::{AutodiffModule, Module};
 use burn::optim::Optimizer;
+use burn::prelude::Backend;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder, RecorderError};
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
@@ -123,6 +124,12 @@ impl Checkpoint {
             .map_err(|e| CheckpointError::Io { path: path.display().to_string(), message: e.to_string() })?;
         serde_json::from_str(&text)
             .map_err(|e| CheckpointError::Record { path: path.display().to_string(), message: e.to_string() })
+    }
+
+    /// Loads only the EMA weights (what gets exported and shipped) into a freshly built module
+    /// of the same architecture, on any backend.
+    pub fn load_ema<B: Backend, M: Module<B>>(&self, module: M, device: &B::Device) -> Result<M, CheckpointError> {
+        module.load_file(self.dir.join(EMA), &recorder(), device).map_err(record_err(&self.dir.join(EMA)))
     }
 
     /// Loads model, EMA model and optimiser into freshly built ones of the same architecture.
