@@ -12,7 +12,7 @@ use worldsim_scenes::{Clip, Scene};
 
 /// Mean PSNR the shipped weights reached on this scene when exported, minus 0.5 dB of slack for
 /// floating-point differences between machines (see MODEL_CARD.md).
-const FLOOR_DB: f64 = 22.6;
+const FLOOR_DB: f64 = 23.0;
 
 #[test]
 fn shipped_tiny_vae_holds_its_quality_on_a_fixed_scene() {

@@ -171,3 +171,56 @@ fn trains_on_a_dataset_folder_with_native_aspect_ratios() {
     let _ = std::fs::remove_dir_all(&data);
     let _ = std::fs::remove_dir_all(&run);
 }
+
+#[test]
+fn same_shape_steps_share_one_size_and_vary_between_steps() {
+    use worldsim_model::vae::train::training_sample;
+    let config = VaeTrainConfig {
+        batch: 4,
+        same_shape: true,
+        areas: vec![16 * 16, 24 * 24, 32 * 32],
+        max_k: 2,
+        ..VaeTrainConfig::tiny(10)
+    };
+    let shape = |i: u64| {
+        let s = training_sample(&config, i);
+        (s.frames, s.height, s.width)
+    };
+    let steps: Vec<_> = (0..8u64).map(|step| (0..4).map(|k| shape(step * 4 + k)).collect::<Vec<_>>()).collect();
+    for clips in &steps {
+        assert!(clips.iter().all(|s| *s == clips[0]), "one step mixes shapes: {clips:?}");
+    }
+    let distinct: std::collections::BTreeSet<_> = steps.iter().map(|c| c[0]).collect();
+    assert!(distinct.len() >= 3, "steps should vary in shape: {distinct:?}");
+    // The scenes themselves still differ within a step.
+    assert_ne!(training_sample(&config, 0).data, training_sample(&config, 1).data);
+}
+
+#[test]
+fn init_from_starts_at_the_source_runs_ema_weights() {
+    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let device = Default::default();
+    let (source, tuned) = (temp_dir("init-source"), temp_dir("init-tuned"));
+    train_vae::<CpuAutodiff>(&source, micro(2), Stop::Steps(2), false, &device, false).expect("trains");
+    let ema = Checkpoint::of_run(&source)
+        .load_ema(micro(2).model.init::<worldsim_model::Cpu>(&device), &device)
+        .expect("ema loads");
+    let config = VaeTrainConfig { init_from: Some(source.clone()), ..micro(1) };
+    // Zero learning rate: the fine-tune's weights are exactly where it started.
+    let config = VaeTrainConfig { schedule: LrSchedule { peak: 0.0, ..config.schedule }, ..config };
+    train_vae::<CpuAutodiff>(&tuned, config, Stop::Steps(1), false, &device, false).expect("fine-tunes");
+    let (want, got) = (values(&ema), load(&tuned, &micro(1)));
+    let diff = want.iter().zip(&got).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    assert!(diff < 1e-6, "fine-tune did not start from the source EMA (max diff {diff})");
+
+    let other = VaeTrainConfig {
+        model: VaeConfig::new(4, vec![8, 16], vec![true], vec![true]).with_groups(4),
+        init_from: Some(source.clone()),
+        ..micro(1)
+    };
+    let err = train_vae::<CpuAutodiff>(&temp_dir("init-other"), other, Stop::Steps(1), false, &device, false)
+        .expect_err("another architecture is refused");
+    assert!(err.to_string().contains("another architecture"), "{err}");
+    let _ = std::fs::remove_dir_all(&source);
+    let _ = std::fs::remove_dir_all(&tuned);
+}

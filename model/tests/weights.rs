@@ -48,6 +48,20 @@ fn saved_weights_load_back() {
 }
 
 #[test]
+fn saving_replaces_the_vae_files_and_keeps_the_rest_of_the_folder() {
+    let dir = temp_dir("keep");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("MODEL_CARD.md"), "card").expect("write");
+    std::fs::write(dir.join("vae.json"), "stale").expect("write");
+    save(&dir);
+    assert_eq!(std::fs::read_to_string(dir.join("MODEL_CARD.md")).expect("kept"), "card");
+    load_vae::<Cpu>(&dir, &Default::default()).expect("the new files replaced the stale ones");
+    let names: Vec<_> = std::fs::read_dir(&dir).expect("dir").map(|e| e.expect("entry").file_name()).collect();
+    assert_eq!(names.len(), 3, "no staging folder left behind: {names:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn missing_corrupt_or_mismatched_weights_give_precise_errors() {
     let dir = temp_dir("bad");
     assert!(err(&dir).contains("vae.json: cannot read"), "{}", err(&dir));

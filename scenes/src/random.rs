@@ -37,9 +37,11 @@ impl Default for RandomSceneConfig {
     }
 }
 
-/// The `index`-th scene of the stream fixed by `seed`.
-pub fn random_scene(seed: u64, index: u64, config: &RandomSceneConfig) -> Scene {
-    let mut rng = Rng::new(mix64(seed ^ mix64(index.wrapping_add(1))));
+/// The size and duration of a clip: width, height, frames.
+pub type ClipShape = (u32, u32, u32);
+
+/// Draws a clip's shape (the first draws of a scene's generator).
+fn draw_shape(rng: &mut Rng, config: &RandomSceneConfig) -> ClipShape {
     let area = rng.pick(&config.areas) as f32;
     let (aw, ah) = rng.pick(&config.aspects);
     let m = config.multiple.max(1);
@@ -47,6 +49,25 @@ pub fn random_scene(seed: u64, index: u64, config: &RandomSceneConfig) -> Scene 
     let width = side((area * aw as f32 / ah as f32).sqrt());
     let height = side((area * ah as f32 / aw as f32).sqrt());
     let frames = if rng.chance(config.image_share) { 1 } else { 1 + 4 * rng.int(1, config.max_k.max(1)) };
+    (width, height, frames)
+}
+
+/// The shape (width, height, frames) of the `index`-th scene of the stream fixed by `seed`.
+pub fn random_shape(seed: u64, index: u64, config: &RandomSceneConfig) -> ClipShape {
+    draw_shape(&mut Rng::new(mix64(seed ^ mix64(index.wrapping_add(1)))), config)
+}
+
+/// The `index`-th scene of the stream fixed by `seed`.
+pub fn random_scene(seed: u64, index: u64, config: &RandomSceneConfig) -> Scene {
+    random_scene_shaped(seed, index, config, None)
+}
+
+/// The `index`-th scene of the stream fixed by `seed`, with its shape replaced by `shape` when
+/// one is given (everything else is drawn as usual): batches of one shape for fast training.
+pub fn random_scene_shaped(seed: u64, index: u64, config: &RandomSceneConfig, shape: Option<ClipShape>) -> Scene {
+    let mut rng = Rng::new(mix64(seed ^ mix64(index.wrapping_add(1))));
+    let drawn = draw_shape(&mut rng, config);
+    let (width, height, frames) = shape.unwrap_or(drawn);
     let duration = frames as f32 / config.fps as f32;
     let half_view = VIEW_HEIGHT * width as f32 / height as f32 / 2.0;
     let terrain = rng.pick(&Terrain::ALL);

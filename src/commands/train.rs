@@ -40,6 +40,19 @@ pub enum TrainCommand {
         /// Train on a dataset folder (see `worldsim dataset`) instead of random scenes.
         #[arg(long)]
         data: Option<PathBuf>,
+        /// Fine-tune: start from the EMA weights of this run folder's checkpoint.
+        #[arg(long)]
+        init_from: Option<PathBuf>,
+        /// Peak learning rate (default: the preset recipe's 1e-3).
+        #[arg(long)]
+        lr: Option<f64>,
+        /// Threads rendering training clips.
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+        /// Give every clip of a step one size and duration (one batched forward per step: use
+        /// on GPUs, where it is many times faster).
+        #[arg(long)]
+        same_shape: bool,
         /// Where to train: cpu, or wgpu / cuda when compiled with that feature.
         #[arg(long, default_value = "cpu")]
         device: DeviceKind,
@@ -49,11 +62,37 @@ pub enum TrainCommand {
 /// Runs a `train` sub-command.
 pub fn run(command: TrainCommand) -> Result<()> {
     match command {
-        TrainCommand::Vae { preset, out, steps, minutes, resume, seed, batch, data, device } => {
+        TrainCommand::Vae {
+            preset,
+            out,
+            steps,
+            minutes,
+            resume,
+            seed,
+            batch,
+            data,
+            init_from,
+            lr,
+            workers,
+            same_shape,
+            device,
+        } => {
             let Some(model) = VaeConfig::preset(&preset) else {
                 bail!("unknown --preset {preset:?}; use tiny or base");
             };
-            let config = VaeTrainConfig { model, seed, batch, data, ..VaeTrainConfig::tiny(steps) };
+            let mut config = VaeTrainConfig {
+                model,
+                seed,
+                batch,
+                data,
+                workers,
+                same_shape,
+                init_from,
+                ..VaeTrainConfig::tiny(steps)
+            };
+            if let Some(peak) = lr {
+                config.schedule.peak = peak;
+            }
             let stop = minutes.map_or(Stop::Steps(steps), Stop::Minutes);
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let summary = with_backend!(device, |B| train_vae::<Autodiff<B>>(

@@ -70,6 +70,10 @@ pub enum VaeCommand {
         /// Seed of the held-out scenes (training uses other seeds).
         #[arg(long, default_value_t = 9001)]
         seed: u64,
+        /// Also draw a picture (.png) of the first 4 held-out 64×64 videos: inputs at frames
+        /// 0, 4, 8 (left) beside their reconstructions (right).
+        #[arg(long)]
+        picture: Option<String>,
         /// Where to run: cpu, or wgpu / cuda when compiled with that feature.
         #[arg(long, default_value = "cpu")]
         device: DeviceKind,
@@ -168,7 +172,42 @@ fn roundtrip_command<B: Backend>(
     Ok(())
 }
 
-fn eval_command<B: Backend>(model: Option<PathBuf>, clips: u64, seed: u64) -> Result<()> {
+/// Side by side: for each of `rows` held-out 64×64 videos, frames 0, 4, 8 of the input, a gap,
+/// then the same frames of the reconstruction; every pixel drawn 2×2.
+fn picture<B: Backend>(vae: &VideoVae<B>, config: &VaeConfig, seed: u64, rows: u64) -> Result<Frame> {
+    const SIDE: u32 = 64;
+    const SCALE: u32 = 2;
+    const GAP: u32 = 8;
+    const SHOWN: [usize; 3] = [0, 4, 8];
+    let cell = SIDE * SCALE;
+    let (width, height) = (6 * cell + GAP, rows as u32 * cell);
+    let mut rgb = vec![255u8; (width * height * 3) as usize];
+    let scenes = worldsim_scenes::random::RandomSceneConfig::default();
+    for row in 0..rows {
+        let scene = worldsim_scenes::random::random_scene(seed, row, &scenes).with_overrides(
+            Some((SIDE, SIDE)),
+            Some(9),
+            None,
+        )?;
+        let video = Clip::render(&scene).frames;
+        let recon = roundtrip(vae, config, &video)?;
+        for (side, frames) in [(0, &video), (1, &recon)] {
+            for (col, &f) in SHOWN.iter().enumerate() {
+                let x0 = side * (3 * cell + GAP) + col as u32 * cell;
+                for y in 0..cell {
+                    for x in 0..cell {
+                        let src = (((y / SCALE) * SIDE + x / SCALE) * 3) as usize;
+                        let dst = (((row as u32 * cell + y) * width + x0 + x) * 3) as usize;
+                        rgb[dst..dst + 3].copy_from_slice(&frames[f].rgb[src..src + 3]);
+                    }
+                }
+            }
+        }
+    }
+    Ok(Frame { width, height, rgb })
+}
+
+fn eval_command<B: Backend>(model: Option<PathBuf>, clips: u64, seed: u64, picture_out: Option<String>) -> Result<()> {
     let dir = model.unwrap_or_else(default_model_dir);
     let vae = load_vae::<B>(&dir, &Default::default())?;
     println!("{:<22} {:>6} {:>10} {:>8}", "case", "clips", "PSNR (dB)", "SSIM");
@@ -181,6 +220,10 @@ fn eval_command<B: Backend>(model: Option<PathBuf>, clips: u64, seed: u64) -> Re
         let (p, s) = eval_case(&vae.model, &vae.meta.config, seed, clips, (w, h), frames)?;
         println!("{name:<22} {clips:>6} {p:>10.2} {s:>8.4}");
     }
+    if let Some(out) = picture_out {
+        write_video(&out, &[picture(&vae.model, &vae.meta.config, seed, 4)?], 1)?;
+        println!("wrote {out}");
+    }
     Ok(())
 }
 
@@ -190,8 +233,8 @@ pub fn run(command: VaeCommand) -> Result<()> {
         VaeCommand::Roundtrip { input, out, model, size, frames, seed, device } => {
             with_backend!(device, |B| roundtrip_command::<B>(input, out, model, size, frames, seed))
         }
-        VaeCommand::Eval { model, clips, seed, device } => {
-            with_backend!(device, |B| eval_command::<B>(model, clips, seed))
+        VaeCommand::Eval { model, clips, seed, picture, device } => {
+            with_backend!(device, |B| eval_command::<B>(model, clips, seed, picture))
         }
         VaeCommand::Export { run, out, clips } => {
             let device = Default::default();
@@ -214,6 +257,7 @@ pub fn run(command: VaeCommand) -> Result<()> {
                     "seed": state.seed,
                     "minutes": state.elapsed_s / 60.0,
                     "batch": state.config.batch,
+                    "init_from": state.config.init_from.as_ref().map(|p| p.display().to_string()),
                     "weights": "EMA, f16",
                 }),
             };

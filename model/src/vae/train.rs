@@ -13,7 +13,7 @@ use burn::tensor::backend::AutodiffBackend;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use worldsim_scenes::Clip;
-use worldsim_scenes::random::{RandomSceneConfig, random_scene};
+use worldsim_scenes::random::{RandomSceneConfig, random_scene_shaped, random_shape};
 use worldsim_scenes::rng::mix64;
 
 use super::config::VaeConfig;
@@ -59,6 +59,14 @@ pub struct VaeTrainConfig {
     /// cropped to multiples of 8, keeping their aspect ratio.
     #[serde(default)]
     pub data: Option<PathBuf>,
+    /// Every clip of a step has the same size and duration (still varying from step to step),
+    /// so a step is one batched forward: what makes GPUs fast. Random scenes only.
+    #[serde(default)]
+    pub same_shape: bool,
+    /// Start from the EMA weights of another run's checkpoint (fine-tuning, e.g. the shipped
+    /// model on a user's own footage) instead of random weights.
+    #[serde(default)]
+    pub init_from: Option<PathBuf>,
 }
 
 impl VaeTrainConfig {
@@ -80,6 +88,8 @@ impl VaeTrainConfig {
             log_every: 10,
             workers: 1,
             data: None,
+            same_shape: false,
+            init_from: None,
         }
     }
 
@@ -95,7 +105,10 @@ impl VaeTrainConfig {
 
 /// The `index`-th training clip of a run on random scenes.
 pub fn training_sample(config: &VaeTrainConfig, index: u64) -> VideoSample {
-    let scene = random_scene(config.seed, index, &config.scenes());
+    let scenes = config.scenes();
+    let batch = config.batch.max(1) as u64;
+    let shape = config.same_shape.then(|| random_shape(config.seed, index - index % batch, &scenes));
+    let scene = random_scene_shaped(config.seed, index, &scenes, shape);
     VideoSample::from_frames(&Clip::render(&scene).frames)
 }
 
@@ -159,7 +172,7 @@ pub fn normal_noise<B: Backend>(shape: [usize; 5], seed: u64, device: &B::Device
 /// Reconstruction and KL loss of one clip; `noise_seed` fixes the latent sample.
 ///
 /// # Shapes
-/// - input `[1, 3, t, h, w]`; outputs `[1]` each: total, reconstruction, KL
+/// - input `[n, 3, t, h, w]`; outputs `[1]` each (means over the clips): total, reconstruction, KL
 pub fn vae_loss<B: Backend>(
     vae: &VideoVae<B>,
     config: &VaeTrainConfig,
@@ -249,6 +262,18 @@ pub fn train_vae<B: AutodiffBackend>(
         optim = o;
         (state.step, state.elapsed_s, state.config)
     } else {
+        if let Some(init) = &config.init_from {
+            let source = Checkpoint::of_run(init);
+            let from: State = source.state()?;
+            if from.config.model != config.model {
+                return Err(CheckpointError::Record {
+                    path: init.display().to_string(),
+                    message: "--init-from holds another architecture than --preset".into(),
+                });
+            }
+            model = source.load_ema(model, device)?;
+            ema = Ema::new(model.valid(), config.ema_decay);
+        }
         (0, 0.0, config)
     };
     let total = match stop {
@@ -291,31 +316,46 @@ pub fn train_vae<B: AutodiffBackend>(
             break;
         }
         let lr = config.schedule.at(step);
-        let mut losses = Vec::with_capacity(config.batch);
-        let (mut rec_sum, mut kl_sum) = (0.0, 0.0);
-        for k in 0..config.batch as u64 {
+        // Clips of one shape go through the network together: [n, 3, t, h, w].
+        let mut groups: Vec<((usize, usize, usize), Vec<Tensor<B, 5>>)> = Vec::new();
+        for _ in 0..config.batch {
             let Some(sample) = data.next_item() else {
                 return Err(CheckpointError::Io {
                     path: dir.display().to_string(),
                     message: "data workers stopped".into(),
                 });
             };
-            // The latent noise is a function of seed, step and slot, so resuming replays it.
-            let noise_seed = mix64(config.seed ^ mix64(step * config.batch as u64 + k + 1));
-            let (loss, rec, kl) = vae_loss(&model, &config, sample.tensor::<B>(device), noise_seed);
-            rec_sum += f64::from(rec.into_scalar().elem::<f32>());
-            kl_sum += f64::from(kl.into_scalar().elem::<f32>());
-            losses.push(loss);
+            let shape = (sample.frames, sample.height, sample.width);
+            let x = sample.tensor::<B>(device);
+            match groups.iter_mut().find(|(s, _)| *s == shape) {
+                Some((_, clips)) => clips.push(x),
+                None => groups.push((shape, vec![x])),
+            }
         }
-        let loss = Tensor::cat(losses, 0).mean();
-        let loss_value = f64::from(loss.clone().into_scalar().elem::<f32>());
+        let (mut losses, mut recs, mut kls) = (Vec::new(), Vec::new(), Vec::new());
+        for (g, (_, clips)) in groups.into_iter().enumerate() {
+            let weight = clips.len() as f64 / config.batch as f64;
+            // The latent noise is a function of seed, step and group, so resuming replays it.
+            let noise_seed = mix64(config.seed ^ mix64(step * config.batch as u64 + g as u64 + 1));
+            let (loss, rec, kl) = vae_loss(&model, &config, Tensor::cat(clips, 0), noise_seed);
+            losses.push(loss * weight);
+            recs.push(rec.detach() * weight);
+            kls.push(kl.detach() * weight);
+        }
+        let loss = Tensor::cat(losses, 0).sum();
+        // One read-back per step: [loss, mean recon, mean KL] (a GPU syncs once, not per clip).
+        let read = Tensor::cat(vec![loss.clone().detach(), Tensor::cat(recs, 0).sum(), Tensor::cat(kls, 0).sum()], 0)
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap_or_default();
+        let [loss_value, rec_mean, kl_mean] = [0, 1, 2].map(|i| f64::from(read.get(i).copied().unwrap_or(f32::NAN)));
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(lr, model, grads);
         ema.update(&model.valid());
         step += 1;
         window_loss += loss_value;
-        window_rec += rec_sum / config.batch as f64;
-        window_kl += kl_sum / config.batch as f64;
+        window_rec += rec_mean;
+        window_kl += kl_mean;
         window_clips += config.batch;
         bar.set_position(step);
         if step % config.log_every == 0 || step == total {

@@ -70,14 +70,24 @@ fn shapes<B: Backend>(m: &VideoVae<B>) -> Vec<Vec<usize>> {
 
 /// Writes a VAE folder atomically (weights stored as f16).
 pub fn save_vae<B: Backend>(dir: &Path, model: &VideoVae<B>, meta: &VaeMeta) -> Result<(), ModelError> {
-    write_dir_atomic(dir, |tmp: &Path| -> Result<(), ModelError> {
+    // Both files are written whole into a staging folder, then each is renamed over its old
+    // version: a reader never sees half a file, and the folder's other files (the DiT's weights,
+    // the model card) stay.
+    std::fs::create_dir_all(dir).map_err(|e| weights_err(dir, e))?;
+    let staging = dir.join(format!(".vae-staging-{}", std::process::id()));
+    write_dir_atomic(&staging, |tmp: &Path| -> Result<(), ModelError> {
         let json = serde_json::to_string_pretty(meta).map_err(|e| weights_err(&dir.join(META), e))?;
         std::fs::write(tmp.join(META), json + "\n").map_err(|e| weights_err(&dir.join(META), e))?;
         model
             .clone()
             .save_file(tmp.join(WEIGHTS), &NamedMpkFileRecorder::<HalfPrecisionSettings>::new())
             .map_err(|e| weights_err(&dir.join(WEIGHTS), e))
-    })
+    })?;
+    let moved = [WEIGHTS, META].iter().try_for_each(|name| {
+        std::fs::rename(staging.join(name), dir.join(name)).map_err(|e| weights_err(&dir.join(name), e))
+    });
+    let _ = std::fs::remove_dir_all(&staging);
+    moved
 }
 
 /// Loads a VAE folder, checking format, configuration and every weight's shape.
