@@ -1,9 +1,11 @@
 //! # worldsim-model
 //!
 //! The learnt parts of worldsim, on burn, generic over `B: Backend` (burn-flex on the CPU by
-//! default; `wgpu` and `cuda` by feature). So far: the causal video VAE ([`vae`]).
+//! default; `wgpu` and `cuda` by feature). The causal video VAE ([`vae`]) and the diffusion transformer
+//! ([`dit`]).
 #![warn(missing_docs)]
 
+pub mod dit;
 pub mod error;
 pub mod quality;
 pub mod train;

@@ -1,0 +1,146 @@
+//! Multi-head attention of the DiT: self-attention over spacetime tokens (QK-norm, 3D rotary
+//! positions, a mask, and optionally cached keys and values of earlier frames) and
+//! cross-attention from tokens to text tokens.
+
+use burn::module::Module;
+use burn::nn::{Initializer, Linear, LinearConfig, RmsNorm, RmsNormConfig};
+use burn::prelude::*;
+use burn::tensor::Bool;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
+
+use super::rope::Rope;
+
+/// Keys and values of some tokens, after normalisation and rotation.
+#[derive(Clone, Debug)]
+pub struct KeyValue<B: Backend> {
+    /// `[rows, heads, tokens, head_dim]`
+    pub k: Tensor<B, 4>,
+    /// `[rows, heads, tokens, head_dim]`
+    pub v: Tensor<B, 4>,
+}
+
+impl<B: Backend> KeyValue<B> {
+    /// These tokens followed by `later` ones.
+    pub fn append(self, later: KeyValue<B>) -> KeyValue<B> {
+        KeyValue { k: Tensor::cat(vec![self.k, later.k], 2), v: Tensor::cat(vec![self.v, later.v], 2) }
+    }
+
+    /// Tokens cached.
+    pub fn tokens(&self) -> usize {
+        self.k.dims()[2]
+    }
+}
+
+/// `[rows, n, heads · head_dim]` → `[rows, heads, n, head_dim]`.
+fn split_heads<B: Backend>(x: Tensor<B, 3>, heads: usize) -> Tensor<B, 4> {
+    let [b, n, d] = x.dims();
+    x.reshape([b, n, heads, d / heads]).swap_dims(1, 2)
+}
+
+/// `[rows, heads, n, head_dim]` → `[rows · n, heads · head_dim]`.
+fn merge_heads<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 2> {
+    let [b, h, n, hd] = x.dims();
+    x.swap_dims(1, 2).reshape([b * n, h * hd])
+}
+
+/// A linear layer applied to the last dimension of a 3-D input, flattened to 2-D first (faster
+/// on the CPU backend).
+pub fn linear3<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    let [b, n, d] = x.dims();
+    let y = layer.forward(x.reshape([b * n, d]));
+    let out = y.dims()[1];
+    y.reshape([b, n, out])
+}
+
+/// Self-attention with QK-norm and rotary positions.
+#[derive(Module, Debug)]
+pub struct SelfAttention<B: Backend> {
+    qkv: Linear<B>,
+    out: Linear<B>,
+    q_norm: RmsNorm<B>,
+    k_norm: RmsNorm<B>,
+    heads: usize,
+}
+
+impl<B: Backend> SelfAttention<B> {
+    /// `heads` heads over width `dim`.
+    pub fn new(dim: usize, heads: usize, eps: f64, device: &B::Device) -> Self {
+        let hd = dim / heads;
+        SelfAttention {
+            qkv: LinearConfig::new(dim, 3 * dim).init(device),
+            out: LinearConfig::new(dim, dim).init(device),
+            q_norm: RmsNormConfig::new(hd).with_epsilon(eps).init(device),
+            k_norm: RmsNormConfig::new(hd).with_epsilon(eps).init(device),
+            heads,
+        }
+    }
+
+    /// Attends from `x` to `past` (if any) and `x`; also returns `x`'s own keys and values (for
+    /// a cache).
+    ///
+    /// # Shapes
+    /// - `x` `[rows, n, dim]`; `rope` for these `n` tokens; `mask` `[rows, heads, n, past + n]`
+    /// - output `[rows, n, dim]`, keys/values `[rows, heads, n, head_dim]`
+    pub fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        rope: &Rope<B>,
+        mask: Option<Tensor<B, 4, Bool>>,
+        past: Option<&KeyValue<B>>,
+    ) -> (Tensor<B, 3>, KeyValue<B>) {
+        let [b, n, d] = x.dims();
+        let qkv = linear3(&self.qkv, x); // [b, n, 3d]
+        let q = split_heads(qkv.clone().narrow(2, 0, d), self.heads); // [b, h, n, hd]
+        let k = split_heads(qkv.clone().narrow(2, d, d), self.heads);
+        let v = split_heads(qkv.narrow(2, 2 * d, d), self.heads);
+        let q = rope.apply(self.q_norm.forward(q));
+        let own = KeyValue { k: rope.apply(self.k_norm.forward(k)), v };
+        let all = match past {
+            Some(p) => p.clone().append(own.clone()),
+            None => own.clone(),
+        };
+        let o = attention(q, all.k, all.v, mask, None, AttentionModuleOptions::default()); // [b, h, n, hd]
+        (self.out.forward(merge_heads(o)).reshape([b, n, d]), own)
+    }
+}
+
+/// Cross-attention from tokens to text tokens, with QK-norm; its output projection starts at
+/// zero so a new block starts as the identity.
+#[derive(Module, Debug)]
+pub struct CrossAttention<B: Backend> {
+    q: Linear<B>,
+    kv: Linear<B>,
+    out: Linear<B>,
+    q_norm: RmsNorm<B>,
+    k_norm: RmsNorm<B>,
+    heads: usize,
+}
+
+impl<B: Backend> CrossAttention<B> {
+    /// `heads` heads over width `dim`, reading text of width `text_dim`.
+    pub fn new(dim: usize, text_dim: usize, heads: usize, eps: f64, device: &B::Device) -> Self {
+        let hd = dim / heads;
+        CrossAttention {
+            q: LinearConfig::new(dim, dim).init(device),
+            kv: LinearConfig::new(text_dim, 2 * dim).init(device),
+            out: LinearConfig::new(dim, dim).with_initializer(Initializer::Zeros).init(device),
+            q_norm: RmsNormConfig::new(hd).with_epsilon(eps).init(device),
+            k_norm: RmsNormConfig::new(hd).with_epsilon(eps).init(device),
+            heads,
+        }
+    }
+
+    /// # Shapes
+    /// - `x` `[rows, n, dim]`, `text` `[rows, text_len, text_dim]`, `mask` `[rows, heads, n, text_len]`
+    /// - output `[rows, n, dim]`
+    pub fn forward(&self, x: Tensor<B, 3>, text: Tensor<B, 3>, mask: Option<Tensor<B, 4, Bool>>) -> Tensor<B, 3> {
+        let [b, n, d] = x.dims();
+        let q = self.q_norm.forward(split_heads(linear3(&self.q, x), self.heads)); // [b, h, n, hd]
+        let kv = linear3(&self.kv, text); // [b, L, 2d]
+        let k = self.k_norm.forward(split_heads(kv.clone().narrow(2, 0, d), self.heads)); // [b, h, L, hd]
+        let v = split_heads(kv.narrow(2, d, d), self.heads);
+        let o = attention(q, k, v, mask, None, AttentionModuleOptions::default()); // [b, h, n, hd]
+        self.out.forward(merge_heads(o)).reshape([b, n, d])
+    }
+}

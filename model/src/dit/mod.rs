@@ -1,0 +1,16 @@
+//! The diffusion transformer over spacetime latent patches (DESIGN §3): patches and positions
+//! ([`patch`]), 3D rotary positions ([`rope`]), Patch n' Pack layouts with their attention masks
+//! ([`layout`]), attention ([`attention`]), the adaLN-Zero block ([`block`]) and the model with
+//! its per-latent-frame conditioning and key/value cache ([`model`]).
+
+pub mod attention;
+pub mod block;
+pub mod config;
+pub mod layout;
+pub mod model;
+pub mod patch;
+pub mod rope;
+
+pub use config::DitConfig;
+pub use layout::{AttentionMode, Layout, SampleShape};
+pub use model::{Dit, DitCache, DitInput};

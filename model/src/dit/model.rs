@@ -1,0 +1,198 @@
+//! The DiT: token embedding, per-latent-frame conditioning (noise level + action caption +
+//! pooled text), the blocks, and an adaLN-modulated output layer that predicts the flow velocity
+//! of every token. Runs a packed batch in one call ([`Dit::forward`]) or a stream one latent
+//! frame at a time against a key/value cache of the frames before it ([`Dit::forward_frame`]).
+
+use burn::module::Module;
+use burn::nn::{Initializer, Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::silu;
+
+use super::attention::{KeyValue, linear3};
+use super::block::{BlockContext, DitBlock, per_token, plain_norm};
+use super::config::DitConfig;
+use super::layout::{AttentionMode, Layout, LayoutTensors, SampleShape};
+
+/// What the network reads besides the tokens, per latent frame of the batch (the frame table,
+/// in [`Layout`] order) and per row.
+#[derive(Clone, Debug)]
+pub struct DitInput<B: Backend> {
+    /// `[rows, len, token_dim]` noisy latent tokens, packed.
+    pub tokens: Tensor<B, 3>,
+    /// `[frames]` noise level of each latent frame, 0 (clean) to 1 (pure noise).
+    pub noise: Tensor<B, 1>,
+    /// `[frames, text_dim]` pooled text of the frame's sample.
+    pub pooled_text: Tensor<B, 2>,
+    /// `[frames, text_dim]` pooled action caption in force at the frame (zeros: none).
+    pub action: Tensor<B, 2>,
+    /// `[rows, text_len, text_dim]` text tokens, packed.
+    pub text: Tensor<B, 3>,
+}
+
+/// Keys and values of the frames a stream has committed, per block.
+#[derive(Clone, Debug, Default)]
+pub struct DitCache<B: Backend> {
+    /// One per block; `None` before the first frame.
+    pub layers: Vec<KeyValue<B>>,
+    /// Latent frames committed.
+    pub frames: usize,
+}
+
+impl<B: Backend> DitCache<B> {
+    /// Appends a frame's keys and values (as returned by [`Dit::forward_frame`]).
+    pub fn push(&mut self, frame: Vec<KeyValue<B>>) {
+        self.layers = if self.layers.is_empty() {
+            frame
+        } else {
+            std::mem::take(&mut self.layers).into_iter().zip(frame).map(|(a, b)| a.append(b)).collect()
+        };
+        self.frames += 1;
+    }
+
+    /// Tokens cached per block.
+    pub fn tokens(&self) -> usize {
+        self.layers.first().map_or(0, KeyValue::tokens)
+    }
+}
+
+/// The diffusion transformer.
+#[derive(Module, Debug)]
+pub struct Dit<B: Backend> {
+    embed: Linear<B>,
+    time_in: Linear<B>,
+    time_out: Linear<B>,
+    text_pool: Linear<B>,
+    action: Linear<B>,
+    blocks: Vec<DitBlock<B>>,
+    final_ada: Linear<B>,
+    final_out: Linear<B>,
+    heads: usize,
+    freq_dim: usize,
+    theta: f64,
+    eps: f64,
+}
+
+impl DitConfig {
+    /// Builds the network with fresh weights (modulations and output at zero).
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Dit<B> {
+        let d = self.dim;
+        Dit {
+            embed: LinearConfig::new(self.token_dim(), d).init(device),
+            time_in: LinearConfig::new(self.freq_dim, d).init(device),
+            time_out: LinearConfig::new(d, d).init(device),
+            text_pool: LinearConfig::new(self.text_dim, d).init(device),
+            action: LinearConfig::new(self.text_dim, d).init(device),
+            blocks: (0..self.depth)
+                .map(|_| DitBlock::new(d, self.heads, self.mlp_ratio, self.text_dim, self.norm_eps, device))
+                .collect(),
+            final_ada: LinearConfig::new(d, 2 * d).with_initializer(Initializer::Zeros).init(device),
+            final_out: LinearConfig::new(d, self.token_dim()).with_initializer(Initializer::Zeros).init(device),
+            heads: self.heads,
+            freq_dim: self.freq_dim,
+            theta: self.rope_theta,
+            eps: self.norm_eps,
+        }
+    }
+}
+
+/// Sinusoidal features of noise levels (scaled to 0..1000).
+///
+/// # Shapes
+/// - input `[frames]`, output `[frames, dim]`
+pub fn noise_features<B: Backend>(t: Tensor<B, 1>, dim: usize) -> Tensor<B, 2> {
+    let half = dim / 2;
+    let freqs: Vec<f32> = (0..half).map(|i| (-(10000f32.ln()) * i as f32 / half as f32).exp()).collect();
+    let freqs = Tensor::<B, 1>::from_floats(freqs.as_slice(), &t.device()).reshape([1, half]);
+    let n = t.dims()[0];
+    let args = t.reshape([n, 1]) * 1000.0 * freqs; // [frames, half]
+    Tensor::cat(vec![args.clone().cos(), args.sin()], 1)
+}
+
+impl<B: Backend> Dit<B> {
+    /// Width of a head.
+    fn head_dim(&self) -> usize {
+        self.embed.weight.dims()[1] / self.heads
+    }
+
+    /// The layout's tensors for this network.
+    pub fn layout_tensors(&self, layout: &Layout, device: &B::Device) -> LayoutTensors<B> {
+        layout.tensors(self.heads, self.head_dim(), self.theta, device)
+    }
+
+    /// The conditioning vector of every latent frame, through SiLU.
+    ///
+    /// # Shapes
+    /// - output `[frames, dim]`
+    fn frame_cond(&self, input: &DitInput<B>) -> Tensor<B, 2> {
+        let t = self.time_out.forward(silu(self.time_in.forward(noise_features(input.noise.clone(), self.freq_dim))));
+        silu(t + self.text_pool.forward(input.pooled_text.clone()) + self.action.forward(input.action.clone()))
+    }
+
+    fn run(
+        &self,
+        input: DitInput<B>,
+        ctx: BlockContext<B>,
+        past: Option<&DitCache<B>>,
+    ) -> (Tensor<B, 3>, Vec<KeyValue<B>>) {
+        let cond = self.frame_cond(&input);
+        let rows = input.tokens.dims()[0];
+        let mut x = linear3(&self.embed, input.tokens); // [rows, n, dim]
+        let mut kvs = Vec::with_capacity(self.blocks.len());
+        for (i, block) in self.blocks.iter().enumerate() {
+            let (y, kv) = block.forward(x, cond.clone(), &ctx, past.and_then(|c| c.layers.get(i)));
+            x = y;
+            kvs.push(kv);
+        }
+        let d = x.dims()[2];
+        let m = per_token(self.final_ada.forward(cond), ctx.frame_index.clone(), rows); // [rows, n, 2d]
+        let (shift, scale) = (m.clone().narrow(2, 0, d), m.narrow(2, d, d));
+        let x = plain_norm(x, self.eps) * (scale + 1.0) + shift;
+        (linear3(&self.final_out, x), kvs)
+    }
+
+    /// Predicts the velocity of every token of a packed batch.
+    ///
+    /// # Shapes
+    /// - `input.tokens` `[rows, len, token_dim]`
+    /// - output `[rows, len, token_dim]` (padding positions hold garbage)
+    pub fn forward(&self, input: DitInput<B>, layout: &LayoutTensors<B>) -> Tensor<B, 3> {
+        let ctx = BlockContext {
+            rope: &layout.rope,
+            self_mask: Some(layout.self_mask.clone()),
+            cross_mask: Some(layout.cross_mask.clone()),
+            frame_index: layout.frame_index.clone(),
+            text: input.text.clone(),
+        };
+        self.run(input, ctx, None).0
+    }
+
+    /// Predicts the velocity of the next latent frame of one stream, attending to itself and to
+    /// the cached frames; also returns the frame's keys and values, for [`DitCache::push`] once
+    /// the frame is final. Equals the frame's rows of a frame-causal [`Dit::forward`] over the
+    /// whole clip.
+    ///
+    /// # Shapes
+    /// - `input.tokens` `[1, gh · gw, token_dim]`; one frame in `noise`, `pooled_text`, `action`;
+    ///   `input.text` `[1, text_len, text_dim]`
+    /// - output `[1, gh · gw, token_dim]`
+    pub fn forward_frame(
+        &self,
+        input: DitInput<B>,
+        grid: (usize, usize),
+        cache: &DitCache<B>,
+    ) -> (Tensor<B, 3>, Vec<KeyValue<B>>) {
+        let device = input.tokens.device();
+        let text_len = input.text.dims()[1];
+        let shape = SampleShape { frames: 1, grid, text_len, first_frame: cache.frames };
+        let layout = self.layout_tensors(&Layout::single(shape, AttentionMode::FrameCausal), &device);
+        let ctx = BlockContext {
+            rope: &layout.rope,
+            self_mask: None,
+            cross_mask: None,
+            frame_index: layout.frame_index.clone(),
+            text: input.text.clone(),
+        };
+        let past = (cache.frames > 0).then_some(cache);
+        self.run(input, ctx, past)
+    }
+}

@@ -1,0 +1,213 @@
+//! The diffusion transformer's mechanisms: patches round-trip, rotary positions are relative,
+//! packed == unpacked, cached frame-by-frame == full frame-causal, per-frame conditioning stays
+//! in its frame, and limits give precise errors.
+
+use burn::module::{Module, ModuleMapper, Param};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use worldsim_model::dit::attention::KeyValue;
+use worldsim_model::dit::patch::{patchify, positions, unpatchify};
+use worldsim_model::dit::rope::Rope;
+use worldsim_model::dit::{AttentionMode, Dit, DitCache, DitConfig, DitInput, Layout, SampleShape};
+use worldsim_model::{Cpu, ModelError};
+
+type B = Cpu;
+
+fn config() -> DitConfig {
+    DitConfig::new(4, 32, 2, 2, 16).with_freq_dim(32)
+}
+
+/// Fresh weights start the modulations and the output at zero (the network outputs zeros);
+/// tests of the mechanisms need every weight non-zero.
+struct Randomize;
+
+impl<Bk: Backend> ModuleMapper<Bk> for Randomize {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<Bk, D>>) -> Param<Tensor<Bk, D>> {
+        let (id, tensor, mapper) = param.consume();
+        let noise = tensor.random_like(Distribution::Normal(0.0, 0.2));
+        Param::from_mapped_value(id, noise, mapper)
+    }
+}
+
+fn network() -> Dit<B> {
+    let device = Default::default();
+    config().init::<B>(&device).map(&mut Randomize)
+}
+
+fn rand2(shape: [usize; 2]) -> Tensor<B, 2> {
+    Tensor::random(shape, Distribution::Normal(0.0, 1.0), &Default::default())
+}
+
+/// One sample's inputs: tokens `[n, token_dim]`, per-frame noise, pooled text, action, text.
+struct Sample {
+    shape: SampleShape,
+    tokens: Tensor<B, 2>,
+    noise: Tensor<B, 1>,
+    pooled: Tensor<B, 2>,
+    action: Tensor<B, 2>,
+    text: Tensor<B, 2>,
+}
+
+fn sample(frames: usize, grid: (usize, usize), text_len: usize) -> Sample {
+    let c = config();
+    let shape = SampleShape::new(frames, grid, text_len);
+    Sample {
+        shape,
+        tokens: rand2([shape.tokens(), c.token_dim()]),
+        noise: Tensor::random([frames], Distribution::Uniform(0.0, 1.0), &Default::default()),
+        pooled: rand2([frames, c.text_dim]),
+        action: rand2([frames, c.text_dim]),
+        text: rand2([text_len, c.text_dim]),
+    }
+}
+
+fn run(net: &Dit<B>, samples: &[&Sample], mode: AttentionMode, max_tokens: usize) -> Vec<Tensor<B, 2>> {
+    let device = Default::default();
+    let layout = Layout::pack(samples.iter().map(|s| s.shape).collect(), mode, max_tokens);
+    let input = DitInput {
+        tokens: layout.pack_tokens(samples.iter().map(|s| s.tokens.clone()).collect()),
+        noise: Tensor::cat(samples.iter().map(|s| s.noise.clone()).collect(), 0),
+        pooled_text: Tensor::cat(samples.iter().map(|s| s.pooled.clone()).collect(), 0),
+        action: Tensor::cat(samples.iter().map(|s| s.action.clone()).collect(), 0),
+        text: layout.pack_text(samples.iter().map(|s| s.text.clone()).collect()),
+    };
+    let out = net.forward(input, &net.layout_tensors(&layout, &device));
+    layout.unpack_tokens(out)
+}
+
+fn max_diff(a: Tensor<B, 2>, b: Tensor<B, 2>) -> f32 {
+    (a - b).abs().max().into_scalar()
+}
+
+#[test]
+fn patches_round_trip_in_frame_major_order() {
+    let z: Tensor<B, 5> = Tensor::random([1, 3, 2, 4, 6], Distribution::Normal(0.0, 1.0), &Default::default());
+    let tokens = patchify(z.clone(), 2);
+    assert_eq!(tokens.dims(), [2 * 2 * 3, 3 * 4]);
+    let back = unpatchify(tokens.clone(), 3, 2, (2, 3), 2);
+    assert_eq!(back.clone().sub(z.clone()).abs().max().into_scalar(), 0.0);
+    // Token 4 = frame 0, patch row 1, column 1: channel 0 of its top-left cell is z[0,0,0,2,2].
+    let v: f32 = tokens.narrow(0, 4, 1).narrow(1, 0, 1).into_scalar();
+    let w: f32 = z.narrow(2, 0, 1).narrow(3, 2, 1).narrow(4, 2, 1).narrow(1, 0, 1).reshape([1]).into_scalar();
+    assert_eq!(v, w);
+    assert_eq!(positions(2, (2, 3), 5)[4], [5.0, 1.0, 1.0]);
+    assert_eq!(positions(2, (2, 3), 5)[6], [6.0, 0.0, 0.0]);
+}
+
+#[test]
+fn rotary_scores_depend_only_on_relative_position() {
+    let device = Default::default();
+    let q: Tensor<B, 4> = Tensor::random([1, 1, 1, 32], Distribution::Normal(0.0, 1.0), &device);
+    let k: Tensor<B, 4> = Tensor::random([1, 1, 1, 32], Distribution::Normal(0.0, 1.0), &device);
+    let score = |pq: [f32; 3], pk: [f32; 3]| -> f32 {
+        let rq = Rope::<B>::new(&[vec![pq]], 32, 10000.0, &device).apply(q.clone());
+        let rk = Rope::<B>::new(&[vec![pk]], 32, 10000.0, &device).apply(k.clone());
+        (rq * rk).sum().into_scalar()
+    };
+    let a = score([1.0, 2.0, 3.0], [0.0, 5.0, 1.0]);
+    let b = score([4.0, 9.0, 7.0], [3.0, 12.0, 5.0]); // both shifted by (3, 7, 4)
+    assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+    let c = score([1.0, 2.0, 3.0], [0.0, 5.0, 2.0]);
+    assert!((a - c).abs() > 1e-3, "a different offset must change the score");
+}
+
+#[test]
+fn packed_batch_equals_each_sample_alone() {
+    let net = network();
+    let samples = [sample(3, (2, 3), 5), sample(1, (4, 2), 3), sample(2, (1, 1), 7)];
+    let refs: Vec<&Sample> = samples.iter().collect();
+    for mode in [AttentionMode::Bidirectional, AttentionMode::FrameCausal] {
+        // All in one row, then rows of at most 20 tokens (two rows, padding at the end).
+        for max_tokens in [usize::MAX, 20] {
+            let packed = run(&net, &refs, mode, max_tokens);
+            for (s, got) in samples.iter().zip(packed) {
+                let alone = run(&net, &[s], mode, usize::MAX).remove(0);
+                let d = max_diff(got, alone);
+                assert!(d < 1e-4, "{mode:?}, rows of {max_tokens}: packed differs from alone by {d}");
+            }
+        }
+    }
+    let layout = Layout::pack(samples.iter().map(|s| s.shape).collect(), AttentionMode::Bidirectional, 20);
+    assert_eq!((layout.rows, layout.len), (2, 20), "{layout:?}");
+}
+
+#[test]
+fn cached_frame_by_frame_equals_full_frame_causal() {
+    let net = network();
+    let s = sample(4, (2, 2), 3);
+    let full = run(&net, &[&s], AttentionMode::FrameCausal, usize::MAX).remove(0); // [16, token_dim]
+    let mut cache: DitCache<B> = DitCache::default();
+    let n = s.shape.frame_tokens();
+    for f in 0..4 {
+        let input = DitInput {
+            tokens: s.tokens.clone().narrow(0, f * n, n).unsqueeze(),
+            noise: s.noise.clone().narrow(0, f, 1),
+            pooled_text: s.pooled.clone().narrow(0, f, 1),
+            action: s.action.clone().narrow(0, f, 1),
+            text: s.text.clone().unsqueeze(),
+        };
+        let (out, kv): (Tensor<B, 3>, Vec<KeyValue<B>>) = net.forward_frame(input, (2, 2), &cache);
+        let d = max_diff(out.squeeze_dim(0), full.clone().narrow(0, f * n, n));
+        assert!(d < 1e-4, "frame {f}: cached step differs from the full causal forward by {d}");
+        cache.push(kv);
+    }
+    assert_eq!((cache.frames, cache.tokens()), (4, 16));
+}
+
+#[test]
+fn a_frames_conditioning_reaches_only_its_own_frame_under_causal_attention() {
+    let net = network();
+    let s = sample(3, (2, 2), 3);
+    let base = run(&net, &[&s], AttentionMode::FrameCausal, usize::MAX).remove(0);
+    let n = 4;
+    // Change frame 2's noise level and action caption.
+    let changed = Sample {
+        noise: Tensor::cat(vec![s.noise.clone().narrow(0, 0, 2), Tensor::from_floats([0.99], &Default::default())], 0),
+        action: Tensor::cat(vec![s.action.clone().narrow(0, 0, 2), rand2([1, config().text_dim])], 0),
+        ..sample_clone(&s)
+    };
+    let out = run(&net, &[&changed], AttentionMode::FrameCausal, usize::MAX).remove(0);
+    assert!(max_diff(out.clone().narrow(0, 0, 2 * n), base.clone().narrow(0, 0, 2 * n)) < 1e-6);
+    assert!(max_diff(out.narrow(0, 2 * n, n), base.clone().narrow(0, 2 * n, n)) > 1e-3);
+    // Bidirectional attention does carry it to the other frames (through attention, not
+    // modulation), which is what clips and editing want.
+    let bi = run(&net, &[&s], AttentionMode::Bidirectional, usize::MAX).remove(0);
+    let bi2 = run(&net, &[&changed], AttentionMode::Bidirectional, usize::MAX).remove(0);
+    assert!(max_diff(bi.narrow(0, 0, n), bi2.narrow(0, 0, n)) > 1e-5);
+}
+
+fn sample_clone(s: &Sample) -> Sample {
+    Sample {
+        shape: s.shape,
+        tokens: s.tokens.clone(),
+        noise: s.noise.clone(),
+        pooled: s.pooled.clone(),
+        action: s.action.clone(),
+        text: s.text.clone(),
+    }
+}
+
+#[test]
+fn a_fresh_network_predicts_zero_and_limits_are_precise() {
+    let device = Default::default();
+    let net = config().init::<B>(&device);
+    let s = sample(2, (2, 2), 3);
+    let out = run(&net, &[&s], AttentionMode::Bidirectional, usize::MAX).remove(0);
+    assert_eq!(out.abs().max().into_scalar(), 0.0, "adaLN-Zero: a fresh DiT outputs zeros");
+
+    let c = DitConfig::tiny();
+    c.validate().expect("tiny is valid");
+    DitConfig::base().validate().expect("base is valid");
+    assert!(c.check_latent(8, 3, 16, 16).is_ok());
+    match c.check_latent(8, 3, 15, 16) {
+        Err(ModelError::InvalidSize { field, nearest, .. }) => assert_eq!((field, nearest), ("latent height", 16)),
+        other => panic!("{other:?}"),
+    }
+    match c.check_latent(8, 100, 16, 16) {
+        Err(ModelError::InvalidSize { field, nearest, .. }) => assert_eq!((field, nearest), ("latent frames", 64)),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(c.check_latent(4, 3, 16, 16), Err(ModelError::LatentShape { field: "channels", .. })));
+    let bad = DitConfig::new(8, 100, 2, 3, 16);
+    assert!(bad.validate().unwrap_err().to_string().contains("heads"));
+}
