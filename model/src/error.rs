@@ -33,6 +33,12 @@ pub enum ModelError {
         /// What is wrong.
         message: String,
     },
+    /// A prompt or caption the model cannot read.
+    #[error("prompt: {message}")]
+    Prompt {
+        /// What is wrong and how to fix it.
+        message: String,
+    },
     /// A latent has the wrong shape for this model.
     #[error("latent {field} is {got} but this model uses {expected}")]
     LatentShape {

@@ -5,9 +5,11 @@
 //! ([`dit`]).
 #![warn(missing_docs)]
 
+pub mod diffusion;
 pub mod dit;
 pub mod error;
 pub mod quality;
+pub mod text;
 pub mod train;
 pub mod vae;
 pub mod video;
