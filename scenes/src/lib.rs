@@ -34,6 +34,7 @@ pub mod frame;
 pub mod geometry;
 pub mod media;
 pub mod physics;
+pub mod prompt;
 pub mod random;
 pub mod render;
 pub mod rng;
