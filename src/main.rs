@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 mod commands;
 
 /// worldsim: a Sora-style video world simulator. Render the ground-truth world, make datasets,
-/// train and use the video VAE.
+/// train the video VAE and the diffusion transformer, generate videos from prompts.
 #[derive(Parser)]
 #[command(name = "worldsim", version, about, long_about = None)]
 struct Cli {
@@ -30,6 +30,14 @@ enum Command {
     /// Use the video VAE: round-trip videos, export trained weights.
     #[command(subcommand)]
     Vae(commands::vae::VaeCommand),
+    /// Generate a video (or, with --frames 1, an image) from a prompt.
+    Generate(commands::generate::GenerateArgs),
+    /// The diffusion transformer: export trained weights.
+    #[command(subcommand)]
+    Dit(commands::generate::DitCommand),
+    /// Prompts: expand a short prompt into a descriptive caption.
+    #[command(subcommand)]
+    Prompt(commands::generate::PromptCommand),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +47,9 @@ fn main() -> ExitCode {
         Command::Dataset(c) => commands::dataset::run(c),
         Command::Train(c) => commands::train::run(c),
         Command::Vae(c) => commands::vae::run(c),
+        Command::Generate(a) => commands::generate::run_generate(a),
+        Command::Dit(c) => commands::generate::run_dit(c),
+        Command::Prompt(c) => commands::generate::run_prompt(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

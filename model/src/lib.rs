@@ -8,6 +8,7 @@
 pub mod diffusion;
 pub mod dit;
 pub mod error;
+pub mod generate;
 pub mod quality;
 pub mod text;
 pub mod train;

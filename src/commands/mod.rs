@@ -2,6 +2,7 @@
 
 pub mod dataset;
 pub mod device;
+pub mod generate;
 pub mod scene;
 pub mod train;
 pub mod vae;

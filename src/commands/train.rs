@@ -1,10 +1,12 @@
-//! `worldsim train vae`.
+//! `worldsim train vae | dit`.
 
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use burn::backend::Autodiff;
 use clap::Subcommand;
+use worldsim_model::dit::DitConfig;
+use worldsim_model::dit::train::{DitTrainConfig, train_dit};
 use worldsim_model::vae::VaeConfig;
 use worldsim_model::vae::train::{Stop, VaeTrainConfig, train_vae};
 
@@ -57,6 +59,43 @@ pub enum TrainCommand {
         #[arg(long, default_value = "cpu")]
         device: DeviceKind,
     },
+    /// Train the diffusion transformer and its text encoder on random clips of the world,
+    /// encoded by a trained VAE.
+    Dit {
+        /// Architecture preset: tiny (CPU, shipped) or base (GPU).
+        #[arg(long, default_value = "tiny")]
+        preset: String,
+        /// Run folder: checkpoint/, metrics.jsonl, loss.png.
+        #[arg(long, default_value = "runs/dit-tiny")]
+        out: PathBuf,
+        /// The VAE folder whose latents the DiT learns (default: the shipped tiny model).
+        #[arg(long)]
+        vae: Option<PathBuf>,
+        /// Length of the run in optimiser steps (also sets the learning-rate schedule).
+        #[arg(long, default_value_t = 4000)]
+        steps: u64,
+        /// Stop after this many minutes instead (a checkpoint is written; `--resume` goes on).
+        #[arg(long)]
+        minutes: Option<f64>,
+        /// Continue from the run folder's checkpoint (same seed ⇒ same trajectory).
+        #[arg(long)]
+        resume: bool,
+        /// Seed of data, weights and noise.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Clips per step.
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        /// Peak learning rate (default: the preset recipe's 5e-4).
+        #[arg(long)]
+        lr: Option<f64>,
+        /// Threads rendering and encoding training clips.
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+        /// Where to train: cpu, or wgpu / cuda when compiled with that feature.
+        #[arg(long, default_value = "cpu")]
+        device: DeviceKind,
+    },
 }
 
 /// Runs a `train` sub-command.
@@ -96,6 +135,34 @@ pub fn run(command: TrainCommand) -> Result<()> {
             let stop = minutes.map_or(Stop::Steps(steps), Stop::Minutes);
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let summary = with_backend!(device, |B| train_vae::<Autodiff<B>>(
+                &out,
+                config,
+                stop,
+                resume,
+                &Default::default(),
+                progress
+            )?);
+            println!(
+                "trained to step {} ({:.1} min in total); last loss {:.4}; checkpoint in {}",
+                summary.step,
+                summary.elapsed_s / 60.0,
+                summary.last_loss,
+                summary.dir.join("checkpoint").display()
+            );
+            Ok(())
+        }
+        TrainCommand::Dit { preset, out, vae, steps, minutes, resume, seed, batch, lr, workers, device } => {
+            let Some(model) = DitConfig::preset(&preset) else {
+                bail!("unknown --preset {preset:?}; use tiny or base");
+            };
+            let vae = vae.unwrap_or_else(super::vae::default_model_dir);
+            let mut config = DitTrainConfig { model, seed, batch, workers, ..DitTrainConfig::tiny(steps, vae) };
+            if let Some(peak) = lr {
+                config.schedule.peak = peak;
+            }
+            let stop = minutes.map_or(Stop::Steps(steps), Stop::Minutes);
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let summary = with_backend!(device, |B| train_dit::<Autodiff<B>>(
                 &out,
                 config,
                 stop,

@@ -263,9 +263,12 @@ pub fn run(command: VaeCommand) -> Result<()> {
             };
             save_vae(&out, &ema, &meta)?;
             let lines = worldsim_model::train::MetricsLog::read(&run.join("metrics.jsonl"));
-            if let Err(e) =
-                worldsim_model::train::plot::plot_losses(&lines, "tiny VAE training loss", &out.join("loss.png"))
-            {
+            if let Err(e) = worldsim_model::train::plot::plot_losses(
+                &lines,
+                "tiny VAE training loss",
+                "reconstruction",
+                &out.join("loss.png"),
+            ) {
                 eprintln!("warning: no loss plot: {e}");
             }
             println!(

@@ -6,11 +6,15 @@
 pub mod attention;
 pub mod block;
 pub mod config;
+pub mod denoiser;
 pub mod layout;
 pub mod model;
 pub mod patch;
 pub mod rope;
+pub mod train;
+pub mod weights;
 
 pub use config::DitConfig;
+pub use denoiser::{Denoiser, NoisySample};
 pub use layout::{AttentionMode, Layout, SampleShape};
 pub use model::{Dit, DitCache, DitInput};

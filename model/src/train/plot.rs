@@ -13,8 +13,9 @@ use super::metrics::MetricsLine;
 const SIZE: (u32, u32) = (800, 450);
 static FONT: Once = Once::new();
 
-/// Draws total and reconstruction loss against step into `path`.
-pub fn plot_losses(lines: &[MetricsLine], title: &str, path: &Path) -> Result<(), String> {
+/// Draws the total loss and a second series (`recon`, named `second`: the VAE's reconstruction
+/// loss, the DiT's smoothed loss) against step into `path`.
+pub fn plot_losses(lines: &[MetricsLine], title: &str, second: &str, path: &Path) -> Result<(), String> {
     FONT.call_once(|| {
         let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
     });
@@ -43,7 +44,7 @@ pub fn plot_losses(lines: &[MetricsLine], title: &str, path: &Path) -> Result<()
             .label_style(("sans-serif", 14))
             .draw()
             .map_err(|e| e.to_string())?;
-        let series = [("total loss", RGBColor(200, 40, 40), 0), ("reconstruction", RGBColor(40, 80, 200), 1)];
+        let series = [("total loss", RGBColor(200, 40, 40), 0), (second, RGBColor(40, 80, 200), 1)];
         for (name, color, which) in series {
             let points =
                 lines.iter().map(|l| (l.step, if which == 0 { l.loss } else { l.recon })).filter(|(_, v)| *v > 0.0);

@@ -230,7 +230,9 @@ fn load_clips(folder: &Path) -> Result<Vec<Vec<worldsim_scenes::Frame>>, Checkpo
 /// Redraws `loss.png` from `metrics.jsonl`; a plotting failure only warns (training goes on).
 fn plot(dir: &Path) {
     let lines = MetricsLog::read(&dir.join("metrics.jsonl"));
-    if let Err(e) = crate::train::plot::plot_losses(&lines, "VAE training loss", &dir.join("loss.png")) {
+    if let Err(e) =
+        crate::train::plot::plot_losses(&lines, "VAE training loss", "reconstruction", &dir.join("loss.png"))
+    {
         eprintln!("warning: loss plot not drawn: {e}");
     }
 }

@@ -44,7 +44,7 @@ pub struct LoadedVae<B: Backend> {
     pub model: VideoVae<B>,
 }
 
-fn weights_err(path: &Path, message: impl ToString) -> ModelError {
+pub(crate) fn weights_err(path: &Path, message: impl ToString) -> ModelError {
     ModelError::Weights { path: path.display().to_string(), message: message.to_string() }
 }
 
@@ -62,7 +62,9 @@ impl<B: Backend> ModuleVisitor<B> for Shapes {
     }
 }
 
-fn shapes<B: Backend>(m: &VideoVae<B>) -> Vec<Vec<usize>> {
+/// The shape of every float parameter of a module, in visiting order (to check that loaded
+/// weights fit their config).
+pub(crate) fn shapes<B: Backend, M: Module<B>>(m: &M) -> Vec<Vec<usize>> {
     let mut s = Shapes(Vec::new());
     m.visit(&mut s);
     s.0

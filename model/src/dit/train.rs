@@ -1,0 +1,357 @@
+//! Training the DiT and its text encoder: random clips of the world (images and videos of
+//! native sizes and durations, never cropped) are encoded by the frozen shipped VAE in
+//! background threads; each step packs a batch (Patch n' Pack), draws noise levels (one per
+//! sample, or one per latent frame for part of the batch), drops captions and actions for
+//! classifier-free guidance, and regresses the rectified-flow velocity. Bidirectional and
+//! frame-causal steps are mixed. AdamW with warm-up + cosine, gradient clipping, EMA weights,
+//! atomic resumable checkpoints, metrics and a loss plot: the machinery of the VAE issue.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::module::AutodiffModule;
+use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use worldsim_scenes::Clip;
+use worldsim_scenes::random::{RandomSceneConfig, random_scene};
+use worldsim_scenes::rng::{Rng, mix64};
+
+use super::config::DitConfig;
+use super::denoiser::{Denoiser, NoisySample};
+use super::layout::AttentionMode;
+use super::patch::patchify;
+use crate::Cpu;
+use crate::diffusion::flow::{NoiseLevels, normal};
+use crate::text::{TextEncoderConfig, Tokenizer, Tokens};
+use crate::train::checkpoint::RunState;
+use crate::train::metrics::MetricsLine;
+use crate::train::{Checkpoint, CheckpointError, Ema, LrSchedule, MetricsLog, OrderedProducer};
+use crate::vae::weights::{LoadedVae, load_vae};
+use crate::video::VideoSample;
+
+/// Everything that defines a DiT training run (saved in its checkpoints).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DitTrainConfig {
+    /// The DiT.
+    pub model: DitConfig,
+    /// The text encoder.
+    pub text: TextEncoderConfig,
+    /// The tokenizer (its word list is part of the model).
+    pub tokenizer: Tokenizer,
+    /// The VAE folder whose latents the DiT learns.
+    pub vae: PathBuf,
+    /// Seed of data, weights and noise.
+    pub seed: u64,
+    /// Clips per step.
+    pub batch: usize,
+    /// Most tokens in one packed row.
+    pub max_tokens: usize,
+    /// Learning-rate schedule.
+    pub schedule: LrSchedule,
+    /// AdamW weight decay.
+    pub weight_decay: f32,
+    /// Gradient clipping by norm.
+    pub grad_clip: f32,
+    /// EMA decay per step.
+    pub ema_decay: f64,
+    /// Noise levels.
+    pub noise: NoiseLevels,
+    /// Chance that a caption (and, separately, an action caption) is dropped.
+    pub cond_dropout: f32,
+    /// Share of steps that use frame-causal attention (the streaming mode).
+    pub causal_share: f32,
+    /// Pixel areas of training clips.
+    pub areas: Vec<u32>,
+    /// Longest clip: `1 + 4·max_k` frames.
+    pub max_k: u32,
+    /// Share of samples that are images.
+    pub image_share: f32,
+    /// Steps between checkpoints.
+    pub checkpoint_every: u64,
+    /// Steps between metric lines.
+    pub log_every: u64,
+    /// Data worker threads (each renders and VAE-encodes clips).
+    pub workers: usize,
+}
+
+impl DitTrainConfig {
+    /// The recipe of the shipped `tiny` DiT for a run of `steps` steps on the VAE in `vae`.
+    pub fn tiny(steps: u64, vae: PathBuf) -> Self {
+        let tokenizer = Tokenizer::world(256);
+        DitTrainConfig {
+            model: DitConfig::tiny(),
+            text: TextEncoderConfig::new(tokenizer.vocab_size(), 128).with_max_len(tokenizer.max_len()),
+            tokenizer,
+            vae,
+            seed: 1,
+            batch: 8,
+            max_tokens: 256,
+            schedule: LrSchedule { peak: 5e-4, warmup: 200.min(steps / 10 + 1), total: steps, floor: 0.05 },
+            weight_decay: 0.01,
+            grad_clip: 1.0,
+            ema_decay: 0.999,
+            noise: NoiseLevels::default(),
+            cond_dropout: 0.1,
+            causal_share: 0.25,
+            areas: vec![32 * 32, 48 * 48, 64 * 64],
+            max_k: 2,
+            image_share: 0.3,
+            checkpoint_every: 100,
+            log_every: 10,
+            workers: 1,
+        }
+    }
+
+    fn scenes(&self) -> RandomSceneConfig {
+        RandomSceneConfig {
+            areas: self.areas.clone(),
+            max_k: self.max_k,
+            image_share: self.image_share,
+            ..RandomSceneConfig::default()
+        }
+    }
+}
+
+/// A training clip in latent space.
+#[derive(Clone, Debug)]
+pub struct LatentSample {
+    /// `[frames · gh · gw · token_dim]` normalised latent tokens.
+    pub tokens: Vec<f32>,
+    /// Latent frames.
+    pub frames: usize,
+    /// Patches along height and width.
+    pub grid: (usize, usize),
+    /// The descriptive caption.
+    pub caption: String,
+    /// The action caption at the start of each latent frame.
+    pub actions: Vec<String>,
+}
+
+/// The `index`-th training clip: rendered, encoded (latent mean), normalised and patchified.
+pub fn latent_sample(config: &DitTrainConfig, vae: &LoadedVae<Cpu>, index: u64) -> LatentSample {
+    let scene = random_scene(config.seed, index, &config.scenes());
+    let clip = Clip::render(&scene);
+    let device = Default::default();
+    let x = VideoSample::from_frames(&clip.frames).tensor::<Cpu>(&device);
+    let z = vae.model.encode(&vae.meta.config, x).expect("training clips have valid sizes").mean;
+    let z = vae.meta.latent_stats.normalize(z);
+    let [_, _, t, h, w] = z.dims();
+    let p = config.model.patch;
+    let tokens = patchify(z, p).into_data().to_vec::<f32>().unwrap_or_default();
+    let ft = vae.meta.config.temporal_factor();
+    let actions = (0..t).map(|f| clip.captions.actions[if f == 0 { 0 } else { (f - 1) * ft + 1 }].clone()).collect();
+    LatentSample { tokens, frames: t, grid: (h / p, w / p), caption: clip.captions.caption, actions }
+}
+
+/// Mean squared error of the velocity over every token of a batch, and the batch's samples.
+///
+/// # Shapes
+/// - output `[1]`
+#[allow(clippy::too_many_arguments)]
+pub fn flow_loss<B: Backend>(
+    denoiser: &Denoiser<B>,
+    config: &DitTrainConfig,
+    batch: &[LatentSample],
+    mode: AttentionMode,
+    rng: &mut Rng,
+    device: &B::Device,
+) -> Tensor<B, 1> {
+    let td = config.model.token_dim();
+    let mut samples = Vec::with_capacity(batch.len());
+    let mut targets = Vec::with_capacity(batch.len());
+    let tokenize = |text: &str| config.tokenizer.encode(text).unwrap_or_else(|_| config.tokenizer.null());
+    for s in batch {
+        let n = s.tokens.len() / td;
+        let per_frame = n / s.frames;
+        let levels = config.noise.draw_frames(rng, s.frames, n);
+        let eps: Vec<f32> = (0..s.tokens.len()).map(|_| normal(rng)).collect();
+        let mut noisy = Vec::with_capacity(s.tokens.len());
+        let mut target = Vec::with_capacity(s.tokens.len());
+        for (i, (x0, e)) in s.tokens.iter().zip(&eps).enumerate() {
+            let t = levels[i / td / per_frame];
+            noisy.push((1.0 - t) * x0 + t * e);
+            target.push(e - x0);
+        }
+        let caption = if rng.chance(config.cond_dropout) { config.tokenizer.null() } else { tokenize(&s.caption) };
+        let drop_actions = rng.chance(config.cond_dropout);
+        let actions: Vec<Option<Tokens>> = s.actions.iter().map(|a| (!drop_actions).then(|| tokenize(a))).collect();
+        samples.push(NoisySample {
+            frames: s.frames,
+            grid: s.grid,
+            tokens: Tensor::<B, 1>::from_floats(noisy.as_slice(), device).reshape([n, td]),
+            noise: levels,
+            caption,
+            actions,
+        });
+        targets.push(Tensor::<B, 1>::from_floats(target.as_slice(), device).reshape([n, td]));
+    }
+    let predicted = denoiser.predict(&samples, mode, config.max_tokens, device);
+    let diff = Tensor::cat(predicted, 0) - Tensor::cat(targets, 0);
+    diff.powi_scalar(2).mean()
+}
+
+/// When a run stops.
+pub use crate::vae::train::Stop;
+/// What a run did.
+pub use crate::vae::train::TrainSummary;
+
+type State = RunState<DitTrainConfig>;
+
+fn plot(dir: &Path) {
+    let lines = MetricsLog::read(&dir.join("metrics.jsonl"));
+    if let Err(e) = crate::train::plot::plot_losses(&lines, "DiT training loss", "smoothed", &dir.join("loss.png")) {
+        eprintln!("warning: loss plot not drawn: {e}");
+    }
+}
+
+/// Builds a fresh denoiser for `config`.
+pub fn init_denoiser<B: Backend>(config: &DitTrainConfig, device: &B::Device) -> Denoiser<B> {
+    Denoiser { dit: config.model.init(device), text: config.text.init(device) }
+}
+
+/// Trains (or, with `resume`, continues) a DiT in run folder `dir`.
+pub fn train_dit<B: AutodiffBackend>(
+    dir: &Path,
+    config: DitTrainConfig,
+    stop: Stop,
+    resume: bool,
+    device: &B::Device,
+    show_progress: bool,
+) -> Result<TrainSummary, CheckpointError> {
+    let io = |e: std::io::Error| CheckpointError::Io { path: dir.display().to_string(), message: e.to_string() };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let ckpt = Checkpoint::of_run(dir);
+    B::seed(device, config.seed);
+    let mut model: Denoiser<B> = init_denoiser(&config, device);
+    let mut optim = AdamWConfig::new()
+        .with_weight_decay(config.weight_decay)
+        .with_grad_clipping(Some(GradientClippingConfig::Norm(config.grad_clip)))
+        .init::<B, Denoiser<B>>();
+    let mut ema = Ema::new(model.valid(), config.ema_decay);
+    let (mut step, mut elapsed, config) = if resume && ckpt.exists() {
+        let state: State = ckpt.state()?;
+        let (m, e, o) = ckpt.load(model, ema.module, optim, device)?;
+        model = m;
+        ema.module = e;
+        optim = o;
+        (state.step, state.elapsed_s, state.config)
+    } else {
+        (0, 0.0, config)
+    };
+    config
+        .model
+        .validate()
+        .map_err(|e| CheckpointError::Io { path: dir.display().to_string(), message: e.to_string() })?;
+    let vae = Arc::new(
+        load_vae::<Cpu>(&config.vae, &Default::default())
+            .map_err(|e| CheckpointError::Io { path: config.vae.display().to_string(), message: e.to_string() })?,
+    );
+    if vae.meta.config.latent_channels != config.model.latent_channels {
+        return Err(CheckpointError::Io {
+            path: config.vae.display().to_string(),
+            message: format!(
+                "the VAE has {} latent channels but the DiT preset expects {}",
+                vae.meta.config.latent_channels, config.model.latent_channels
+            ),
+        });
+    }
+    let total = match stop {
+        Stop::Steps(n) => n,
+        Stop::Minutes(_) => config.schedule.total,
+    };
+    let mut log = MetricsLog::open(dir, step).map_err(io)?;
+    let data_config = config.clone();
+    let mut data = OrderedProducer::start(step * config.batch as u64, config.workers, move |i| {
+        latent_sample(&data_config, &vae, i)
+    });
+
+    let bar = if show_progress { ProgressBar::new(total) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta_precise}]")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_position(step);
+    let started = Instant::now();
+    let (mut window_loss, mut window_clips) = (0.0, 0usize);
+    let mut smoothed = f64::NAN;
+    let mut window_start = Instant::now();
+    let mut last_loss = f64::NAN;
+    let save = |model: &Denoiser<B>, ema: &Ema<_>, optim: &_, step: u64, elapsed: f64| {
+        ckpt.save(
+            model,
+            &ema.module,
+            optim,
+            &State { step, seed: config.seed, elapsed_s: elapsed, config: config.clone() },
+        )
+    };
+    while step < total {
+        if let Stop::Minutes(m) = stop
+            && started.elapsed().as_secs_f64() >= m * 60.0
+        {
+            break;
+        }
+        let lr = config.schedule.at(step);
+        let mut batch = Vec::with_capacity(config.batch);
+        for _ in 0..config.batch {
+            let Some(sample) = data.next_item() else {
+                return Err(CheckpointError::Io {
+                    path: dir.display().to_string(),
+                    message: "data workers stopped".into(),
+                });
+            };
+            batch.push(sample);
+        }
+        // Noise, dropout and the attention mode are functions of seed and step: resuming replays them.
+        let mut rng = Rng::new(mix64(config.seed ^ mix64(step + 1) ^ 0xd17));
+        let mode =
+            if rng.chance(config.causal_share) { AttentionMode::FrameCausal } else { AttentionMode::Bidirectional };
+        let loss = flow_loss(&model, &config, &batch, mode, &mut rng, device);
+        let loss_value = f64::from(loss.clone().into_scalar().elem::<f32>());
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(lr, model, grads);
+        ema.update(&model.valid());
+        step += 1;
+        window_loss += loss_value;
+        window_clips += config.batch;
+        bar.set_position(step);
+        if step % config.log_every == 0 || step == total {
+            let n = (window_clips / config.batch).max(1) as f64;
+            let secs = window_start.elapsed().as_secs_f64();
+            last_loss = window_loss / n;
+            smoothed = if smoothed.is_finite() { 0.9 * smoothed + 0.1 * last_loss } else { last_loss };
+            let line = MetricsLine {
+                step,
+                loss: last_loss,
+                recon: smoothed,
+                kl: 0.0,
+                lr,
+                clips_per_s: window_clips as f64 / secs.max(1e-9),
+                elapsed_s: elapsed + started.elapsed().as_secs_f64(),
+            };
+            log.append(&line).map_err(io)?;
+            bar.set_message(format!("loss {:.4}  {:.2} clips/s  lr {:.1e}", line.loss, line.clips_per_s, lr));
+            if !show_progress {
+                eprintln!(
+                    "step {step}/{total}  loss {:.4}  smoothed {:.4}  {:.2} clips/s",
+                    line.loss, smoothed, line.clips_per_s
+                );
+            }
+            (window_loss, window_clips) = (0.0, 0);
+            window_start = Instant::now();
+        }
+        if step % config.checkpoint_every == 0 {
+            save(&model, &ema, &optim, step, elapsed + started.elapsed().as_secs_f64())?;
+            plot(dir);
+        }
+    }
+    elapsed += started.elapsed().as_secs_f64();
+    save(&model, &ema, &optim, step, elapsed)?;
+    plot(dir);
+    bar.finish();
+    Ok(TrainSummary { step, elapsed_s: elapsed, last_loss, dir: dir.to_path_buf() })
+}
