@@ -32,7 +32,7 @@ enum Command {
     Vae(commands::vae::VaeCommand),
     /// Generate a video (or, with --frames 1, an image) from a prompt.
     Generate(commands::generate::GenerateArgs),
-    /// The diffusion transformer: export trained weights.
+    /// The diffusion transformer: export trained weights, draw a grid of samples.
     #[command(subcommand)]
     Dit(commands::generate::DitCommand),
     /// Prompts: expand a short prompt into a descriptive caption.

@@ -236,3 +236,46 @@ fn vae_train_export_roundtrip_and_eval_end_to_end() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn dit_train_export_generate_and_prompt_expand_end_to_end() {
+    let dir = temp_dir("dit");
+    let run = dir.join("run");
+    // A model folder with the shipped VAE; the DiT is trained on its latents and exported next
+    // to it (the VAE files stay).
+    let model = dir.join("model");
+    std::fs::create_dir_all(&model).expect("dir");
+    for f in ["vae.json", "vae.mpk"] {
+        std::fs::copy(Path::new("assets/models/tiny").join(f), model.join(f)).expect("copy");
+    }
+    let stdout = ok(&["train", "dit", "--out", s(&run), "--steps", "2", "--batch", "2", "--vae", s(&model)]);
+    assert!(stdout.contains("trained to step 2"), "{stdout}");
+    let stdout = ok(&["train", "dit", "--out", s(&run), "--steps", "3", "--batch", "2", "--resume"]);
+    assert!(stdout.contains("trained to step 3"), "{stdout}");
+    let stdout = ok(&["dit", "export", "--run", s(&run), "--out", s(&model)]);
+    assert!(stdout.contains("exported step 3"), "{stdout}");
+    assert!(model.join("dit.json").is_file() && model.join("vae.json").is_file());
+
+    let out = dir.join("g.gif");
+    let args = ["generate", "--prompt", "red ball on snow, zorble", "--frames", "5", "--size", "32x16"];
+    let stdout = ok(&[&args[..], &["--steps", "2", "--model", s(&model), "--out", s(&out)]].concat());
+    assert!(stdout.contains("caption: A sunny day on a snowy field"), "{stdout}");
+    assert!(stdout.contains("unknown words (the model ignores them): zorble"), "{stdout}");
+    assert_eq!(&std::fs::read(&out).expect("gif")[..6], b"GIF89a");
+    let png = dir.join("g.png");
+    ok(&["generate", "--prompt", "blue box", "--frames", "1", "--steps", "2", "--model", s(&model), "--out", s(&png)]);
+    assert_eq!(&std::fs::read(&png).expect("png")[1..4], b"PNG");
+
+    let stderr =
+        fails(&["generate", "--prompt", "x", "--size", "36x16", "--model", s(&model), "--out", s(&dir.join("x.gif"))]);
+    assert!(stderr.contains("width is 36") && stderr.contains("nearest valid value is 40"), "{stderr}");
+    let stderr = fails(&["generate", "--prompt", "", "--model", s(&model), "--out", s(&dir.join("x.gif"))]);
+    assert!(stderr.contains("no words"), "{stderr}");
+    assert!(!dir.join("x.gif").exists());
+    let stderr = fails(&["generate", "--prompt", "x", "--model", s(&dir.join("nope")), "--out", s(&dir.join("x.gif"))]);
+    assert!(stderr.contains("vae.json"), "{stderr}");
+
+    let stdout = ok(&["prompt", "expand", "yellow ball rolling on the beach at dusk"]);
+    assert!(stdout.starts_with("Dusk on a sandy beach") && stdout.contains("yellow ball"), "{stdout}");
+    assert!(fails(&["prompt", "expand", "  "]).contains("no words"));
+}

@@ -66,7 +66,38 @@ pub enum DitCommand {
         #[arg(long, default_value = "assets/models/tiny")]
         out: PathBuf,
     },
+    /// Draw a grid of samples: 8 prompts (rows) in 3 aspect ratios (1:1, 2:1, 1:2), frames 0,
+    /// 4 and 8 of each 9-frame clip.
+    Grid {
+        /// Output PNG.
+        #[arg(long)]
+        out: String,
+        /// The model folder (default: the shipped tiny model).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Sampler steps.
+        #[arg(long, default_value_t = 30)]
+        steps: usize,
+        /// Classifier-free guidance scale.
+        #[arg(long, default_value_t = 3.0)]
+        guidance: f32,
+        /// Seed of the noise.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
 }
+
+/// The prompts of `worldsim dit grid` (and of the model card).
+pub const GRID_PROMPTS: [&str; 8] = [
+    "red ball bouncing on grass",
+    "blue box sliding on snow",
+    "yellow ball rolling on the beach at dusk",
+    "green player walking right on grass",
+    "purple ball falling on water at night",
+    "two orange balls bouncing on sand",
+    "white box falling on grass at night",
+    "pink player jumping on snow at dusk",
+];
 
 /// `worldsim prompt …`
 #[derive(Subcommand)]
@@ -164,7 +195,55 @@ pub fn run_dit(command: DitCommand) -> Result<()> {
             println!("exported step {} of {} to {}", state.step, run.display(), out.display());
             Ok(())
         }
+        DitCommand::Grid { out, model, steps, guidance, seed } => {
+            write_video(&out, &[grid(model, steps, guidance, seed)?], 1)?;
+            println!("wrote {out}");
+            Ok(())
+        }
     }
+}
+
+/// Rows of 9 cells (3 sizes × frames 0, 4, 8), each cell 100×100 with the frame centred.
+fn grid(model: Option<PathBuf>, steps: usize, guidance: f32, seed: u64) -> Result<worldsim_scenes::Frame> {
+    const CELL: u32 = 100;
+    const GAP: u32 = 4;
+    let device = Default::default();
+    let dir = model.unwrap_or_else(default_model_dir);
+    let vae = load_vae::<Cpu>(&dir, &device)?;
+    let dit = load_denoiser::<Cpu>(&dir, &device)?;
+    let sizes = [(64u32, 64u32), (96, 48), (48, 96)];
+    let width = 9 * CELL + 2 * GAP;
+    let height = GRID_PROMPTS.len() as u32 * CELL;
+    let mut rgb = vec![255u8; (width * height * 3) as usize];
+    for (row, prompt) in GRID_PROMPTS.iter().enumerate() {
+        for (k, (w, h)) in sizes.iter().enumerate() {
+            let req = GenerateRequest {
+                prompt: prompt.to_string(),
+                frames: 9,
+                width: *w as usize,
+                height: *h as usize,
+                seed,
+                steps,
+                guidance,
+                sampler: SamplerKind::Euler,
+            };
+            let out = generate(&vae, &dit, &req, &device)?;
+            for (j, f) in [0usize, 4, 8].iter().enumerate() {
+                let frame = &out.frames[*f];
+                let x0 = (k as u32 * 3 + j as u32) * CELL + k as u32 * GAP + (CELL - w) / 2;
+                let y0 = row as u32 * CELL + (CELL - h) / 2;
+                for y in 0..*h {
+                    for x in 0..*w {
+                        let src = ((y * w + x) * 3) as usize;
+                        let dst = (((y0 + y) * width + x0 + x) * 3) as usize;
+                        rgb[dst..dst + 3].copy_from_slice(&frame.rgb[src..src + 3]);
+                    }
+                }
+            }
+        }
+        eprintln!("{}/{}: {prompt}", row + 1, GRID_PROMPTS.len());
+    }
+    Ok(worldsim_scenes::Frame { width, height, rgb })
 }
 
 /// Runs a `prompt` sub-command.
