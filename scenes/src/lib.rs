@@ -30,6 +30,7 @@ pub mod clip;
 pub mod color;
 pub mod dataset;
 pub mod error;
+pub mod fidelity;
 pub mod frame;
 pub mod geometry;
 pub mod media;
