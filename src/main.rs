@@ -35,6 +35,9 @@ enum Command {
     /// The diffusion transformer: export trained weights, draw a grid of samples.
     #[command(subcommand)]
     Dit(commands::generate::DitCommand),
+    /// Measure models against the ground truth of the world.
+    #[command(subcommand)]
+    Eval(commands::eval::EvalCommand),
     /// Prompts: expand a short prompt into a descriptive caption.
     #[command(subcommand)]
     Prompt(commands::generate::PromptCommand),
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Command::Generate(a) => commands::generate::run_generate(a),
         Command::Dit(c) => commands::generate::run_dit(c),
         Command::Prompt(c) => commands::generate::run_prompt(c),
+        Command::Eval(c) => commands::eval::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

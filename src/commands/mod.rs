@@ -2,6 +2,7 @@
 
 pub mod dataset;
 pub mod device;
+pub mod eval;
 pub mod generate;
 pub mod scene;
 pub mod train;

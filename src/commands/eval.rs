@@ -1,0 +1,163 @@
+//! `worldsim eval dit`: the DiT's fidelity to its prompts, judged by the fidelity checker of
+//! `worldsim-scenes` on prompts of held-out scenes (and, as a control, on those scenes rendered).
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Subcommand;
+use worldsim_model::Cpu;
+use worldsim_model::diffusion::SamplerKind;
+use worldsim_model::dit::weights::load_denoiser;
+use worldsim_model::generate::{GenerateRequest, generate};
+use worldsim_model::vae::weights::load_vae;
+use worldsim_scenes::fidelity::FidelityChecker;
+use worldsim_scenes::random::{RandomSceneConfig, random_scene};
+use worldsim_scenes::{Clip, Frame, NamedColor, Object, Scene};
+
+use super::vae::default_model_dir;
+
+/// `worldsim eval …`
+#[derive(Subcommand)]
+pub enum EvalCommand {
+    /// Generate clips for the short prompts of held-out scenes and check terrain, sky, the
+    /// named object colours and whether falling balls move down.
+    Dit {
+        /// The model folder (default: the shipped tiny model).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Prompts (one held-out scene each).
+        #[arg(long, default_value_t = 50)]
+        prompts: u64,
+        /// Seeds per prompt.
+        #[arg(long, default_value_t = 2)]
+        seeds: u64,
+        /// Sampler steps.
+        #[arg(long, default_value_t = 30)]
+        steps: usize,
+        /// Classifier-free guidance scale.
+        #[arg(long, default_value_t = 3.0)]
+        guidance: f32,
+        /// Seed of the held-out scenes (training uses seed 1).
+        #[arg(long, default_value_t = 777)]
+        scene_seed: u64,
+    },
+}
+
+/// Counts of one attribute.
+#[derive(Default)]
+struct Tally {
+    right: usize,
+    total: usize,
+}
+
+impl Tally {
+    fn add(&mut self, ok: bool) {
+        self.right += usize::from(ok);
+        self.total += 1;
+    }
+
+    fn pct(&self) -> f64 {
+        100.0 * self.right as f64 / self.total.max(1) as f64
+    }
+}
+
+/// What a clip is checked for.
+struct Expected {
+    scene: Scene,
+    prompt: String,
+    colors: Vec<NamedColor>,
+    /// The colour of a ball that starts in the air and has that colour alone.
+    falling_ball: Option<NamedColor>,
+}
+
+fn expected(scene: Scene) -> Expected {
+    let (_, captions) = Clip::truth(&scene);
+    let prompt = captions.prompt;
+    let words: Vec<String> = worldsim_scenes::vocabulary::words(&prompt).collect();
+    let colors: Vec<NamedColor> = NamedColor::ALL.into_iter().filter(|c| words.iter().any(|w| w == c.name())).collect();
+    let falling_ball = scene.objects.iter().find_map(|o| match o {
+        Object::Ball { color, y, .. }
+            if *y > 0.5
+                && colors.contains(color)
+                && scene.objects.iter().filter(|p| p.color() == *color).count() == 1 =>
+        {
+            Some(*color)
+        }
+        _ => None,
+    });
+    Expected { scene, prompt, colors, falling_ball }
+}
+
+/// Checks one clip; returns (terrain, sky, colours, all, falls) where `falls` is `None` when
+/// the clip has no falling ball to follow.
+fn check(checker: &FidelityChecker, e: &Expected, frames: &[Frame]) -> (bool, bool, bool, bool, Option<bool>) {
+    let r = checker.read(frames);
+    let terrain = r.terrain == e.scene.terrain;
+    let sky = r.sky == e.scene.sky;
+    let colors = e.colors.iter().all(|c| r.colors.contains(c));
+    let falls = e.falling_ball.filter(|_| frames.len() >= 5).map(|c| {
+        let centres = checker.centres(frames, e.scene.terrain, e.scene.sky, c);
+        // Falling from rest: the ball is lower at frame 4 than at frame 0 (y grows downwards).
+        matches!((centres[0], centres[4]), (Some((_, y0)), Some((_, y4))) if y4 > y0 + 0.5)
+    });
+    (terrain, sky, colors, terrain && sky && colors, falls)
+}
+
+/// Runs an `eval` sub-command.
+pub fn run(command: EvalCommand) -> Result<()> {
+    match command {
+        EvalCommand::Dit { model, prompts, seeds, steps, guidance, scene_seed } => {
+            let device = Default::default();
+            let dir = model.unwrap_or_else(default_model_dir);
+            let vae = load_vae::<Cpu>(&dir, &device)?;
+            let dit = load_denoiser::<Cpu>(&dir, &device)?;
+            let checker = FidelityChecker::calibrate();
+            let config = RandomSceneConfig::default();
+            let names = ["terrain", "sky", "colours", "all attributes", "falling ball moves down"];
+            let mut real: [Tally; 5] = Default::default();
+            let mut generated: [Tally; 5] = Default::default();
+            for i in 0..prompts {
+                let scene = random_scene(scene_seed, i, &config).with_overrides(Some((64, 64)), Some(9), None)?;
+                let e = expected(scene);
+                let rendered = Clip::render(&e.scene).frames;
+                let (a, b, c, d, f) = check(&checker, &e, &rendered);
+                for (t, ok) in real.iter_mut().zip([Some(a), Some(b), Some(c), Some(d), f]) {
+                    if let Some(ok) = ok {
+                        t.add(ok);
+                    }
+                }
+                for s in 0..seeds {
+                    let req = GenerateRequest {
+                        prompt: e.prompt.clone(),
+                        frames: 9,
+                        width: 64,
+                        height: 64,
+                        seed: s,
+                        steps,
+                        guidance,
+                        sampler: SamplerKind::Euler,
+                    };
+                    let out = generate(&vae, &dit, &req, &device)?;
+                    let (a, b, c, d, f) = check(&checker, &e, &out.frames);
+                    for (t, ok) in generated.iter_mut().zip([Some(a), Some(b), Some(c), Some(d), f]) {
+                        if let Some(ok) = ok {
+                            t.add(ok);
+                        }
+                    }
+                }
+                eprintln!("{}/{prompts}: {}", i + 1, e.prompt);
+            }
+            println!("{:<26} {:>18} {:>18}", "attribute", "rendered (control)", "generated");
+            for (k, name) in names.iter().enumerate() {
+                println!(
+                    "{name:<26} {:>10.1} % of {:>3} {:>10.1} % of {:>3}",
+                    real[k].pct(),
+                    real[k].total,
+                    generated[k].pct(),
+                    generated[k].total
+                );
+            }
+            Ok(())
+        }
+    }
+}
