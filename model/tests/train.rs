@@ -224,3 +224,31 @@ fn init_from_starts_at_the_source_runs_ema_weights() {
     let _ = std::fs::remove_dir_all(&source);
     let _ = std::fs::remove_dir_all(&tuned);
 }
+
+#[test]
+fn the_ema_warms_up_then_keeps_its_decay() {
+    use worldsim_model::train::Ema;
+    let device = Default::default();
+    let zeros = burn::nn::LinearConfig::new(2, 2)
+        .with_initializer(burn::nn::Initializer::Zeros)
+        .init::<worldsim_model::Cpu>(&device);
+    // The same parameters (same ids) set to one.
+    struct Ones;
+    impl<Bk: Backend> burn::module::ModuleMapper<Bk> for Ones {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<Bk, D>>) -> Param<Tensor<Bk, D>> {
+            let (id, t, mapper) = param.consume();
+            Param::from_mapped_value(id, t.ones_like(), mapper)
+        }
+    }
+    let ones = zeros.clone().map(&mut Ones);
+    let mut ema = Ema::new(zeros, 0.999);
+    ema.update(&ones);
+    // First update: decay min(0.999, 1/10) = 0.1, so the average is 90 % of the new weights.
+    let first = values(&ema.module);
+    assert!(first.iter().all(|v| (v - 0.9).abs() < 1e-6), "{first:?}");
+    for _ in 0..10_000 {
+        ema.update(&ones);
+    }
+    assert!((ema.current_decay() - 0.999).abs() < 1e-12);
+    assert!(values(&ema.module).iter().all(|v| (v - 1.0).abs() < 1e-4));
+}

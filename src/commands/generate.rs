@@ -65,6 +65,9 @@ pub enum DitCommand {
         /// The model folder to write into.
         #[arg(long, default_value = "assets/models/tiny")]
         out: PathBuf,
+        /// Which weights: `ema` (the average) or `live` (the last step's).
+        #[arg(long, default_value = "ema")]
+        weights: String,
     },
     /// Draw a grid of samples: 8 prompts (rows) in 3 aspect ratios (1:1, 2:1, 1:2), frames 0,
     /// 4 and 8 of each 9-frame clip.
@@ -161,12 +164,17 @@ pub fn run_generate(args: GenerateArgs) -> Result<()> {
 /// Runs a `dit` sub-command.
 pub fn run_dit(command: DitCommand) -> Result<()> {
     match command {
-        DitCommand::Export { run, out } => {
+        DitCommand::Export { run, out, weights } => {
             let device = Default::default();
             let ckpt = Checkpoint::of_run(&run);
             let state: RunState<DitTrainConfig> = ckpt.state()?;
             let config = &state.config;
-            let ema = ckpt.load_ema(init_denoiser::<Cpu>(config, &device), &device)?;
+            let fresh = init_denoiser::<Cpu>(config, &device);
+            let ema = match weights.as_str() {
+                "ema" => ckpt.load_ema(fresh, &device)?,
+                "live" => ckpt.load_live(fresh, &device)?,
+                other => bail!("unknown --weights {other:?}; use ema or live"),
+            };
             let meta = DitMeta {
                 format: DIT_FORMAT.into(),
                 model: config.model.clone(),
@@ -179,7 +187,7 @@ pub fn run_dit(command: DitCommand) -> Result<()> {
                     "minutes": state.elapsed_s / 60.0,
                     "batch": config.batch,
                     "vae": config.vae.display().to_string(),
-                    "weights": "EMA, f16",
+                    "weights": format!("{weights}, f16"),
                 }),
             };
             save_denoiser(&out, &ema, &meta)?;

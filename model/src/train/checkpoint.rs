@@ -132,6 +132,12 @@ impl Checkpoint {
         module.load_file(self.dir.join(EMA), &recorder(), device).map_err(record_err(&self.dir.join(EMA)))
     }
 
+    /// Loads only the live (not averaged) weights into a freshly built module, on any backend
+    /// (for comparing them with the EMA before shipping).
+    pub fn load_live<B: Backend, M: Module<B>>(&self, module: M, device: &B::Device) -> Result<M, CheckpointError> {
+        module.load_file(self.dir.join(MODEL), &recorder(), device).map_err(record_err(&self.dir.join(MODEL)))
+    }
+
     /// Loads model, EMA model and optimiser into freshly built ones of the same architecture.
     pub fn load<B, M, O>(
         &self,

@@ -5,13 +5,17 @@ use std::collections::HashMap;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::prelude::*;
 
-/// EMA weights of a module: `ema ← decay · ema + (1 − decay) · current` after every step.
+/// EMA weights of a module: `ema ← d · ema + (1 − d) · current` after every step, where the
+/// decay warms up, `d = min(decay, (1 + n) / (10 + n))` after `n` updates, so early weights
+/// (the random initialisation above all) do not linger in the average of a short run.
 #[derive(Clone, Debug)]
 pub struct Ema<M> {
     /// The averaged module.
     pub module: M,
-    /// Weight of the past.
+    /// Weight of the past once warmed up.
     pub decay: f64,
+    /// Updates so far (a resumed run sets it to its step).
+    pub updates: u64,
 }
 
 struct Collect<B: Backend> {
@@ -43,7 +47,13 @@ impl<B: Backend> ModuleMapper<B> for Blend<B> {
 impl<M> Ema<M> {
     /// Starts averaging from `module`'s weights.
     pub fn new(module: M, decay: f64) -> Self {
-        Ema { module, decay }
+        Ema { module, decay, updates: 0 }
+    }
+
+    /// The decay the next update uses.
+    pub fn current_decay(&self) -> f64 {
+        let n = self.updates as f64;
+        self.decay.min((1.0 + n) / (10.0 + n))
     }
 
     /// Folds `current` (the same architecture, same parameter ids) into the average.
@@ -53,7 +63,8 @@ impl<M> Ema<M> {
     {
         let mut collect = Collect { params: HashMap::new() };
         current.visit(&mut collect);
-        let mut blend = Blend { current: collect.params, decay: self.decay };
+        let mut blend = Blend { current: collect.params, decay: self.current_decay() };
         self.module = self.module.clone().map(&mut blend);
+        self.updates += 1;
     }
 }

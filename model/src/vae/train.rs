@@ -261,6 +261,7 @@ pub fn train_vae<B: AutodiffBackend>(
         let (m, e, o) = ckpt.load(model, ema.module, optim, device)?;
         model = m;
         ema.module = e;
+        ema.updates = state.step;
         optim = o;
         (state.step, state.elapsed_s, state.config)
     } else {
