@@ -282,3 +282,14 @@ fn dit_train_export_generate_and_prompt_expand_end_to_end() {
     assert!(stdout.starts_with("Dusk on a sandy beach") && stdout.contains("yellow ball"), "{stdout}");
     assert!(fails(&["prompt", "expand", "  "]).contains("no words"));
 }
+
+#[test]
+fn the_readme_main_job_runs_the_shipped_model() {
+    let dir = temp_dir("main-job");
+    let out = dir.join("ball.gif");
+    let prompt = "red ball bouncing on snow at night";
+    let stdout = ok(&["generate", "--prompt", prompt, "--frames", "9", "--size", "96x48", "--out", s(&out)]);
+    assert!(stdout.contains("caption: Night on a snowy field"), "{stdout}");
+    assert!(stdout.contains("wrote") && stdout.contains("9 frames 96×48"), "{stdout}");
+    assert_eq!(&std::fs::read(&out).expect("gif")[..6], b"GIF89a");
+}
