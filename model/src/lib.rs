@@ -14,6 +14,7 @@ pub mod text;
 pub mod train;
 pub mod vae;
 pub mod video;
+pub mod weights;
 
 pub use error::ModelError;
 

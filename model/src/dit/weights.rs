@@ -5,17 +5,14 @@
 
 use std::path::Path;
 
-use burn::module::Module;
 use burn::prelude::*;
-use burn::record::{HalfPrecisionSettings, NamedMpkFileRecorder};
 use serde::{Deserialize, Serialize};
-use worldsim_scenes::media::write_dir_atomic;
 
 use super::config::DitConfig;
 use super::denoiser::Denoiser;
 use crate::error::ModelError;
 use crate::text::{TextEncoderConfig, Tokenizer};
-use crate::vae::weights::{shapes, weights_err};
+use crate::weights::{load_checked, save_model_files, weights_err};
 
 /// The value of `format` in `dit.json`.
 pub const DIT_FORMAT: &str = "worldsim-dit/1";
@@ -49,21 +46,7 @@ pub struct LoadedDenoiser<B: Backend> {
 /// Writes `dit.json` and `dit.mpk` into `dir`, each replaced whole; the folder's other files
 /// (the VAE, the model card) stay.
 pub fn save_denoiser<B: Backend>(dir: &Path, model: &Denoiser<B>, meta: &DitMeta) -> Result<(), ModelError> {
-    std::fs::create_dir_all(dir).map_err(|e| weights_err(dir, e))?;
-    let staging = dir.join(format!(".dit-staging-{}", std::process::id()));
-    write_dir_atomic(&staging, |tmp: &Path| -> Result<(), ModelError> {
-        let json = serde_json::to_string_pretty(meta).map_err(|e| weights_err(&dir.join(META), e))?;
-        std::fs::write(tmp.join(META), json + "\n").map_err(|e| weights_err(&dir.join(META), e))?;
-        model
-            .clone()
-            .save_file(tmp.join(WEIGHTS), &NamedMpkFileRecorder::<HalfPrecisionSettings>::new())
-            .map_err(|e| weights_err(&dir.join(WEIGHTS), e))
-    })?;
-    let moved = [WEIGHTS, META].iter().try_for_each(|name| {
-        std::fs::rename(staging.join(name), dir.join(name)).map_err(|e| weights_err(&dir.join(name), e))
-    });
-    let _ = std::fs::remove_dir_all(&staging);
-    moved
+    save_model_files(dir, META, meta, WEIGHTS, model)
 }
 
 /// Loads a DiT folder, checking format, configuration and every weight's shape.
@@ -87,26 +70,7 @@ pub fn load_denoiser<B: Backend>(dir: &Path, device: &B::Device) -> Result<Loade
             format!("text.vocab is {} but the tokenizer has {} words", meta.text.vocab, meta.tokenizer.vocab_size()),
         ));
     }
-    let weights = dir.join(WEIGHTS);
-    if !weights.is_file() {
-        return Err(weights_err(&weights, "missing; the folder needs dit.json and dit.mpk"));
-    }
     let fresh = Denoiser { dit: meta.model.init::<B>(device), text: meta.text.init::<B>(device) };
-    let expected = shapes(&fresh);
-    let model = fresh
-        .load_file(weights.clone(), &NamedMpkFileRecorder::<HalfPrecisionSettings>::new(), device)
-        .map_err(|e| weights_err(&weights, format!("cannot load ({e}); the file is corrupt or for another config")))?;
-    let got = shapes(&model);
-    if got != expected {
-        let i = got.iter().zip(&expected).position(|(a, b)| a != b).unwrap_or(got.len().min(expected.len()));
-        return Err(weights_err(
-            &weights,
-            format!(
-                "weight #{i} has shape {:?} but dit.json's config needs {:?}; the weights and the config do not match",
-                got.get(i),
-                expected.get(i)
-            ),
-        ));
-    }
+    let model = load_checked(fresh, &dir.join(WEIGHTS), META, device)?;
     Ok(LoadedDenoiser { meta, model })
 }

@@ -2,19 +2,16 @@
 //! trained) and `vae.mpk` (weights in f16). Loading checks everything and fails with the file
 //! and the reason, never a panic.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
-use burn::record::{HalfPrecisionSettings, NamedMpkFileRecorder};
 use serde::{Deserialize, Serialize};
-use worldsim_scenes::MediaError;
-use worldsim_scenes::media::write_dir_atomic;
 
 use super::config::VaeConfig;
 use super::model::{LatentStats, VideoVae};
 use super::train::VideoSample;
 use crate::error::ModelError;
+use crate::weights::{load_checked, save_model_files, weights_err};
 
 /// The value of `format` in `vae.json`.
 pub const VAE_FORMAT: &str = "worldsim-vae/1";
@@ -44,52 +41,10 @@ pub struct LoadedVae<B: Backend> {
     pub model: VideoVae<B>,
 }
 
-pub(crate) fn weights_err(path: &Path, message: impl ToString) -> ModelError {
-    ModelError::Weights { path: path.display().to_string(), message: message.to_string() }
-}
-
-impl From<MediaError> for ModelError {
-    fn from(e: MediaError) -> Self {
-        ModelError::Weights { path: String::new(), message: e.to_string() }
-    }
-}
-
-struct Shapes(Vec<Vec<usize>>);
-
-impl<B: Backend> ModuleVisitor<B> for Shapes {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-        self.0.push(param.shape().dims::<D>().to_vec());
-    }
-}
-
-/// The shape of every float parameter of a module, in visiting order (to check that loaded
-/// weights fit their config).
-pub(crate) fn shapes<B: Backend, M: Module<B>>(m: &M) -> Vec<Vec<usize>> {
-    let mut s = Shapes(Vec::new());
-    m.visit(&mut s);
-    s.0
-}
-
-/// Writes a VAE folder atomically (weights stored as f16).
+/// Writes a VAE folder's `vae.json` and f16 `vae.mpk`, each replaced whole; the folder's other
+/// files (the DiT's weights, the model card) stay.
 pub fn save_vae<B: Backend>(dir: &Path, model: &VideoVae<B>, meta: &VaeMeta) -> Result<(), ModelError> {
-    // Both files are written whole into a staging folder, then each is renamed over its old
-    // version: a reader never sees half a file, and the folder's other files (the DiT's weights,
-    // the model card) stay.
-    std::fs::create_dir_all(dir).map_err(|e| weights_err(dir, e))?;
-    let staging = dir.join(format!(".vae-staging-{}", std::process::id()));
-    write_dir_atomic(&staging, |tmp: &Path| -> Result<(), ModelError> {
-        let json = serde_json::to_string_pretty(meta).map_err(|e| weights_err(&dir.join(META), e))?;
-        std::fs::write(tmp.join(META), json + "\n").map_err(|e| weights_err(&dir.join(META), e))?;
-        model
-            .clone()
-            .save_file(tmp.join(WEIGHTS), &NamedMpkFileRecorder::<HalfPrecisionSettings>::new())
-            .map_err(|e| weights_err(&dir.join(WEIGHTS), e))
-    })?;
-    let moved = [WEIGHTS, META].iter().try_for_each(|name| {
-        std::fs::rename(staging.join(name), dir.join(name)).map_err(|e| weights_err(&dir.join(name), e))
-    });
-    let _ = std::fs::remove_dir_all(&staging);
-    moved
+    save_model_files(dir, META, meta, WEIGHTS, model)
 }
 
 /// Loads a VAE folder, checking format, configuration and every weight's shape.
@@ -116,27 +71,7 @@ pub fn load_vae<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedVae<
             ),
         ));
     }
-    let weights: PathBuf = dir.join(WEIGHTS);
-    if !weights.is_file() {
-        return Err(weights_err(&weights, "missing; the folder needs vae.json and vae.mpk"));
-    }
-    let fresh: VideoVae<B> = meta.config.init(device);
-    let expected = shapes(&fresh);
-    let model = fresh
-        .load_file(weights.clone(), &NamedMpkFileRecorder::<HalfPrecisionSettings>::new(), device)
-        .map_err(|e| weights_err(&weights, format!("cannot load ({e}); the file is corrupt or for another config")))?;
-    let got = shapes(&model);
-    if got != expected {
-        let i = got.iter().zip(&expected).position(|(a, b)| a != b).unwrap_or(got.len().min(expected.len()));
-        return Err(weights_err(
-            &weights,
-            format!(
-                "weight #{i} has shape {:?} but vae.json's config needs {:?}; the weights and the config do not match",
-                got.get(i),
-                expected.get(i)
-            ),
-        ));
-    }
+    let model = load_checked(meta.config.init(device), &dir.join(WEIGHTS), META, device)?;
     Ok(LoadedVae { meta, model })
 }
 
