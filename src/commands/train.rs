@@ -98,6 +98,16 @@ pub enum TrainCommand {
     },
 }
 
+fn report(summary: &worldsim_model::train::TrainSummary) {
+    println!(
+        "trained to step {} ({:.1} min in total); last loss {:.4}; checkpoint in {}",
+        summary.step,
+        summary.elapsed_s / 60.0,
+        summary.last_loss,
+        summary.dir.join("checkpoint").display()
+    );
+}
+
 /// Runs a `train` sub-command.
 pub fn run(command: TrainCommand) -> Result<()> {
     match command {
@@ -142,13 +152,7 @@ pub fn run(command: TrainCommand) -> Result<()> {
                 &Default::default(),
                 progress
             )?);
-            println!(
-                "trained to step {} ({:.1} min in total); last loss {:.4}; checkpoint in {}",
-                summary.step,
-                summary.elapsed_s / 60.0,
-                summary.last_loss,
-                summary.dir.join("checkpoint").display()
-            );
+            report(&summary);
             Ok(())
         }
         TrainCommand::Dit { preset, out, vae, steps, minutes, resume, seed, batch, lr, workers, device } => {
@@ -170,13 +174,7 @@ pub fn run(command: TrainCommand) -> Result<()> {
                 &Default::default(),
                 progress
             )?);
-            println!(
-                "trained to step {} ({:.1} min in total); last loss {:.4}; checkpoint in {}",
-                summary.step,
-                summary.elapsed_s / 60.0,
-                summary.last_loss,
-                summary.dir.join("checkpoint").display()
-            );
+            report(&summary);
             Ok(())
         }
     }

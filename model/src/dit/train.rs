@@ -11,11 +11,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
-use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::optim::{GradientsParams, Optimizer};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use worldsim_scenes::Clip;
 use worldsim_scenes::random::{RandomSceneConfig, random_scene};
@@ -30,6 +28,7 @@ use crate::diffusion::flow::{NoiseLevels, normal};
 use crate::text::{TextEncoderConfig, Tokenizer, Tokens};
 use crate::train::checkpoint::RunState;
 use crate::train::metrics::MetricsLine;
+use crate::train::run::{adamw, plot_run, progress_bar};
 use crate::train::{Checkpoint, CheckpointError, Ema, LrSchedule, MetricsLog, OrderedProducer};
 use crate::vae::weights::{LoadedVae, load_vae};
 use crate::video::VideoSample;
@@ -195,19 +194,9 @@ pub fn flow_loss<B: Backend>(
     diff.powi_scalar(2).mean()
 }
 
-/// When a run stops.
-pub use crate::vae::train::Stop;
-/// What a run did.
-pub use crate::vae::train::TrainSummary;
+pub use crate::train::{Stop, TrainSummary};
 
 type State = RunState<DitTrainConfig>;
-
-fn plot(dir: &Path) {
-    let lines = MetricsLog::read(&dir.join("metrics.jsonl"));
-    if let Err(e) = crate::train::plot::plot_losses(&lines, "DiT training loss", "smoothed", &dir.join("loss.png")) {
-        eprintln!("warning: loss plot not drawn: {e}");
-    }
-}
 
 /// Builds a fresh denoiser for `config`.
 pub fn init_denoiser<B: Backend>(config: &DitTrainConfig, device: &B::Device) -> Denoiser<B> {
@@ -228,18 +217,11 @@ pub fn train_dit<B: AutodiffBackend>(
     let ckpt = Checkpoint::of_run(dir);
     B::seed(device, config.seed);
     let mut model: Denoiser<B> = init_denoiser(&config, device);
-    let mut optim = AdamWConfig::new()
-        .with_weight_decay(config.weight_decay)
-        .with_grad_clipping(Some(GradientClippingConfig::Norm(config.grad_clip)))
-        .init::<B, Denoiser<B>>();
+    let mut optim = adamw::<B, _>(config.weight_decay, config.grad_clip);
     let mut ema = Ema::new(model.valid(), config.ema_decay);
     let (mut step, mut elapsed, config) = if resume && ckpt.exists() {
-        let state: State = ckpt.state()?;
-        let (m, e, o) = ckpt.load(model, ema.module, optim, device)?;
-        model = m;
-        ema.module = e;
-        ema.updates = state.step;
-        optim = o;
+        let state: State;
+        (model, ema, optim, state) = ckpt.resume(model, ema, optim, device)?;
         (state.step, state.elapsed_s, state.config)
     } else {
         (0, 0.0, config)
@@ -261,22 +243,14 @@ pub fn train_dit<B: AutodiffBackend>(
             ),
         });
     }
-    let total = match stop {
-        Stop::Steps(n) => n,
-        Stop::Minutes(_) => config.schedule.total,
-    };
+    let total = stop.total(config.schedule.total);
     let mut log = MetricsLog::open(dir, step).map_err(io)?;
     let data_config = config.clone();
     let mut data = OrderedProducer::start(step * config.batch as u64, config.workers, move |i| {
         latent_sample(&data_config, &vae, i)
     });
 
-    let bar = if show_progress { ProgressBar::new(total) } else { ProgressBar::hidden() };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta_precise}]")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar.set_position(step);
+    let bar = progress_bar(total, step, show_progress);
     let started = Instant::now();
     let (mut window_loss, mut window_clips) = (0.0, 0usize);
     let mut smoothed = f64::NAN;
@@ -347,12 +321,12 @@ pub fn train_dit<B: AutodiffBackend>(
         }
         if step % config.checkpoint_every == 0 {
             save(&model, &ema, &optim, step, elapsed + started.elapsed().as_secs_f64())?;
-            plot(dir);
+            plot_run(dir, "DiT training loss", "smoothed");
         }
     }
     elapsed += started.elapsed().as_secs_f64();
     save(&model, &ema, &optim, step, elapsed)?;
-    plot(dir);
+    plot_run(dir, "DiT training loss", "smoothed");
     bar.finish();
     Ok(TrainSummary { step, elapsed_s: elapsed, last_loss, dir: dir.to_path_buf() })
 }

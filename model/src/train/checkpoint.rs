@@ -15,6 +15,8 @@ use thiserror::Error;
 use worldsim_scenes::MediaError;
 use worldsim_scenes::media::write_dir_atomic;
 
+use super::Ema;
+
 /// Why a checkpoint could not be written or read.
 #[derive(Debug, Error)]
 pub enum CheckpointError {
@@ -136,6 +138,28 @@ impl Checkpoint {
     /// (for comparing them with the EMA before shipping).
     pub fn load_live<B: Backend, M: Module<B>>(&self, module: M, device: &B::Device) -> Result<M, CheckpointError> {
         module.load_file(self.dir.join(MODEL), &recorder(), device).map_err(record_err(&self.dir.join(MODEL)))
+    }
+
+    /// Continues a run: loads model, EMA (its warm-up set to the saved step) and optimiser into
+    /// freshly built ones, and returns them with the saved run state.
+    #[allow(clippy::type_complexity)]
+    pub fn resume<B, M, O, C>(
+        &self,
+        model: M,
+        ema: Ema<M::InnerModule>,
+        optim: O,
+        device: &B::Device,
+    ) -> Result<(M, Ema<M::InnerModule>, O, RunState<C>), CheckpointError>
+    where
+        B: AutodiffBackend,
+        M: AutodiffModule<B>,
+        O: Optimizer<M, B>,
+        C: for<'de> Deserialize<'de>,
+    {
+        let state: RunState<C> = self.state()?;
+        let (model, averaged, optim) = self.load(model, ema.module, optim, device)?;
+        let ema = Ema { module: averaged, decay: ema.decay, updates: state.step };
+        Ok((model, ema, optim, state))
     }
 
     /// Loads model, EMA model and optimiser into freshly built ones of the same architecture.

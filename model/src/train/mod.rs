@@ -6,10 +6,12 @@ pub mod data;
 pub mod ema;
 pub mod metrics;
 pub mod plot;
+pub mod run;
 pub mod schedule;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use data::OrderedProducer;
 pub use ema::Ema;
 pub use metrics::MetricsLog;
+pub use run::{Stop, TrainSummary};
 pub use schedule::LrSchedule;

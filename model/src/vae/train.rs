@@ -6,11 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
-use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::optim::{GradientsParams, Optimizer};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use worldsim_scenes::Clip;
 use worldsim_scenes::random::{RandomSceneConfig, random_scene_shaped, random_shape};
@@ -20,7 +18,9 @@ use super::config::VaeConfig;
 use super::model::VideoVae;
 use crate::train::checkpoint::RunState;
 use crate::train::metrics::MetricsLine;
+use crate::train::run::{adamw, plot_run, progress_bar};
 use crate::train::{Checkpoint, CheckpointError, Ema, LrSchedule, MetricsLog, OrderedProducer};
+pub use crate::train::{Stop, TrainSummary};
 pub use crate::video::VideoSample;
 
 /// Everything that defines a VAE training run (saved in its checkpoints).
@@ -188,28 +188,6 @@ pub fn vae_loss<B: Backend>(
     (rec.clone() + kl.clone() * config.kl_weight, rec, kl)
 }
 
-/// When a run stops.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Stop {
-    /// After this many optimiser steps in total.
-    Steps(u64),
-    /// After this many minutes of this invocation (then a checkpoint).
-    Minutes(f64),
-}
-
-/// What a run did.
-#[derive(Clone, Debug)]
-pub struct TrainSummary {
-    /// Steps done in total.
-    pub step: u64,
-    /// Seconds of training in total.
-    pub elapsed_s: f64,
-    /// Mean loss over the last logged interval.
-    pub last_loss: f64,
-    /// The run folder.
-    pub dir: PathBuf,
-}
-
 type State = RunState<VaeTrainConfig>;
 
 /// Every valid clip of a dataset folder; any problem stops the run with the dataset's report.
@@ -227,16 +205,6 @@ fn load_clips(folder: &Path) -> Result<Vec<Vec<worldsim_scenes::Frame>>, Checkpo
     Ok(clips)
 }
 
-/// Redraws `loss.png` from `metrics.jsonl`; a plotting failure only warns (training goes on).
-fn plot(dir: &Path) {
-    let lines = MetricsLog::read(&dir.join("metrics.jsonl"));
-    if let Err(e) =
-        crate::train::plot::plot_losses(&lines, "VAE training loss", "reconstruction", &dir.join("loss.png"))
-    {
-        eprintln!("warning: loss plot not drawn: {e}");
-    }
-}
-
 /// Trains (or, with `resume`, continues) a VAE in run folder `dir`.
 pub fn train_vae<B: AutodiffBackend>(
     dir: &Path,
@@ -251,18 +219,11 @@ pub fn train_vae<B: AutodiffBackend>(
     let ckpt = Checkpoint::of_run(dir);
     B::seed(device, config.seed);
     let mut model: VideoVae<B> = config.model.init(device);
-    let mut optim = AdamWConfig::new()
-        .with_weight_decay(config.weight_decay)
-        .with_grad_clipping(Some(GradientClippingConfig::Norm(config.grad_clip)))
-        .init::<B, VideoVae<B>>();
+    let mut optim = adamw::<B, _>(config.weight_decay, config.grad_clip);
     let mut ema = Ema::new(model.valid(), config.ema_decay);
     let (mut step, mut elapsed, config) = if resume && ckpt.exists() {
-        let state: State = ckpt.state()?;
-        let (m, e, o) = ckpt.load(model, ema.module, optim, device)?;
-        model = m;
-        ema.module = e;
-        ema.updates = state.step;
-        optim = o;
+        let state: State;
+        (model, ema, optim, state) = ckpt.resume(model, ema, optim, device)?;
         (state.step, state.elapsed_s, state.config)
     } else {
         if let Some(init) = &config.init_from {
@@ -279,10 +240,7 @@ pub fn train_vae<B: AutodiffBackend>(
         }
         (0, 0.0, config)
     };
-    let total = match stop {
-        Stop::Steps(n) => n,
-        Stop::Minutes(_) => config.schedule.total,
-    };
+    let total = stop.total(config.schedule.total);
     let mut log = MetricsLog::open(dir, step).map_err(io)?;
     let data_config = config.clone();
     let first = step * config.batch as u64;
@@ -294,12 +252,7 @@ pub fn train_vae<B: AutodiffBackend>(
         }
     };
 
-    let bar = if show_progress { ProgressBar::new(total) } else { ProgressBar::hidden() };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta_precise}]")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar.set_position(step);
+    let bar = progress_bar(total, step, show_progress);
     let started = Instant::now();
     let (mut window_loss, mut window_rec, mut window_kl, mut window_clips) = (0.0, 0.0, 0.0, 0usize);
     let mut window_start = Instant::now();
@@ -387,12 +340,12 @@ pub fn train_vae<B: AutodiffBackend>(
         }
         if step % config.checkpoint_every == 0 {
             save(&model, &ema, &optim, step, elapsed + started.elapsed().as_secs_f64())?;
-            plot(dir);
+            plot_run(dir, "VAE training loss", "reconstruction");
         }
     }
     elapsed += started.elapsed().as_secs_f64();
     save(&model, &ema, &optim, step, elapsed)?;
-    plot(dir);
+    plot_run(dir, "VAE training loss", "reconstruction");
     bar.finish();
     Ok(TrainSummary { step, elapsed_s: elapsed, last_loss, dir: dir.to_path_buf() })
 }
