@@ -38,6 +38,9 @@ enum Command {
     /// Measure models against the ground truth of the world.
     #[command(subcommand)]
     Eval(commands::eval::EvalCommand),
+    /// Time the networks on the CPU (optionally against a PyTorch reference).
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
     /// Prompts: expand a short prompt into a descriptive caption.
     #[command(subcommand)]
     Prompt(commands::generate::PromptCommand),
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Dit(c) => commands::generate::run_dit(c),
         Command::Prompt(c) => commands::generate::run_prompt(c),
         Command::Eval(c) => commands::eval::run(c),
+        Command::Bench(c) => commands::bench::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,10 +5,12 @@
 //! ([`dit`]).
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod diffusion;
 pub mod dit;
 pub mod error;
 pub mod generate;
+pub mod kernels;
 pub mod quality;
 pub mod text;
 pub mod train;

@@ -1,5 +1,6 @@
 //! The sub-commands of the CLI, one module each.
 
+pub mod bench;
 pub mod dataset;
 pub mod device;
 pub mod eval;

@@ -6,10 +6,9 @@ use burn::module::Module;
 use burn::nn::{Initializer, Linear, LinearConfig, RmsNorm, RmsNormConfig};
 use burn::prelude::*;
 use burn::tensor::Bool;
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
 
 use super::rope::Rope;
+use crate::kernels::attention;
 
 /// Keys and values of some tokens, after normalisation and rotation.
 #[derive(Clone, Debug)]
@@ -100,7 +99,7 @@ impl<B: Backend> SelfAttention<B> {
             Some(p) => p.clone().append(own.clone()),
             None => own.clone(),
         };
-        let o = attention(q, all.k, all.v, mask, None, AttentionModuleOptions::default()); // [b, h, n, hd]
+        let o = attention(q, all.k, all.v, mask); // [b, h, n, hd]
         (self.out.forward(merge_heads(o)).reshape([b, n, d]), own)
     }
 }
@@ -140,7 +139,7 @@ impl<B: Backend> CrossAttention<B> {
         let kv = linear3(&self.kv, text); // [b, L, 2d]
         let k = self.k_norm.forward(split_heads(kv.clone().narrow(2, 0, d), self.heads)); // [b, h, L, hd]
         let v = split_heads(kv.narrow(2, d, d), self.heads);
-        let o = attention(q, k, v, mask, None, AttentionModuleOptions::default()); // [b, h, n, hd]
+        let o = attention(q, k, v, mask); // [b, h, n, hd]
         self.out.forward(merge_heads(o)).reshape([b, n, d])
     }
 }

@@ -5,11 +5,11 @@
 use burn::module::Module;
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::gelu;
 use burn::tensor::{Bool, Int};
 
 use super::attention::{CrossAttention, KeyValue, SelfAttention, linear3};
 use super::rope::Rope;
+use crate::kernels::gelu;
 
 /// Layer normalisation without learnt parameters (adaLN supplies scale and shift).
 ///

@@ -114,6 +114,11 @@ impl<B: Backend> Dit<B> {
         self.embed.weight.dims()[1] / self.heads
     }
 
+    /// The blocks, in order.
+    pub fn blocks(&self) -> &[DitBlock<B>] {
+        &self.blocks
+    }
+
     /// The layout's tensors for this network.
     pub fn layout_tensors(&self, layout: &Layout, device: &B::Device) -> LayoutTensors<B> {
         layout.tensors(self.heads, self.head_dim(), self.theta, device)

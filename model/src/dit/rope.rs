@@ -4,13 +4,15 @@
 
 use burn::prelude::*;
 
+use crate::kernels;
+
 /// Rotation angles' cosines and sines for a set of tokens.
 #[derive(Clone, Debug)]
 pub struct Rope<B: Backend> {
-    /// `[rows, 1, tokens, head_dim/2, 1]`
-    pub cos: Tensor<B, 5>,
-    /// `[rows, 1, tokens, head_dim/2, 1]`
-    pub sin: Tensor<B, 5>,
+    /// `[rows, tokens, head_dim/2]`
+    pub cos: Tensor<B, 3>,
+    /// `[rows, tokens, head_dim/2]`
+    pub sin: Tensor<B, 3>,
 }
 
 /// How many channel pairs of a head go to time, height and width.
@@ -48,24 +50,18 @@ impl<B: Backend> Rope<B> {
                 }
             }
         }
-        let shape = [rows.len(), 1, n, half, 1];
+        let shape = [rows.len(), n, half];
         Rope {
             cos: Tensor::<B, 1>::from_floats(cos.as_slice(), device).reshape(shape),
             sin: Tensor::<B, 1>::from_floats(sin.as_slice(), device).reshape(shape),
         }
     }
 
-    /// Rotates queries or keys.
+    /// Rotates queries or keys (one fused pass on the CPU backend).
     ///
     /// # Shapes
     /// - input and output `[rows, heads, tokens, head_dim]`
     pub fn apply(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let [b, h, n, d] = x.dims();
-        let pairs = x.reshape([b, h, n, d / 2, 2]); // [b, h, n, d/2, 2]
-        let even = pairs.clone().narrow(4, 0, 1);
-        let odd = pairs.narrow(4, 1, 1);
-        let re = even.clone() * self.cos.clone() - odd.clone() * self.sin.clone();
-        let im = even * self.sin.clone() + odd * self.cos.clone();
-        Tensor::cat(vec![re, im], 4).reshape([b, h, n, d])
+        kernels::rope(x, self.cos.clone(), self.sin.clone())
     }
 }

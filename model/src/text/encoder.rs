@@ -5,13 +5,11 @@
 use burn::module::{Module, Param};
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::gelu;
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Distribution, Int, TensorData};
 
 use super::tokenizer::{PAD, Tokens};
 use crate::dit::attention::linear3;
+use crate::kernels::{attention, gelu};
 
 /// Shape of the text encoder.
 #[derive(Config, Debug, PartialEq)]
@@ -54,7 +52,7 @@ impl<B: Backend> TextLayer<B> {
         let h = self.heads;
         let qkv = linear3(&self.qkv, self.norm1.forward(x.clone())); // [b, L, 3d]
         let split = |i: usize| qkv.clone().narrow(2, i * d, d).reshape([b, l, h, d / h]).swap_dims(1, 2);
-        let o = attention(split(0), split(1), split(2), Some(mask), None, AttentionModuleOptions::default());
+        let o = attention(split(0), split(1), split(2), Some(mask));
         let o = o.swap_dims(1, 2).reshape([b, l, d]); // [b, L, d]
         let x = x + linear3(&self.out, o);
         let m = linear3(&self.mlp_out, gelu(linear3(&self.mlp_in, self.norm2.forward(x.clone()))));

@@ -1,0 +1,130 @@
+//! Scaled dot-product attention whose backward stays fused. Without autodiff, burn-flex's own
+//! fused attention runs. Under autodiff burn falls back to the unfused form (a matmul, a mask,
+//! a softmax of five tracked ops, a matmul), every step a graph node; here the forward keeps the
+//! attention probabilities and the backward is four matmuls and one pass of the softmax
+//! gradient.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+use burn::tensor::module;
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Bool, TensorPrimitive};
+use burn_flex::FlexTensor;
+
+use super::route::{Kind, cast, kind};
+use super::storage::{contiguous, flex, flex_tensor, values, wrap};
+use super::vector;
+use crate::{Cpu, CpuAutodiff};
+
+/// `softmax(q kᵀ / √head_dim, masked) v`.
+///
+/// # Shapes
+/// - `q` `[rows, heads, n, head_dim]`, `k` and `v` `[rows, heads, m, head_dim]`,
+///   `mask` `[rows, heads, n, m]` (`true` = blocked; no row may be blocked entirely)
+/// - output `[rows, heads, n, head_dim]`
+pub fn attention<B: Backend>(
+    q: Tensor<B, 4>,
+    k: Tensor<B, 4>,
+    v: Tensor<B, 4>,
+    mask: Option<Tensor<B, 4, Bool>>,
+) -> Tensor<B, 4> {
+    match kind::<B>() {
+        Kind::CpuAutodiff => {
+            let mask = mask.map(|m| Tensor::<Cpu, 4, Bool>::from_primitive(cast(m.into_primitive())));
+            cast(attention_autodiff(cast(q), cast(k), cast(v), mask))
+        }
+        _ => module::attention(q, k, v, mask, None, AttentionModuleOptions::default()),
+    }
+}
+
+/// `ds = p ⊙ (dp − Σ_row p ⊙ dp)` row by row.
+///
+/// # Shapes
+/// - `p`, `dp` and output `[rows, heads, n, m]`
+fn softmax_backward(p: &FlexTensor, dp: FlexTensor, scale: f32) -> FlexTensor {
+    let dp = contiguous(dp);
+    let shape = p.layout().shape().clone();
+    let m = shape[3];
+    let (p, dp) = (values(p), values(&dp));
+    let mut out = vec![0.0; p.len()];
+    vector::rows(&mut out, m, |r, o| {
+        let (pr, dr) = (&p[r * m..(r + 1) * m], &dp[r * m..(r + 1) * m]);
+        let dot: f32 = pr.iter().zip(dr).map(|(a, b)| a * b).sum();
+        for ((o, &p), &d) in o.iter_mut().zip(pr).zip(dr) {
+            *o = scale * p * (d - dot);
+        }
+    });
+    flex_tensor(out, &shape)
+}
+
+#[derive(Debug)]
+struct AttentionBackward;
+
+/// What the backward needs: the inputs, the probabilities and the score scale.
+#[derive(Clone, Debug)]
+struct Saved {
+    q: FlexTensor,
+    k: FlexTensor,
+    v: FlexTensor,
+    /// `[rows, heads, n, m]`, contiguous.
+    p: FlexTensor,
+    scale: f32,
+}
+
+impl Backward<Cpu, 3> for AttentionBackward {
+    type State = Saved;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let Saved { q, k, v, p, scale } = ops.state;
+        let g = wrap::<4>(grads.consume::<Cpu>(&ops.node)); // [b, h, n, hd]
+        let [node_q, node_k, node_v] = ops.parents;
+        if let Some(node) = node_v {
+            let dv = wrap::<4>(p.clone()).swap_dims(2, 3).matmul(g.clone()); // [b, h, m, hd]
+            grads.register::<Cpu>(node.id, dv.into_primitive().tensor());
+        }
+        if node_q.is_none() && node_k.is_none() {
+            return;
+        }
+        let dp = g.matmul(wrap::<4>(v).swap_dims(2, 3)); // [b, h, n, m]
+        let ds = wrap::<4>(softmax_backward(&p, dp.into_primitive().tensor(), scale));
+        if let Some(node) = node_q {
+            let dq = ds.clone().matmul(wrap::<4>(k)); // [b, h, n, hd]
+            grads.register::<Cpu>(node.id, dq.into_primitive().tensor());
+        }
+        if let Some(node) = node_k {
+            let dk = ds.swap_dims(2, 3).matmul(wrap::<4>(q)); // [b, h, m, hd]
+            grads.register::<Cpu>(node.id, dk.into_primitive().tensor());
+        }
+    }
+}
+
+fn attention_autodiff(
+    q: Tensor<CpuAutodiff, 4>,
+    k: Tensor<CpuAutodiff, 4>,
+    v: Tensor<CpuAutodiff, 4>,
+    mask: Option<Tensor<Cpu, 4, Bool>>,
+) -> Tensor<CpuAutodiff, 4> {
+    let [q, k, v] = [q, k, v].map(|t| t.into_primitive().tensor());
+    let scale = 1.0 / (q.primitive.layout().shape()[3] as f32).sqrt();
+    let (qi, ki, vi) = (wrap::<4>(q.primitive.clone()), wrap::<4>(k.primitive.clone()), wrap::<4>(v.primitive.clone()));
+    let scores = qi.matmul(ki.swap_dims(2, 3)) * scale; // [b, h, n, m]
+    let scores = match mask {
+        Some(mask) => scores.mask_fill(mask, f32::NEG_INFINITY),
+        None => scores,
+    };
+    let p = flex(softmax(scores, 3));
+    let out = wrap::<4>(p.clone()).matmul(vi).into_primitive().tensor(); // [b, h, n, hd]
+    let nodes = [q.node.clone(), k.node.clone(), v.node.clone()];
+    let out = match AttentionBackward.prepare::<NoCheckpointing>(nodes).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => {
+            let saved = Saved { q: q.primitive, k: k.primitive, v: v.primitive, p, scale };
+            prep.finish(saved, out)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(out),
+    };
+    Tensor::from_primitive(TensorPrimitive::Float(out))
+}

@@ -1,0 +1,15 @@
+//! Fused CPU kernels for the hot path. The model calls these functions in place of burn's plain
+//! ops; on burn-flex (with or without autodiff) they run one vectorised, multi-threaded pass with
+//! a fused backward, and on every other backend they are exactly the plain burn ops. See
+//! `docs/PERFORMANCE.md` for what each one buys and how it was measured.
+
+mod attention;
+mod gelu;
+mod rope;
+pub mod route;
+mod storage;
+pub mod vector;
+
+pub use attention::attention;
+pub use gelu::gelu;
+pub use rope::{rope, rope_plain};

@@ -1,0 +1,106 @@
+//! The fused CPU kernels against the plain burn ops they replace: values on burn-flex, and
+//! gradients under autodiff, within float tolerance.
+
+use burn::prelude::*;
+use burn::tensor::activation;
+use burn::tensor::module;
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Bool, Distribution, TensorData};
+use worldsim_model::kernels;
+use worldsim_model::{Cpu, CpuAutodiff};
+
+fn max_diff<B: Backend, const D: usize>(a: Tensor<B, D>, b: Tensor<B, D>) -> f32 {
+    (a - b).abs().max().into_scalar().elem::<f32>()
+}
+
+fn random<B: Backend, const D: usize>(shape: [usize; D], seed: u64) -> Tensor<B, D> {
+    B::seed(&Default::default(), seed);
+    Tensor::random(shape, Distribution::Normal(0.0, 1.0), &Default::default())
+}
+
+/// Gradients of `Σ f(inputs) ⊙ w` with respect to each input.
+fn grads<const D: usize, const E: usize>(
+    inputs: &[Tensor<Cpu, D>],
+    weight: Tensor<Cpu, E>,
+    f: impl Fn(Vec<Tensor<CpuAutodiff, D>>) -> Tensor<CpuAutodiff, E>,
+) -> (Tensor<Cpu, E>, Vec<Tensor<Cpu, D>>) {
+    let tracked: Vec<_> =
+        inputs.iter().map(|x| Tensor::<CpuAutodiff, D>::from_inner(x.clone()).require_grad()).collect();
+    let out = f(tracked.clone());
+    let value = out.clone().inner();
+    let g = (out * Tensor::from_inner(weight)).sum().backward();
+    (value, tracked.iter().map(|x| x.grad(&g).expect("input is tracked")).collect())
+}
+
+#[test]
+fn gelu_matches_burn() {
+    let x = random::<Cpu, 3>([3, 70, 200], 1) * 3.0;
+    assert!(max_diff(kernels::gelu(x.clone()), activation::gelu(x.clone())) < 2e-6);
+    // A shared (not uniquely owned) input is left untouched.
+    let kept = x.clone();
+    let _ = kernels::gelu(x.clone());
+    assert_eq!(max_diff(kept, x.clone()), 0.0);
+
+    let w = random::<Cpu, 3>([3, 70, 200], 2);
+    let (ours, g_ours) = grads(&[x.clone()], w.clone(), |v| kernels::gelu(v[0].clone()));
+    let (plain, g_plain) = grads(&[x], w, |v| activation::gelu(v[0].clone()));
+    assert!(max_diff(ours, plain) < 2e-6);
+    assert!(max_diff(g_ours[0].clone(), g_plain[0].clone()) < 1e-5);
+}
+
+#[test]
+fn rope_matches_plain_ops() {
+    let (b, h, n, d) = (2, 3, 37, 64);
+    let x = random::<Cpu, 4>([b, h, n, d], 3);
+    let angles = random::<Cpu, 3>([b, n, d / 2], 4) * 10.0;
+    let (cos, sin) = (angles.clone().cos(), angles.sin());
+    // A strided view as input, as the attention gives it.
+    let view = x.clone().swap_dims(1, 2).swap_dims(1, 2);
+    let ours = kernels::rope(view, cos.clone(), sin.clone());
+    assert!(max_diff(ours, kernels::rope_plain(x.clone(), cos.clone(), sin.clone())) < 1e-6);
+
+    let w = random::<Cpu, 4>([b, h, n, d], 5);
+    let (c, s) = (Tensor::from_inner(cos.clone()), Tensor::from_inner(sin.clone()));
+    let (ours, g_ours) = grads(&[x.clone()], w.clone(), |v| kernels::rope(v[0].clone(), c.clone(), s.clone()));
+    let (plain, g_plain) = grads(&[x], w, |v| kernels::rope_plain(v[0].clone(), c.clone(), s.clone()));
+    assert!(max_diff(ours, plain) < 1e-6);
+    assert!(max_diff(g_ours[0].clone(), g_plain[0].clone()) < 1e-5);
+}
+
+#[test]
+fn attention_matches_burn_with_and_without_mask() {
+    let (b, h, n, m, d) = (2, 3, 45, 61, 32);
+    let q = random::<Cpu, 4>([b, h, n, d], 6);
+    let k = random::<Cpu, 4>([b, h, m, d], 7);
+    let v = random::<Cpu, 4>([b, h, m, d], 8);
+    // Block about a third of the keys, never a whole row.
+    let blocked: Vec<bool> = (0..b * h * n * m).map(|i| (i * 7919 % 13) < 4 && i % m != 0).collect();
+    let mask = Tensor::<Cpu, 4, Bool>::from_data(TensorData::new(blocked, [b, h, n, m]), &Default::default());
+    let w = random::<Cpu, 4>([b, h, n, d], 9);
+    for mask in [None, Some(mask)] {
+        let am = mask.clone().map(|m| Tensor::<CpuAutodiff, 4, Bool>::from_inner(m));
+        let plain_fwd =
+            module::attention(q.clone(), k.clone(), v.clone(), mask.clone(), None, AttentionModuleOptions::default());
+        let ours_fwd = kernels::attention(q.clone(), k.clone(), v.clone(), mask.clone());
+        assert!(max_diff(ours_fwd, plain_fwd) < 1e-5);
+
+        let inputs = [q.clone(), k.clone(), v.clone()];
+        let (ours, g_ours) =
+            grads(&inputs, w.clone(), |t| kernels::attention(t[0].clone(), t[1].clone(), t[2].clone(), am.clone()));
+        let (plain, g_plain) = grads(&inputs, w.clone(), |t| {
+            module::attention(
+                t[0].clone(),
+                t[1].clone(),
+                t[2].clone(),
+                am.clone(),
+                None,
+                AttentionModuleOptions::default(),
+            )
+        });
+        assert!(max_diff(ours, plain) < 1e-5);
+        for (name, (a, p)) in ["q", "k", "v"].iter().zip(g_ours.into_iter().zip(g_plain)) {
+            let diff = max_diff(a, p);
+            assert!(diff < 1e-4, "gradient of {name} differs by {diff}");
+        }
+    }
+}

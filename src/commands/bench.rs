@@ -1,0 +1,229 @@
+//! `worldsim bench dit|vae`: times the shipped presets' real networks on the CPU backend and,
+//! with `--reference SCRIPT`, runs a PyTorch reference with the same configuration in the same
+//! run and prints the ratio (ours / PyTorch).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use serde_json::Value;
+use worldsim_model::CpuAutodiff;
+use worldsim_model::bench::{ConvTiming, DitCase, DitTiming, bench_conv3d, bench_dit, bench_vae};
+use worldsim_model::dit::DitConfig;
+use worldsim_model::vae::VaeConfig;
+
+/// What to time.
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// The DiT of a preset: forward and training step at several token counts.
+    Dit(DitArgs),
+    /// A causal Conv3d layer and the VAE of a preset: forward and forward + backward.
+    Vae(VaeArgs),
+}
+
+/// Arguments of `bench dit`.
+#[derive(Args)]
+pub struct DitArgs {
+    /// DiT preset (`tiny`, `base`).
+    #[arg(long, default_value = "tiny")]
+    preset: String,
+    /// Token counts to time, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "64,320,1280")]
+    tokens: Vec<usize>,
+    /// Text tokens for cross-attention.
+    #[arg(long, default_value_t = 16)]
+    text: usize,
+    /// Forward repetitions (training steps: a quarter as many, at least 2).
+    #[arg(long, default_value_t = 12)]
+    reps: usize,
+    /// PyTorch reference script (e.g. ../shared/tools/torch_dit_ref.py) to run with the same
+    /// configuration; needs `python3` with `torch`.
+    #[arg(long)]
+    reference: Option<PathBuf>,
+    /// One JSON object per case instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `bench vae`.
+#[derive(Args)]
+pub struct VaeArgs {
+    /// VAE preset (`tiny`, `base`).
+    #[arg(long, default_value = "tiny")]
+    preset: String,
+    /// Video frames of the clip.
+    #[arg(long, default_value_t = 17)]
+    frames: usize,
+    /// Clip size `WxH`.
+    #[arg(long, default_value = "64x64", value_parser = super::parse_size)]
+    size: (u32, u32),
+    /// Repetitions.
+    #[arg(long, default_value_t = 6)]
+    reps: usize,
+    /// PyTorch Conv3d reference script (tools/torch_conv3d_ref.py) to run with the same layer.
+    #[arg(long)]
+    reference: Option<PathBuf>,
+    /// One JSON object per case instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs a bench command.
+pub fn run(command: BenchCommand) -> Result<()> {
+    match command {
+        BenchCommand::Dit(a) => run_dit(a),
+        BenchCommand::Vae(a) => run_vae(a),
+    }
+}
+
+/// Runs `python3 script args… --json` and returns its last JSON line.
+fn reference(script: &Path, args: &[String]) -> Result<Value> {
+    let out = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .arg("--json")
+        .output()
+        .with_context(|| format!("could not run python3 {}", script.display()))?;
+    if !out.status.success() {
+        bail!("reference {} failed: {}", script.display(), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().rev().find(|l| l.trim_start().starts_with('{')).context("reference printed no JSON")?;
+    serde_json::from_str(line).context("reference printed bad JSON")
+}
+
+fn ms(v: &Value, key: &str) -> Option<f64> {
+    v.get(key).and_then(Value::as_f64)
+}
+
+fn ratio(ours: f64, theirs: Option<f64>) -> String {
+    theirs.map_or_else(|| "-".into(), |t| format!("{:.2}×", ours / t))
+}
+
+fn run_dit(a: DitArgs) -> Result<()> {
+    let config =
+        DitConfig::preset(&a.preset).with_context(|| format!("unknown --preset `{}`; use tiny or base", a.preset))?;
+    if a.tokens.is_empty() || a.tokens.contains(&0) {
+        bail!("--tokens: give positive token counts, e.g. 64,320,1280");
+    }
+    let device = Default::default();
+    if !a.json {
+        println!(
+            "DiT `{}`: dim {}, depth {}, heads {}, text tokens {}, CPU (burn-flex), {} threads",
+            a.preset,
+            config.dim,
+            config.depth,
+            config.heads,
+            a.text,
+            std::thread::available_parallelism().map_or(1, usize::from)
+        );
+        println!(
+            "{:>7} {:>6} | {:>10} {:>8} {:>10} | {:>10} {:>10} | {:>7} {:>7}",
+            "tokens", "frames", "fwd ms", "GFLOP/s", "train ms", "torch fwd", "torch trn", "fwd ×", "train ×"
+        );
+    }
+    for &tokens in &a.tokens {
+        let case = DitCase::with_tokens(tokens, a.text);
+        let t: DitTiming = bench_dit::<CpuAutodiff>(&config, case, a.reps, &device);
+        let torch = match &a.reference {
+            Some(script) => Some(reference(
+                script,
+                &[
+                    format!("--dim={}", t.dim),
+                    format!("--depth={}", t.depth),
+                    format!("--heads={}", t.heads),
+                    format!("--tokens={}", t.tokens),
+                    format!("--text={}", t.text_tokens),
+                    format!("--frames={}", t.frames),
+                    format!("--reps={}", a.reps),
+                ],
+            )?),
+            None => None,
+        };
+        let (tf, tt) =
+            (torch.as_ref().and_then(|v| ms(v, "forward_ms")), torch.as_ref().and_then(|v| ms(v, "train_ms")));
+        if a.json {
+            let mut line = serde_json::to_value(&t)?;
+            if let (Some(obj), Some(tf), Some(tt)) = (line.as_object_mut(), tf, tt) {
+                obj.insert("torch_forward_ms".into(), tf.into());
+                obj.insert("torch_train_ms".into(), tt.into());
+            }
+            println!("{line}");
+        } else {
+            let cell = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.1}"));
+            println!(
+                "{:>7} {:>6} | {:>10.1} {:>8.0} {:>10.1} | {:>10} {:>10} | {:>7} {:>7}",
+                t.tokens,
+                t.frames,
+                t.forward_ms,
+                t.forward_gflops(),
+                t.train_ms,
+                cell(tf),
+                cell(tt),
+                ratio(t.forward_ms, tf),
+                ratio(t.train_ms, tt)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn run_vae(a: VaeArgs) -> Result<()> {
+    let config =
+        VaeConfig::preset(&a.preset).with_context(|| format!("unknown --preset `{}`; use tiny or base", a.preset))?;
+    let size = [a.size.1 as usize, a.size.0 as usize];
+    config.check_video(a.frames, size[0], size[1])?;
+    let device = Default::default();
+    // The layer of the reference measurement (64 → 64 channels, 3³) and the whole VAE.
+    let (channels, kernel) = ([64, 64], [3, 3, 3]);
+    let conv: ConvTiming = bench_conv3d::<CpuAutodiff>(channels, kernel, a.frames, size, a.reps, &device);
+    let torch = match &a.reference {
+        Some(script) => Some(reference(
+            script,
+            &[
+                format!("--channels={}", channels[0]),
+                format!("--kernel={}", kernel[0]),
+                format!("--frames={}", a.frames),
+                format!("--height={}", size[0]),
+                format!("--width={}", size[1]),
+                format!("--reps={}", a.reps),
+            ],
+        )?),
+        None => None,
+    };
+    let vae = bench_vae::<CpuAutodiff>(&config, a.frames, size, a.reps, &device);
+    let (tf, tb) =
+        (torch.as_ref().and_then(|v| ms(v, "forward_ms")), torch.as_ref().and_then(|v| ms(v, "backward_ms")));
+    if a.json {
+        let mut line = serde_json::to_value(&conv)?;
+        if let (Some(obj), Some(tf), Some(tb)) = (line.as_object_mut(), tf, tb) {
+            obj.insert("torch_forward_ms".into(), tf.into());
+            obj.insert("torch_backward_ms".into(), tb.into());
+        }
+        println!("{line}");
+        println!("{}", serde_json::to_value(&vae)?);
+        return Ok(());
+    }
+    println!("{} frames {}×{}, CPU (burn-flex)", a.frames, size[1], size[0]);
+    println!(
+        "{:>24} | {:>9} {:>8} {:>11} | {:>9} {:>11} | {:>7} {:>9}",
+        "case", "fwd ms", "GFLOP/s", "fwd+bwd ms", "torch fwd", "torch f+b", "fwd ×", "f+b ×"
+    );
+    let cell = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.1}"));
+    for (t, tf, tb) in [(&conv, tf, tb), (&vae, None, None)] {
+        let gflops = t.gflop.map_or_else(|| "-".into(), |g| format!("{:.0}", g / (t.forward_ms / 1e3)));
+        println!(
+            "{:>24} | {:>9.1} {:>8} {:>11.1} | {:>9} {:>11} | {:>7} {:>9}",
+            t.case,
+            t.forward_ms,
+            gflops,
+            t.backward_ms,
+            cell(tf),
+            cell(tb),
+            ratio(t.forward_ms, tf),
+            ratio(t.backward_ms, tb)
+        );
+    }
+    Ok(())
+}
