@@ -8,7 +8,7 @@ use burn::prelude::*;
 use burn::tensor::Bool;
 
 use super::rope::Rope;
-use crate::kernels::attention;
+use crate::kernels::{attention, rms_norm};
 
 /// Keys and values of some tokens, after normalisation and rotation.
 #[derive(Clone, Debug)]
@@ -52,6 +52,14 @@ pub fn linear3<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
     y.reshape([b, n, out])
 }
 
+/// The QK-norm of a head: burn's `RmsNorm`, fused on the CPU backend.
+///
+/// # Shapes
+/// - input and output `[rows, heads, n, head_dim]`
+fn qk_norm<B: Backend>(norm: &RmsNorm<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+    rms_norm(x, norm.gamma.val(), norm.epsilon)
+}
+
 /// Self-attention with QK-norm and rotary positions.
 #[derive(Module, Debug)]
 pub struct SelfAttention<B: Backend> {
@@ -93,8 +101,8 @@ impl<B: Backend> SelfAttention<B> {
         let q = split_heads(qkv.clone().narrow(2, 0, d), self.heads); // [b, h, n, hd]
         let k = split_heads(qkv.clone().narrow(2, d, d), self.heads);
         let v = split_heads(qkv.narrow(2, 2 * d, d), self.heads);
-        let q = rope.apply(self.q_norm.forward(q));
-        let own = KeyValue { k: rope.apply(self.k_norm.forward(k)), v };
+        let q = rope.apply(qk_norm(&self.q_norm, q));
+        let own = KeyValue { k: rope.apply(qk_norm(&self.k_norm, k)), v };
         let all = match past {
             Some(p) => p.clone().append(own.clone()),
             None => own.clone(),
@@ -135,9 +143,9 @@ impl<B: Backend> CrossAttention<B> {
     /// - output `[rows, n, dim]`
     pub fn forward(&self, x: Tensor<B, 3>, text: Tensor<B, 3>, mask: Option<Tensor<B, 4, Bool>>) -> Tensor<B, 3> {
         let [b, n, d] = x.dims();
-        let q = self.q_norm.forward(split_heads(linear3(&self.q, x), self.heads)); // [b, h, n, hd]
+        let q = qk_norm(&self.q_norm, split_heads(linear3(&self.q, x), self.heads)); // [b, h, n, hd]
         let kv = linear3(&self.kv, text); // [b, L, 2d]
-        let k = self.k_norm.forward(split_heads(kv.clone().narrow(2, 0, d), self.heads)); // [b, h, L, hd]
+        let k = qk_norm(&self.k_norm, split_heads(kv.clone().narrow(2, 0, d), self.heads)); // [b, h, L, hd]
         let v = split_heads(kv.narrow(2, d, d), self.heads);
         let o = attention(q, k, v, mask); // [b, h, n, hd]
         self.out.forward(merge_heads(o)).reshape([b, n, d])

@@ -9,16 +9,22 @@ use burn::tensor::{Bool, Int};
 
 use super::attention::{CrossAttention, KeyValue, SelfAttention, linear3};
 use super::rope::Rope;
-use crate::kernels::gelu;
+use crate::kernels::{self, gelu};
 
 /// Layer normalisation without learnt parameters (adaLN supplies scale and shift).
 ///
 /// # Shapes
 /// - input and output `[rows, n, dim]`
 pub fn plain_norm<B: Backend>(x: Tensor<B, 3>, eps: f64) -> Tensor<B, 3> {
-    let centred = x.clone() - x.mean_dim(2);
-    let var = centred.clone().powi_scalar(2).mean_dim(2);
-    centred / (var + eps).sqrt()
+    kernels::layer_norm(x, None, eps)
+}
+
+/// Layer normalisation modulated by adaLN: `norm(x) · (1 + scale) + shift`.
+///
+/// # Shapes
+/// - all `[rows, n, dim]`
+pub fn modulated_norm<B: Backend>(x: Tensor<B, 3>, shift: Tensor<B, 3>, scale: Tensor<B, 3>, eps: f64) -> Tensor<B, 3> {
+    kernels::layer_norm(x, Some((shift, scale)), eps)
 }
 
 /// Per-token modulation vectors gathered from a per-frame table.
@@ -86,11 +92,11 @@ impl<B: Backend> DitBlock<B> {
         let (shift1, scale1, gate1) = (chunk(0), chunk(1), chunk(2));
         let (shift2, scale2, gate2) = (chunk(3), chunk(4), chunk(5));
 
-        let h = plain_norm(x.clone(), self.eps) * (scale1 + 1.0) + shift1;
+        let h = modulated_norm(x.clone(), shift1, scale1, self.eps);
         let (a, kv) = self.attn.forward(h, ctx.rope, ctx.self_mask.clone(), past);
         let x = x + gate1 * a;
         let x = x.clone() + self.cross.forward(plain_norm(x, self.eps), ctx.text.clone(), ctx.cross_mask.clone());
-        let h = plain_norm(x.clone(), self.eps) * (scale2 + 1.0) + shift2;
+        let h = modulated_norm(x.clone(), shift2, scale2, self.eps);
         let h = linear3(&self.mlp_out, gelu(linear3(&self.mlp_in, h)));
         (x + gate2 * h, kv)
     }

@@ -85,10 +85,11 @@ pub struct Layout {
 pub struct LayoutTensors<B: Backend> {
     /// Rotary tables of every token.
     pub rope: Rope<B>,
-    /// `[rows, heads, len, len]`, `true` where attention is blocked.
-    pub self_mask: Tensor<B, 4, Bool>,
-    /// `[rows, heads, len, text_len]`, `true` where attention is blocked.
-    pub cross_mask: Tensor<B, 4, Bool>,
+    /// `[rows, heads, len, len]`, `true` where attention is blocked (`None`: nothing is, as
+    /// for one bidirectional sample, which then skips the masking work).
+    pub self_mask: Option<Tensor<B, 4, Bool>>,
+    /// `[rows, heads, len, text_len]`, `true` where attention is blocked (`None`: nothing is).
+    pub cross_mask: Option<Tensor<B, 4, Bool>>,
     /// `[rows · len]`: each token's row in the frame table (0 for padding).
     pub frame_index: Tensor<B, 1, Int>,
 }
@@ -216,9 +217,11 @@ impl Layout {
         device: &B::Device,
     ) -> LayoutTensors<B> {
         let bool_tensor = |values: Vec<bool>, cols: usize| {
-            Tensor::<B, 1, Bool>::from_data(TensorData::new(values, [self.rows * self.len * cols]), device)
-                .reshape([self.rows, 1, self.len, cols])
-                .repeat_dim(1, heads)
+            values.iter().any(|&blocked| blocked).then(|| {
+                Tensor::<B, 1, Bool>::from_data(TensorData::new(values, [self.rows * self.len * cols]), device)
+                    .reshape([self.rows, 1, self.len, cols])
+                    .repeat_dim(1, heads)
+            })
         };
         let index = self.frame_index();
         LayoutTensors {

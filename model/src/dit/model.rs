@@ -9,7 +9,7 @@ use burn::prelude::*;
 use burn::tensor::activation::silu;
 
 use super::attention::{KeyValue, linear3};
-use super::block::{BlockContext, DitBlock, per_token, plain_norm};
+use super::block::{BlockContext, DitBlock, modulated_norm, per_token};
 use super::config::DitConfig;
 use super::layout::{AttentionMode, Layout, LayoutTensors, SampleShape};
 
@@ -151,7 +151,7 @@ impl<B: Backend> Dit<B> {
         let d = x.dims()[2];
         let m = per_token(self.final_ada.forward(cond), ctx.frame_index.clone(), rows); // [rows, n, 2d]
         let (shift, scale) = (m.clone().narrow(2, 0, d), m.narrow(2, d, d));
-        let x = plain_norm(x, self.eps) * (scale + 1.0) + shift;
+        let x = modulated_norm(x, shift, scale, self.eps);
         (linear3(&self.final_out, x), kvs)
     }
 
@@ -163,8 +163,8 @@ impl<B: Backend> Dit<B> {
     pub fn forward(&self, input: DitInput<B>, layout: &LayoutTensors<B>) -> Tensor<B, 3> {
         let ctx = BlockContext {
             rope: &layout.rope,
-            self_mask: Some(layout.self_mask.clone()),
-            cross_mask: Some(layout.cross_mask.clone()),
+            self_mask: layout.self_mask.clone(),
+            cross_mask: layout.cross_mask.clone(),
             frame_index: layout.frame_index.clone(),
             text: input.text.clone(),
         };

@@ -5,6 +5,7 @@
 
 mod attention;
 mod gelu;
+mod norm;
 mod rope;
 pub mod route;
 mod storage;
@@ -12,4 +13,5 @@ pub mod vector;
 
 pub use attention::attention;
 pub use gelu::gelu;
+pub use norm::{layer_norm, layer_norm_plain, rms_norm, rms_norm_plain};
 pub use rope::{rope, rope_plain};

@@ -36,3 +36,38 @@ pub fn wrap<const D: usize>(t: FlexTensor) -> Tensor<Cpu, D> {
 pub fn is_f32(t: &FlexTensor) -> bool {
     t.dtype() == DType::F32
 }
+
+/// Rows of a tensor along its last dimension, read in place when each row is contiguous (a
+/// view that narrows the last dimension, as the adaLN chunks are); otherwise from a copy.
+pub struct Rows {
+    tensor: FlexTensor,
+    /// Offset of row `i` is `start + Σ index_j · stride_j` over the leading dimensions.
+    leading: Vec<(usize, usize)>,
+    start: usize,
+    width: usize,
+}
+
+impl Rows {
+    /// The rows of `t` (f32).
+    pub fn new(t: FlexTensor) -> Self {
+        let layout = t.layout();
+        let dims = layout.shape().num_dims();
+        let strides = layout.strides();
+        let in_place = strides.last() == Some(&1) && strides.iter().all(|&s| s >= 0);
+        let t = if in_place { t } else { contiguous(t) };
+        let layout = t.layout();
+        let shape = layout.shape();
+        let leading = (0..dims - 1).map(|i| (shape[i], layout.strides()[i] as usize)).collect();
+        Rows { start: layout.start_offset(), width: shape[dims - 1], leading, tensor: t }
+    }
+
+    /// Row `i` (in row-major order of the leading dimensions).
+    pub fn row(&self, mut i: usize) -> &[f32] {
+        let mut offset = self.start;
+        for &(size, stride) in self.leading.iter().rev() {
+            offset += (i % size) * stride;
+            i /= size;
+        }
+        &self.tensor.storage::<f32>()[offset..offset + self.width]
+    }
+}
