@@ -1,15 +1,15 @@
-//! Scaled dot-product attention whose backward stays fused. Without autodiff, burn-flex's own
-//! fused attention runs. Under autodiff burn falls back to the unfused form (a matmul, a mask,
-//! a softmax of five tracked ops, a matmul), every step a graph node; here the forward keeps the
-//! attention probabilities and the backward is four matmuls and one pass of the softmax
-//! gradient.
+//! Scaled dot-product attention with a fused backward. The forward is two multi-threaded
+//! matmuls around one pass that scales, masks and softmaxes each row with vectorised `exp`
+//! (burn-flex's own fused attention runs its heads one after another with scalar `exp`). Under
+//! autodiff burn falls back to the unfused form (a matmul, a mask, a softmax of five tracked
+//! ops, a matmul), every step a graph node; here the forward keeps the attention probabilities
+//! and the backward is four matmuls and one pass of the softmax gradient.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
 use burn::tensor::module;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, TensorPrimitive};
@@ -33,12 +33,39 @@ pub fn attention<B: Backend>(
     mask: Option<Tensor<B, 4, Bool>>,
 ) -> Tensor<B, 4> {
     match kind::<B>() {
+        Kind::Cpu => {
+            let mask = mask.map(|m| cast::<_, Tensor<Cpu, 4, Bool>>(m));
+            cast(forward(cast(q), cast(k), cast(v), mask).1)
+        }
         Kind::CpuAutodiff => {
             let mask = mask.map(|m| Tensor::<Cpu, 4, Bool>::from_primitive(cast(m.into_primitive())));
             cast(attention_autodiff(cast(q), cast(k), cast(v), mask))
         }
         _ => module::attention(q, k, v, mask, None, AttentionModuleOptions::default()),
     }
+}
+
+/// The attention probabilities `softmax(q kᵀ · scale, masked)` and the output `p v`.
+///
+/// # Shapes
+/// - as [`attention`]; probabilities `[rows, heads, n, m]` (contiguous)
+fn forward(q: Tensor<Cpu, 4>, k: Tensor<Cpu, 4>, v: Tensor<Cpu, 4>, mask: Option<Tensor<Cpu, 4, Bool>>) -> (FlexTensor, Tensor<Cpu, 4>) {
+    let scale = 1.0 / (q.dims()[3] as f32).sqrt();
+    let scores = flex(q.matmul(k.swap_dims(2, 3))); // [b, h, n, m]
+    let shape = scores.layout().shape().clone();
+    let m = shape[3];
+    let mut scores = if scores.is_unique() { scores } else { scores.to_contiguous() };
+    let blocked = mask.map(|mask| contiguous(mask.into_primitive()));
+    let blocked = blocked.as_ref().map(FlexTensor::bytes);
+    let n = shape.num_elements();
+    vector::rows(&mut scores.storage_mut::<f32>()[..n], m, |r, row| {
+        for (j, s) in row.iter_mut().enumerate() {
+            *s = if blocked.is_some_and(|b| b[r * m + j] != 0) { f32::NEG_INFINITY } else { *s * scale };
+        }
+        vector::softmax_row(row);
+    });
+    let out = wrap::<4>(scores.clone()).matmul(v); // [b, h, n, hd]
+    (scores, out)
 }
 
 /// `ds = p ⊙ (dp − Σ_row p ⊙ dp)` row by row.
@@ -111,13 +138,8 @@ fn attention_autodiff(
     let [q, k, v] = [q, k, v].map(|t| t.into_primitive().tensor());
     let scale = 1.0 / (q.primitive.layout().shape()[3] as f32).sqrt();
     let (qi, ki, vi) = (wrap::<4>(q.primitive.clone()), wrap::<4>(k.primitive.clone()), wrap::<4>(v.primitive.clone()));
-    let scores = qi.matmul(ki.swap_dims(2, 3)) * scale; // [b, h, n, m]
-    let scores = match mask {
-        Some(mask) => scores.mask_fill(mask, f32::NEG_INFINITY),
-        None => scores,
-    };
-    let p = flex(softmax(scores, 3));
-    let out = wrap::<4>(p.clone()).matmul(vi).into_primitive().tensor(); // [b, h, n, hd]
+    let (p, out) = forward(qi, ki, vi, mask);
+    let out = out.into_primitive().tensor(); // [b, h, n, hd]
     let nodes = [q.node.clone(), k.node.clone(), v.node.clone()];
     let out = match AttentionBackward.prepare::<NoCheckpointing>(nodes).compute_bound().stateful() {
         OpsKind::Tracked(prep) => {

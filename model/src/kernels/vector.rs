@@ -141,6 +141,63 @@ pub fn zip_in_place(data: &mut [f32], other: &[f32], f: impl Fn(f32, f32) -> f32
     }
 }
 
+/// Lanes of the reductions below: wide enough for AVX-512, written so the compiler keeps each
+/// lane in a register.
+const LANES: usize = 16;
+
+#[inline(always)]
+fn softmax_body(row: &mut [f32]) {
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    let mut chunks = row.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (l, &v) in lanes.iter_mut().zip(c) {
+            *l = l.max(v);
+        }
+    }
+    let max = chunks.remainder().iter().chain(&lanes).fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let mut sums = [0.0f32; LANES];
+    let mut chunks = row.chunks_exact_mut(LANES);
+    for c in &mut chunks {
+        for (s, v) in sums.iter_mut().zip(c) {
+            *v = exp(*v - max);
+            *s += *v;
+        }
+    }
+    let mut sum: f32 = sums.iter().sum();
+    for v in chunks.into_remainder() {
+        *v = exp(*v - max);
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    for v in row.iter_mut() {
+        *v *= inv;
+    }
+}
+
+/// Softmax of one row in place (entries of −∞ get 0; at least one entry must be finite).
+pub fn softmax_row(row: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        unsafe fn avx512(row: &mut [f32]) {
+            softmax_body(row)
+        }
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn avx2(row: &mut [f32]) {
+            softmax_body(row)
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has the features the function was compiled for.
+            return unsafe { avx512(row) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: as above.
+            return unsafe { avx2(row) };
+        }
+    }
+    softmax_body(row)
+}
+
 /// `output[i] = f(input[i])`, on all threads for large inputs.
 pub fn map(input: &[f32], output: &mut [f32], f: impl Fn(f32) -> f32 + Sync) {
     debug_assert_eq!(input.len(), output.len());
@@ -192,6 +249,20 @@ mod tests {
             assert!(((got - want) / want).abs() < 3e-7, "exp({x}) = {got}, want {want}");
         }
         assert_eq!(exp(-100.0), 0.0);
+    }
+
+    #[test]
+    fn softmax_row_sums_to_one_and_ignores_blocked() {
+        let mut row: Vec<f32> = (0..37).map(|i| (i as f32 * 0.7).sin() * 5.0).collect();
+        row[3] = f32::NEG_INFINITY;
+        let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+        let sum: f64 = row.iter().map(|&v| f64::from(v - max).exp()).sum();
+        let want: Vec<f64> = row.iter().map(|&v| f64::from(v - max).exp() / sum).collect();
+        softmax_row(&mut row);
+        assert_eq!(row[3], 0.0);
+        for (got, want) in row.iter().zip(&want) {
+            assert!((f64::from(*got) - want).abs() < 1e-6);
+        }
     }
 
     #[test]
