@@ -158,3 +158,31 @@ fn modulated_layer_norm_matches_plain_ops() {
         }
     }
 }
+
+#[test]
+fn merge_heads_and_gated_residual_match_plain_ops() {
+    let x = random::<Cpu, 4>([2, 3, 17, 16], 16);
+    assert_eq!(max_diff(kernels::merge_heads(x.clone()), kernels::merge_heads_plain(x.clone())), 0.0);
+    let w = random::<Cpu, 2>([2 * 17, 3 * 16], 17);
+    let (a, ga) = grads(&[x.clone()], w.clone(), |v| kernels::merge_heads(v[0].clone()));
+    let (b, gb) = grads(&[x], w, |v| kernels::merge_heads_plain(v[0].clone()));
+    assert_eq!(max_diff(a, b), 0.0);
+    assert_eq!(max_diff(ga[0].clone(), gb[0].clone()), 0.0);
+
+    let (r, n, d) = (2, 21, 48);
+    let x = random::<Cpu, 3>([r, n, d], 18);
+    let y = random::<Cpu, 3>([r, n, d], 19);
+    let m = random::<Cpu, 3>([r, n, 3 * d], 20);
+    let w = random::<Cpu, 3>([r, n, d], 21);
+    let gated = |x: Tensor<CpuAutodiff, 3>, m: Tensor<CpuAutodiff, 3>, y: Tensor<CpuAutodiff, 3>, fused: bool| {
+        let gate = m.narrow(2, d, d);
+        if fused { kernels::gated_residual(x, gate, y) } else { x + gate * y }
+    };
+    let inputs = [x, m, y];
+    let (a, ga) = grads(&inputs, w.clone(), |v| gated(v[0].clone(), v[1].clone(), v[2].clone(), true));
+    let (b, gb) = grads(&inputs, w, |v| gated(v[0].clone(), v[1].clone(), v[2].clone(), false));
+    assert!(max_diff(a, b) < 1e-6);
+    for (a, b) in ga.into_iter().zip(gb) {
+        assert!(max_diff(a, b) < 1e-6);
+    }
+}

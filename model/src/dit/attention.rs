@@ -8,7 +8,7 @@ use burn::prelude::*;
 use burn::tensor::Bool;
 
 use super::rope::Rope;
-use crate::kernels::{attention, rms_norm};
+use crate::kernels::{attention, merge_heads, rms_norm};
 
 /// Keys and values of some tokens, after normalisation and rotation.
 #[derive(Clone, Debug)]
@@ -35,12 +35,6 @@ impl<B: Backend> KeyValue<B> {
 fn split_heads<B: Backend>(x: Tensor<B, 3>, heads: usize) -> Tensor<B, 4> {
     let [b, n, d] = x.dims();
     x.reshape([b, n, heads, d / heads]).swap_dims(1, 2)
-}
-
-/// `[rows, heads, n, head_dim]` → `[rows · n, heads · head_dim]`.
-fn merge_heads<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 2> {
-    let [b, h, n, hd] = x.dims();
-    x.swap_dims(1, 2).reshape([b * n, h * hd])
 }
 
 /// A linear layer applied to the last dimension of a 3-D input, flattened to 2-D first (faster

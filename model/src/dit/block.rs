@@ -94,10 +94,10 @@ impl<B: Backend> DitBlock<B> {
 
         let h = modulated_norm(x.clone(), shift1, scale1, self.eps);
         let (a, kv) = self.attn.forward(h, ctx.rope, ctx.self_mask.clone(), past);
-        let x = x + gate1 * a;
+        let x = kernels::gated_residual(x, gate1, a);
         let x = x.clone() + self.cross.forward(plain_norm(x, self.eps), ctx.text.clone(), ctx.cross_mask.clone());
         let h = modulated_norm(x.clone(), shift2, scale2, self.eps);
         let h = linear3(&self.mlp_out, gelu(linear3(&self.mlp_in, h)));
-        (x + gate2 * h, kv)
+        (kernels::gated_residual(x, gate2, h), kv)
     }
 }

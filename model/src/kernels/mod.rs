@@ -5,7 +5,9 @@
 
 mod attention;
 mod gelu;
+mod heads;
 mod norm;
+mod residual;
 mod rope;
 pub mod route;
 mod storage;
@@ -13,5 +15,7 @@ pub mod vector;
 
 pub use attention::attention;
 pub use gelu::gelu;
+pub use heads::{merge_heads, merge_heads_plain};
+pub use residual::gated_residual;
 pub use norm::{layer_norm, layer_norm_plain, rms_norm, rms_norm_plain};
 pub use rope::{rope, rope_plain};
