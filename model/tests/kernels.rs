@@ -186,3 +186,34 @@ fn merge_heads_and_gated_residual_match_plain_ops() {
         assert!(max_diff(a, b) < 1e-6);
     }
 }
+
+#[test]
+fn conv3d_gradients_match_burn() {
+    use burn::tensor::ops::ConvOptions;
+    let x = random::<Cpu, 5>([2, 5, 6, 9, 11], 22);
+    let w = random::<Cpu, 5>([7, 5, 3, 3, 3], 23) * 0.2;
+    let bias = random::<Cpu, 1>([7], 24);
+    // Causal-style (no time padding) stride 1, and a strided one as the VAE's downsampling.
+    for (stride, padding) in [([1, 1, 1], [0, 1, 1]), ([2, 2, 2], [0, 1, 1]), ([1, 1, 1], [1, 0, 1])] {
+        let options = ConvOptions::new(stride, padding, [1, 1, 1], 1);
+        let run = |fused: bool| {
+            let xa = Tensor::<CpuAutodiff, 5>::from_inner(x.clone()).require_grad();
+            let wa = Tensor::<CpuAutodiff, 5>::from_inner(w.clone()).require_grad();
+            let ba = Tensor::<CpuAutodiff, 1>::from_inner(bias.clone()).require_grad();
+            let y = if fused {
+                kernels::conv3d(xa.clone(), wa.clone(), Some(ba.clone()), options.clone())
+            } else {
+                module::conv3d(xa.clone(), wa.clone(), Some(ba.clone()), options.clone())
+            };
+            let g = y.clone().powi_scalar(2).sum().backward();
+            (y.inner(), xa.grad(&g).unwrap(), wa.grad(&g).unwrap(), ba.grad(&g).unwrap())
+        };
+        let (y1, dx1, dw1, db1) = run(true);
+        let (y2, dx2, dw2, db2) = run(false);
+        assert!(max_diff(y1, y2) < 1e-5);
+        assert!(max_diff(dx1, dx2) < 1e-3);
+        let scale = dw2.clone().abs().max().into_scalar();
+        assert!(max_diff(dw1, dw2) < 1e-5 * scale.max(1.0), "weight gradient, stride {stride:?}");
+        assert!(max_diff(db1, db2) < 1e-3);
+    }
+}

@@ -4,6 +4,7 @@
 //! `docs/PERFORMANCE.md` for what each one buys and how it was measured.
 
 mod attention;
+mod conv;
 mod gelu;
 mod heads;
 mod norm;
@@ -14,6 +15,7 @@ mod storage;
 pub mod vector;
 
 pub use attention::attention;
+pub use conv::conv3d;
 pub use gelu::gelu;
 pub use heads::{merge_heads, merge_heads_plain};
 pub use residual::gated_residual;

@@ -188,7 +188,7 @@ fn ln_forward(
             vector::rows(&mut out, d, |r, o| {
                 let (xh, sh, sc) = (&xhat[r * d..(r + 1) * d], shift.row(r), scale.row(r));
                 for (((o, &xh), &sh), &sc) in o.iter_mut().zip(xh).zip(sh).zip(sc) {
-                    *o = xh.mul_add(1.0 + sc, sh);
+                    *o = xh * (1.0 + sc) + sh;
                 }
             });
             out

@@ -41,7 +41,7 @@ fn forward(x: &FlexTensor, gate: &Rows, y: &FlexTensor) -> FlexTensor {
     vector::rows(&mut out, d, |r, o| {
         let (xr, yr, g) = (&xv[r * d..(r + 1) * d], &yv[r * d..(r + 1) * d], gate.row(r));
         for (((o, &x), &y), &g) in o.iter_mut().zip(xr).zip(yr).zip(g) {
-            *o = g.mul_add(y, x);
+            *o = g * y + x;
         }
     });
     flex_tensor(out, &shape)

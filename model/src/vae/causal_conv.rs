@@ -6,6 +6,9 @@ use burn::module::Module;
 use burn::nn::PaddingConfig3d;
 use burn::nn::conv::{Conv3d, Conv3dConfig};
 use burn::prelude::*;
+use burn::tensor::ops::ConvOptions;
+
+use crate::kernels;
 
 /// A causal convolution's configuration.
 #[derive(Config, Debug)]
@@ -60,13 +63,26 @@ impl<B: Backend> CausalConv3d<B> {
     /// - output `[batch, c_out, n, h', w']`
     pub fn forward_chunk(&self, x: Tensor<B, 5>, cache: Option<Tensor<B, 5>>) -> (Tensor<B, 5>, Option<Tensor<B, 5>>) {
         if self.past == 0 {
-            return (self.conv.forward(x), None);
+            return (self.convolve(x), None);
         }
         debug_assert!(cache.is_none() || self.stride_t == 1, "chunked causal convs need temporal stride 1");
         let past = cache.unwrap_or_else(|| x.clone().narrow(2, 0, 1).repeat_dim(2, self.past));
         let padded = Tensor::cat(vec![past, x], 2); // [b, c, past + n, h, w]
         let t = padded.dims()[2];
         let next = padded.clone().narrow(2, t - self.past, self.past);
-        (self.conv.forward(padded), Some(next))
+        (self.convolve(padded), Some(next))
+    }
+
+    /// The inner convolution (burn's `Conv3d`, with the fast weight gradient on the CPU).
+    ///
+    /// # Shapes
+    /// - input `[batch, c_in, t, h, w]` (already padded in time), output `[batch, c_out, t', h', w']`
+    fn convolve(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
+        let conv = &self.conv;
+        // The padding `init` configured: none in time (done by the caller), half the kernel in space.
+        let [_, kh, kw] = conv.kernel_size;
+        let padding = [0, kh / 2, kw / 2];
+        let options = ConvOptions::new(conv.stride, padding, conv.dilation, conv.groups);
+        kernels::conv3d(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), options)
     }
 }

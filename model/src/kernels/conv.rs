@@ -1,0 +1,168 @@
+//! 3D convolution with a fast weight gradient. burn computes a convolution's weight gradient as
+//! another convolution whose *kernel* is the whole output gradient (`T × H × W` taps); on
+//! burn-flex that unfolds the input into a matrix hundreds of MB large and dominates a VAE
+//! training step. Here the weight gradient is the textbook form: for each output frame, unfold
+//! the input patches it read (`[c_in · k, h_out · w_out]`) and accumulate `dy · patchesᵀ` with
+//! one multi-threaded matmul. The forward and the input gradient stay burn-flex's own.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::prelude::*;
+use burn::tensor::TensorPrimitive;
+use burn::tensor::module;
+use burn::tensor::ops::{ConvOptions, ModuleOps};
+use burn_flex::FlexTensor;
+
+use super::route::{Kind, cast, kind};
+use super::storage::{contiguous, flex_tensor, is_f32, values, wrap};
+use super::vector;
+use crate::{Cpu, CpuAutodiff};
+
+/// burn's `conv3d` (groups 1 and dilation 1 take the fast weight gradient under autodiff).
+///
+/// # Shapes
+/// - `x` `[batch, c_in, t, h, w]`, `weight` `[c_out, c_in, kt, kh, kw]`, `bias` `[c_out]`
+/// - output `[batch, c_out, t', h', w']`
+pub fn conv3d<B: Backend>(
+    x: Tensor<B, 5>,
+    weight: Tensor<B, 5>,
+    bias: Option<Tensor<B, 1>>,
+    options: ConvOptions<3>,
+) -> Tensor<B, 5> {
+    let plain_case = options.groups != 1 || options.dilation != [1, 1, 1];
+    match kind::<B>() {
+        Kind::CpuAutodiff if !plain_case => cast(conv3d_autodiff(cast(x), cast(weight), bias.map(cast), options)),
+        _ => module::conv3d(x, weight, bias, options),
+    }
+}
+
+/// `∂loss/∂weight` of a convolution (groups 1, dilation 1).
+///
+/// # Shapes
+/// - `x` `[batch, c_in, t, h, w]`, `dy` `[batch, c_out, t', h', w']`
+/// - output `[c_out, c_in, kt, kh, kw]`
+fn weight_grad(x: &FlexTensor, dy: &FlexTensor, kernel: [usize; 3], options: &ConvOptions<3>) -> FlexTensor {
+    let xs = x.layout().shape().clone();
+    let ys = dy.layout().shape().clone();
+    let (batch, ci, t, h, w) = (xs[0], xs[1], xs[2], xs[3], xs[4]);
+    let (co, to, ho, wo) = (ys[1], ys[2], ys[3], ys[4]);
+    let [kt, kh, kw] = kernel;
+    let [st, sh, sw] = options.stride;
+    let [pt, ph, pw] = options.padding;
+    let (xv, dyv) = (values(x), values(dy));
+    let (taps, plane) = (ci * kt * kh * kw, ho * wo);
+    let mut total: Option<Tensor<Cpu, 2>> = None;
+    for n in 0..batch {
+        for ot in 0..to {
+            let mut patches = vec![0.0f32; taps * plane];
+            // Row (c, a, b, e) of the patches: the input value under tap (a, b, e) of channel c
+            // for every output pixel of frame `ot`.
+            vector::rows(&mut patches, plane, |row, out| {
+                let (c, a, b, e) = (row / (kt * kh * kw), row / (kh * kw) % kt, row / kw % kh, row % kw);
+                let it = (ot * st + a) as isize - pt as isize;
+                if it < 0 || it >= t as isize {
+                    out.fill(0.0);
+                    return;
+                }
+                let base = ((n * ci + c) * t + it as usize) * h * w;
+                for oy in 0..ho {
+                    let iy = (oy * sh + b) as isize - ph as isize;
+                    let dst = &mut out[oy * wo..(oy + 1) * wo];
+                    if iy < 0 || iy >= h as isize {
+                        dst.fill(0.0);
+                        continue;
+                    }
+                    let src = &xv[base + iy as usize * w..base + (iy as usize + 1) * w];
+                    for (ox, d) in dst.iter_mut().enumerate() {
+                        let ix = (ox * sw + e) as isize - pw as isize;
+                        *d = if ix < 0 || ix >= w as isize { 0.0 } else { src[ix as usize] };
+                    }
+                }
+            });
+            // dy of this frame: [co, plane] (strided over frames).
+            let mut frame = Vec::with_capacity(co * plane);
+            for o in 0..co {
+                let start = ((n * co + o) * to + ot) * plane;
+                frame.extend_from_slice(&dyv[start..start + plane]);
+            }
+            let dy_frame = wrap::<2>(flex_tensor(frame, &[co, plane]));
+            let p = wrap::<2>(flex_tensor(patches, &[taps, plane]));
+            let part = dy_frame.matmul(p.transpose()); // [co, taps]
+            total = Some(match total {
+                Some(sum) => sum + part,
+                None => part,
+            });
+        }
+    }
+    let total = total.unwrap_or_else(|| Tensor::zeros([co, taps], &Default::default()));
+    contiguous(total.reshape([co, ci, kt, kh, kw]).into_primitive().tensor())
+}
+
+#[derive(Debug)]
+struct ConvBackward;
+
+#[derive(Clone, Debug)]
+struct ConvSaved {
+    x: FlexTensor,
+    weight: FlexTensor,
+    has_bias: bool,
+    options: ConvOptions<3>,
+}
+
+impl Backward<Cpu, 3> for ConvBackward {
+    type State = ConvSaved;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let ConvSaved { x, weight, has_bias, options } = ops.state;
+        let dy = contiguous(grads.consume::<Cpu>(&ops.node));
+        let [node_x, node_w, node_b] = ops.parents;
+        if let Some(node) = node_w {
+            let ws = weight.layout().shape();
+            let kernel = [ws[2], ws[3], ws[4]];
+            grads.register::<Cpu>(node.id, weight_grad(&x, &dy, kernel, &options));
+        }
+        if let (Some(node), true) = (node_b, has_bias) {
+            let ws = weight.layout().shape();
+            let bias = flex_tensor(vec![0.0; ws[0]], &[ws[0]]);
+            grads.register::<Cpu>(node.id, <Cpu as ModuleOps<Cpu>>::conv3d_bias_backward(x.clone(), bias, dy.clone()));
+        }
+        if let Some(node) = node_x {
+            grads.register::<Cpu>(node.id, <Cpu as ModuleOps<Cpu>>::conv3d_x_backward(x, weight, dy, options));
+        }
+    }
+}
+
+fn conv3d_autodiff(
+    x: Tensor<CpuAutodiff, 5>,
+    weight: Tensor<CpuAutodiff, 5>,
+    bias: Option<Tensor<CpuAutodiff, 1>>,
+    options: ConvOptions<3>,
+) -> Tensor<CpuAutodiff, 5> {
+    let (x, weight) = (x.into_primitive().tensor(), weight.into_primitive().tensor());
+    let bias = bias.map(|b| b.into_primitive().tensor());
+    if !is_f32(&x.primitive) {
+        let f = |t| Tensor::from_primitive(TensorPrimitive::Float(t));
+        return module::conv3d(f(x), f(weight), bias.map(|b| Tensor::from_primitive(TensorPrimitive::Float(b))), options);
+    }
+    let xc = contiguous(x.primitive.clone());
+    let wc = contiguous(weight.primitive.clone());
+    let y = module::conv3d(
+        wrap::<5>(xc.clone()),
+        wrap::<5>(wc.clone()),
+        bias.as_ref().map(|b| wrap::<1>(b.primitive.clone())),
+        options.clone(),
+    )
+    .into_primitive()
+    .tensor();
+    let has_bias = bias.is_some();
+    // Without a bias, its slot is the weight's node again and its gradient is never registered.
+    let bias_node = bias.as_ref().map_or_else(|| weight.node.clone(), |b| b.node.clone());
+    let nodes = [x.node.clone(), weight.node.clone(), bias_node];
+    let out = match ConvBackward.prepare::<NoCheckpointing>(nodes).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => prep.finish(ConvSaved { x: xc, weight: wc, has_bias, options }, y),
+        OpsKind::UnTracked(prep) => prep.finish(y),
+    };
+    Tensor::from_primitive(TensorPrimitive::Float(out))
+}
