@@ -217,3 +217,28 @@ fn conv3d_gradients_match_burn() {
         assert!(max_diff(db1, db2) < 1e-3);
     }
 }
+
+#[test]
+fn group_norm_silu_matches_plain_ops() {
+    let x = random::<Cpu, 5>([2, 8, 3, 5, 7], 25) * 2.0 + 0.3;
+    let gamma = random::<Cpu, 1>([8], 26);
+    let beta = random::<Cpu, 1>([8], 27);
+    let plain = kernels::group_norm_silu_plain(x.clone(), gamma.clone(), beta.clone(), 4, 1e-5);
+    assert!(max_diff(kernels::group_norm_silu(x.clone(), gamma.clone(), beta.clone(), 4, 1e-5), plain) < 1e-5);
+
+    let w = random::<Cpu, 5>([2, 8, 3, 5, 7], 28);
+    let run = |fused: bool| {
+        let xa = Tensor::<CpuAutodiff, 5>::from_inner(x.clone()).require_grad();
+        let ga = Tensor::<CpuAutodiff, 1>::from_inner(gamma.clone()).require_grad();
+        let ba = Tensor::<CpuAutodiff, 1>::from_inner(beta.clone()).require_grad();
+        let f = if fused { kernels::group_norm_silu } else { kernels::group_norm_silu_plain };
+        let y = f(xa.clone(), ga.clone(), ba.clone(), 4, 1e-5);
+        let g = (y * Tensor::from_inner(w.clone())).sum().backward();
+        (xa.grad(&g).unwrap(), ga.grad(&g).unwrap(), ba.grad(&g).unwrap())
+    };
+    let (dx1, dg1, db1) = run(true);
+    let (dx2, dg2, db2) = run(false);
+    assert!(max_diff(dx1, dx2) < 1e-4);
+    assert!(max_diff(dg1, dg2) < 1e-4);
+    assert!(max_diff(db1, db2) < 1e-4);
+}

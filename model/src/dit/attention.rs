@@ -54,6 +54,18 @@ fn qk_norm<B: Backend>(norm: &RmsNorm<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
     rms_norm(x, norm.gamma.val(), norm.epsilon)
 }
 
+/// Columns `start .. start + len` of a linear layer's output, computed alone.
+///
+/// # Shapes
+/// - input `[rows, in]`, output `[rows, len]`
+fn linear_columns<B: Backend>(layer: &Linear<B>, x: Tensor<B, 2>, start: usize, len: usize) -> Tensor<B, 2> {
+    let y = x.matmul(layer.weight.val().narrow(1, start, len));
+    match &layer.bias {
+        Some(bias) => y + bias.val().narrow(0, start, len).unsqueeze(),
+        None => y,
+    }
+}
+
 /// Self-attention with QK-norm and rotary positions.
 #[derive(Module, Debug)]
 pub struct SelfAttention<B: Backend> {
@@ -91,10 +103,11 @@ impl<B: Backend> SelfAttention<B> {
         past: Option<&KeyValue<B>>,
     ) -> (Tensor<B, 3>, KeyValue<B>) {
         let [b, n, d] = x.dims();
-        let qkv = linear3(&self.qkv, x); // [b, n, 3d]
-        let q = split_heads(qkv.clone().narrow(2, 0, d), self.heads); // [b, h, n, hd]
-        let k = split_heads(qkv.clone().narrow(2, d, d), self.heads);
-        let v = split_heads(qkv.narrow(2, 2 * d, d), self.heads);
+        let x = x.reshape([b * n, d]);
+        // Three products with column blocks of the fused weight: q, k and v come out contiguous,
+        // and their gradients need no slicing of token-sized tensors.
+        let part = |i: usize| split_heads(linear_columns(&self.qkv, x.clone(), i * d, d).reshape([b, n, d]), self.heads);
+        let (q, k, v) = (part(0), part(1), part(2)); // [b, h, n, hd]
         let q = rope.apply(qk_norm(&self.q_norm, q));
         let own = KeyValue { k: rope.apply(qk_norm(&self.k_norm, k)), v };
         let all = match past {

@@ -87,8 +87,9 @@ impl<B: Backend> DitBlock<B> {
         past: Option<&KeyValue<B>>,
     ) -> (Tensor<B, 3>, KeyValue<B>) {
         let [rows, _, d] = x.dims();
-        let m = per_token(self.ada.forward(cond), ctx.frame_index.clone(), rows); // [rows, n, 6d]
-        let chunk = |i: usize| m.clone().narrow(2, i * d, d);
+        // Cut the per-frame table, then gather: slicing (and its gradient) stays frame-sized.
+        let table = self.ada.forward(cond); // [frames, 6d]
+        let chunk = |i: usize| per_token(table.clone().narrow(1, i * d, d), ctx.frame_index.clone(), rows); // [rows, n, d]
         let (shift1, scale1, gate1) = (chunk(0), chunk(1), chunk(2));
         let (shift2, scale2, gate2) = (chunk(3), chunk(4), chunk(5));
 

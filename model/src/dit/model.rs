@@ -149,8 +149,9 @@ impl<B: Backend> Dit<B> {
             kvs.push(kv);
         }
         let d = x.dims()[2];
-        let m = per_token(self.final_ada.forward(cond), ctx.frame_index.clone(), rows); // [rows, n, 2d]
-        let (shift, scale) = (m.clone().narrow(2, 0, d), m.narrow(2, d, d));
+        let table = self.final_ada.forward(cond); // [frames, 2d]
+        let chunk = |i: usize| per_token(table.clone().narrow(1, i * d, d), ctx.frame_index.clone(), rows); // [rows, n, d]
+        let (shift, scale) = (chunk(0), chunk(1));
         let x = modulated_norm(x, shift, scale, self.eps);
         (linear3(&self.final_out, x), kvs)
     }

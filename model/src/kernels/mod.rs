@@ -6,6 +6,7 @@
 mod attention;
 mod conv;
 mod gelu;
+mod group_norm;
 mod heads;
 mod norm;
 mod residual;
@@ -17,6 +18,7 @@ pub mod vector;
 pub use attention::attention;
 pub use conv::conv3d;
 pub use gelu::gelu;
+pub use group_norm::{group_norm_silu, group_norm_silu_plain};
 pub use heads::{merge_heads, merge_heads_plain};
 pub use residual::gated_residual;
 pub use norm::{layer_norm, layer_norm_plain, rms_norm, rms_norm_plain};

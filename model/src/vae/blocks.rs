@@ -4,9 +4,9 @@
 
 use burn::module::{Module, Param};
 use burn::prelude::*;
-use burn::tensor::activation::silu;
 
 use super::causal_conv::{CausalConv3d, CausalConv3dConfig};
+use crate::kernels;
 
 /// Group normalisation computed per frame (never across time, so the future cannot leak into
 /// the past and streaming matches full-clip processing).
@@ -30,19 +30,12 @@ impl<B: Backend> FrameGroupNorm<B> {
         }
     }
 
+    /// `silu(norm(x) · γ + β)`: the norm always feeds a SiLU here, so the two run fused.
+    ///
     /// # Shapes
     /// - input and output `[batch, channels, t, h, w]`
-    pub fn forward(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
-        let [b, c, t, h, w] = x.dims();
-        let g = self.groups;
-        let x = x.reshape([b, g, c / g, t, h * w]); // [b, g, c/g, t, hw]
-        let mean = x.clone().mean_dims(&[2, 4]); // [b, g, 1, t, 1]
-        let centred = x - mean;
-        let var = centred.clone().powi_scalar(2).mean_dims(&[2, 4]);
-        let normed = (centred / (var + self.epsilon).sqrt()).reshape([b, c, t, h, w]);
-        let gamma = self.gamma.val().reshape([1, c, 1, 1, 1]);
-        let beta = self.beta.val().reshape([1, c, 1, 1, 1]);
-        normed * gamma + beta
+    pub fn forward_silu(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
+        kernels::group_norm_silu(x, self.gamma.val(), self.beta.val(), self.groups, self.epsilon)
     }
 }
 
@@ -156,8 +149,8 @@ impl<B: Backend> ResBlock<B> {
     /// # Shapes
     /// - input `[batch, c_in, n, h, w]`, output `[batch, c_out, n, h, w]`
     pub fn forward_chunk(&self, x: Tensor<B, 5>, cache: &mut ChunkCache<B>) -> Tensor<B, 5> {
-        let h = self.conv1.forward_chunk(silu(self.norm1.forward(x.clone())), cache);
-        let h = self.conv2.forward_chunk(silu(self.norm2.forward(h)), cache);
+        let h = self.conv1.forward_chunk(self.norm1.forward_silu(x.clone()), cache);
+        let h = self.conv2.forward_chunk(self.norm2.forward_silu(h), cache);
         let skip = match &self.skip {
             Some(s) => s.forward(x),
             None => x,

@@ -2,7 +2,6 @@
 
 use burn::module::Module;
 use burn::prelude::*;
-use burn::tensor::activation::silu;
 
 use super::blocks::{ChunkCache, FrameGroupNorm, ResBlock, ResBlockConfig, Upsample};
 use super::causal_conv::{CausalConv3d, CausalConv3dConfig};
@@ -72,7 +71,7 @@ impl<B: Backend> Decoder<B> {
                 h = up.forward_chunk(h, cache);
             }
         }
-        let h = silu(self.norm_out.forward(h));
+        let h = self.norm_out.forward_silu(h);
         cache.run(&self.conv_out, h)
     }
 }

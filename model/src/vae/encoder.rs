@@ -2,7 +2,6 @@
 
 use burn::module::Module;
 use burn::prelude::*;
-use burn::tensor::activation::silu;
 
 use super::blocks::{ChunkCache, Downsample, FrameGroupNorm, ResBlock, ResBlockConfig};
 use super::causal_conv::{CausalConv3d, CausalConv3dConfig};
@@ -67,6 +66,6 @@ impl<B: Backend> Encoder<B> {
             }
         }
         let h = self.mid.forward_chunk(h, &mut cache);
-        self.conv_out.forward(silu(self.norm_out.forward(h)))
+        self.conv_out.forward(self.norm_out.forward_silu(h))
     }
 }
