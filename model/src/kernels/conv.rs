@@ -3,7 +3,9 @@
 //! burn-flex that unfolds the input into a matrix hundreds of MB large and dominates a VAE
 //! training step. Here the weight gradient is the textbook form: for each output frame, unfold
 //! the input patches it read (`[c_in · k, h_out · w_out]`) and accumulate `dy · patchesᵀ` with
-//! one multi-threaded matmul. The forward and the input gradient stay burn-flex's own.
+//! one multi-threaded matmul. The input gradient is its mirror image (`wᵀ · dy`, then each
+//! patch's gradient added back where it was read), in place of burn's transposed convolution.
+//! The forward stays burn-flex's own.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
@@ -16,7 +18,9 @@ use burn::tensor::ops::{ConvOptions, ModuleOps};
 use burn_flex::FlexTensor;
 
 use super::route::{Kind, cast, kind};
-use super::storage::{contiguous, flex_tensor, is_f32, values, wrap};
+use rayon::prelude::*;
+
+use super::storage::{contiguous, flex, flex_tensor, is_f32, values, wrap};
 use super::vector;
 use crate::{Cpu, CpuAutodiff};
 
@@ -100,6 +104,67 @@ fn weight_grad(x: &FlexTensor, dy: &FlexTensor, kernel: [usize; 3], options: &Co
     contiguous(total.reshape([co, ci, kt, kh, kw]).into_primitive().tensor())
 }
 
+/// `∂loss/∂x` of a convolution (groups 1, dilation 1): for each output frame, `wᵀ · dy` gives
+/// the gradient of every patch it read, added back where the patch came from.
+///
+/// # Shapes
+/// - `x_shape` `[batch, c_in, t, h, w]`, `weight` `[c_out, c_in, kt, kh, kw]`, `dy` `[batch, c_out, t', h', w']`
+/// - output `x_shape`
+fn input_grad(x_shape: &burn::tensor::Shape, weight: &FlexTensor, dy: &FlexTensor, options: &ConvOptions<3>) -> FlexTensor {
+    let (batch, ci, t, h, w) = (x_shape[0], x_shape[1], x_shape[2], x_shape[3], x_shape[4]);
+    let ws = weight.layout().shape().clone();
+    let (co, kt, kh, kw) = (ws[0], ws[2], ws[3], ws[4]);
+    let ys = dy.layout().shape().clone();
+    let (to, ho, wo) = (ys[2], ys[3], ys[4]);
+    let [st, sh, sw] = options.stride;
+    let [pt, ph, pw] = options.padding;
+    let (taps, plane) = (ci * kt * kh * kw, ho * wo);
+    let wt = wrap::<2>(weight.clone()).reshape([co, taps]).transpose(); // [taps, co]
+    let dyv = values(dy);
+    let mut dx = vec![0.0f32; x_shape.num_elements()];
+    for n in 0..batch {
+        for ot in 0..to {
+            let mut frame = Vec::with_capacity(co * plane);
+            for o in 0..co {
+                let start = ((n * co + o) * to + ot) * plane;
+                frame.extend_from_slice(&dyv[start..start + plane]);
+            }
+            let cols = flex(wt.clone().matmul(wrap::<2>(flex_tensor(frame, &[co, plane])))); // [taps, plane]
+            let cols = values(&cols);
+            // Channel c's taps write only into channel c of dx: one task per channel.
+            let channel = t * h * w;
+            dx[n * ci * channel..(n + 1) * ci * channel].par_chunks_mut(channel).enumerate().for_each(|(c, dxc)| {
+                for a in 0..kt {
+                    let it = (ot * st + a) as isize - pt as isize;
+                    if it < 0 || it >= t as isize {
+                        continue;
+                    }
+                    let dframe = &mut dxc[it as usize * h * w..(it as usize + 1) * h * w];
+                    for b in 0..kh {
+                        for e in 0..kw {
+                            let row = &cols[(((c * kt + a) * kh + b) * kw + e) * plane..][..plane];
+                            for oy in 0..ho {
+                                let iy = (oy * sh + b) as isize - ph as isize;
+                                if iy < 0 || iy >= h as isize {
+                                    continue;
+                                }
+                                let drow = &mut dframe[iy as usize * w..(iy as usize + 1) * w];
+                                for (ox, &g) in row[oy * wo..(oy + 1) * wo].iter().enumerate() {
+                                    let ix = (ox * sw + e) as isize - pw as isize;
+                                    if ix >= 0 && ix < w as isize {
+                                        drow[ix as usize] += g;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    }
+    flex_tensor(dx, x_shape)
+}
+
 #[derive(Debug)]
 struct ConvBackward;
 
@@ -129,7 +194,7 @@ impl Backward<Cpu, 3> for ConvBackward {
             grads.register::<Cpu>(node.id, <Cpu as ModuleOps<Cpu>>::conv3d_bias_backward(x.clone(), bias, dy.clone()));
         }
         if let Some(node) = node_x {
-            grads.register::<Cpu>(node.id, <Cpu as ModuleOps<Cpu>>::conv3d_x_backward(x, weight, dy, options));
+            grads.register::<Cpu>(node.id, input_grad(x.layout().shape(), &weight, &dy, &options));
         }
     }
 }
