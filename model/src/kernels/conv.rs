@@ -79,9 +79,15 @@ fn weight_grad(x: &FlexTensor, dy: &FlexTensor, kernel: [usize; 3], options: &Co
                         continue;
                     }
                     let src = &xv[base + iy as usize * w..base + (iy as usize + 1) * w];
-                    for (ox, d) in dst.iter_mut().enumerate() {
-                        let ix = (ox * sw + e) as isize - pw as isize;
-                        *d = if ix < 0 || ix >= w as isize { 0.0 } else { src[ix as usize] };
+                    let (lo, hi) = inside(wo, w, sw, e, pw);
+                    dst[..lo].fill(0.0);
+                    dst[hi..].fill(0.0);
+                    if sw == 1 {
+                        dst[lo..hi].copy_from_slice(&src[lo + e - pw..hi + e - pw]);
+                    } else {
+                        for (ox, d) in dst.iter_mut().enumerate().take(hi).skip(lo) {
+                            *d = src[ox * sw + e - pw];
+                        }
                     }
                 }
             });
@@ -149,10 +155,15 @@ fn input_grad(x_shape: &burn::tensor::Shape, weight: &FlexTensor, dy: &FlexTenso
                                     continue;
                                 }
                                 let drow = &mut dframe[iy as usize * w..(iy as usize + 1) * w];
-                                for (ox, &g) in row[oy * wo..(oy + 1) * wo].iter().enumerate() {
-                                    let ix = (ox * sw + e) as isize - pw as isize;
-                                    if ix >= 0 && ix < w as isize {
-                                        drow[ix as usize] += g;
+                                let grads = &row[oy * wo..(oy + 1) * wo];
+                                let (lo, hi) = inside(wo, w, sw, e, pw);
+                                if sw == 1 {
+                                    for (d, &g) in drow[lo + e - pw..hi + e - pw].iter_mut().zip(&grads[lo..hi]) {
+                                        *d += g;
+                                    }
+                                } else {
+                                    for (ox, &g) in grads.iter().enumerate().take(hi).skip(lo) {
+                                        drow[ox * sw + e - pw] += g;
                                     }
                                 }
                             }
@@ -163,6 +174,15 @@ fn input_grad(x_shape: &burn::tensor::Shape, weight: &FlexTensor, dy: &FlexTenso
         }
     }
     flex_tensor(dx, x_shape)
+}
+
+/// The output columns `lo..hi` whose input column `ox · stride + tap − pad` lies inside
+/// `0..w` (`hi ≥ lo`; none when the tap reads only padding).
+fn inside(wo: usize, w: usize, stride: usize, tap: usize, pad: usize) -> (usize, usize) {
+    // ox · stride + tap ≥ pad  and  ox · stride + tap − pad ≤ w − 1
+    let lo = pad.saturating_sub(tap).div_ceil(stride);
+    let hi = if w + pad > tap { ((w + pad - tap - 1) / stride + 1).min(wo) } else { 0 };
+    (lo.min(hi), hi)
 }
 
 #[derive(Debug)]
