@@ -293,3 +293,25 @@ fn the_readme_main_job_runs_the_shipped_model() {
     assert!(stdout.contains("wrote") && stdout.contains("9 frames 96×48"), "{stdout}");
     assert_eq!(&std::fs::read(&out).expect("gif")[..6], b"GIF89a");
 }
+
+#[test]
+fn bench_prints_one_json_line_per_case_and_rejects_bad_input() {
+    let stdout = ok(&["bench", "dit", "--tokens", "16,40", "--reps", "1", "--json"]);
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    for (line, tokens) in lines.iter().zip([16, 40]) {
+        assert_eq!(line["tokens"], tokens, "{line}");
+        assert_eq!(
+            (line["dim"].as_u64(), line["depth"].as_u64(), line["heads"].as_u64()),
+            (Some(192), Some(6), Some(3))
+        );
+        assert_eq!(line["text_tokens"], 16);
+        assert!(line["frames"].as_u64().is_some_and(|f| f >= 1));
+        assert!(line["forward_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{line}");
+        assert!(line["train_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{line}");
+    }
+    let stdout = ok(&["bench", "vae", "--frames", "5", "--size", "16x16", "--reps", "1", "--json"]);
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert!(fails(&["bench", "dit", "--preset", "huge"]).contains("unknown --preset `huge`"));
+    assert!(fails(&["bench", "vae", "--size", "30x30"]).contains("30"));
+}

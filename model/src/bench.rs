@@ -32,13 +32,21 @@ pub struct DitCase {
 }
 
 impl DitCase {
-    /// The case with `tokens` tokens: 64 tokens per latent frame (a 64×64 clip) while that
-    /// gives at most 5 frames, otherwise 5 frames of a larger square grid.
+    /// A case of exactly `tokens` tokens: latent frames of 64 tokens (a 64×64 clip) up to 5
+    /// of them, else 5 frames of a larger grid when `tokens` divides, else one frame; each
+    /// frame's grid as square as `tokens` allows.
     pub fn with_tokens(tokens: usize, text_tokens: usize) -> Self {
-        let per_frame = if tokens <= 5 * 64 { 64.min(tokens) } else { tokens.div_ceil(5) };
-        let side = (per_frame as f64).sqrt().round().max(1.0) as usize;
-        let frames = (tokens / (side * side)).max(1);
-        DitCase { frames, grid: (side, side), text_tokens }
+        let tokens = tokens.max(1);
+        let frames = if tokens.is_multiple_of(64) && tokens / 64 <= 5 {
+            tokens / 64
+        } else if tokens.is_multiple_of(5) && tokens > 5 * 64 {
+            5
+        } else {
+            1
+        };
+        let per_frame = tokens / frames;
+        let h = (1..=per_frame.isqrt()).rev().find(|d| per_frame.is_multiple_of(*d)).unwrap_or(1);
+        DitCase { frames, grid: (h, per_frame / h), text_tokens }
     }
 
     /// Tokens in all.

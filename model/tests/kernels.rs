@@ -110,14 +110,21 @@ fn rms_norm_matches_burn() {
     let x = random::<Cpu, 4>([2, 3, 29, 64], 10) * 2.0 + 0.5;
     let gamma = random::<Cpu, 1>([64], 11);
     let view = x.clone().swap_dims(1, 2).swap_dims(1, 2);
-    assert!(max_diff(kernels::rms_norm(view, gamma.clone(), 1e-6), kernels::rms_norm_plain(x.clone(), gamma.clone(), 1e-6)) < 1e-5);
+    assert!(
+        max_diff(kernels::rms_norm(view, gamma.clone(), 1e-6), kernels::rms_norm_plain(x.clone(), gamma.clone(), 1e-6))
+            < 1e-5
+    );
 
     let w = random::<Cpu, 4>([2, 3, 29, 64], 12);
     let g = Tensor::<CpuAutodiff, 1>::from_inner(gamma.clone()).require_grad();
     let run = |fused: bool| {
         let xa = Tensor::<CpuAutodiff, 4>::from_inner(x.clone()).require_grad();
         let ga = Tensor::<CpuAutodiff, 1>::from_inner(gamma.clone()).require_grad();
-        let y = if fused { kernels::rms_norm(xa.clone(), ga.clone(), 1e-6) } else { kernels::rms_norm_plain(xa.clone(), ga.clone(), 1e-6) };
+        let y = if fused {
+            kernels::rms_norm(xa.clone(), ga.clone(), 1e-6)
+        } else {
+            kernels::rms_norm_plain(xa.clone(), ga.clone(), 1e-6)
+        };
         let grads = (y.clone() * Tensor::from_inner(w.clone())).sum().backward();
         (y.inner(), xa.grad(&grads).unwrap(), ga.grad(&grads).unwrap())
     };
@@ -138,14 +145,23 @@ fn modulated_layer_norm_matches_plain_ops() {
     let (shift, scale) = (m.clone().narrow(2, 0, d), m.clone().narrow(2, 2 * d, d));
     for modulated in [false, true] {
         let mods = modulated.then(|| (shift.clone(), scale.clone()));
-        assert!(max_diff(kernels::layer_norm(x.clone(), mods.clone(), 1e-6), kernels::layer_norm_plain(x.clone(), mods, 1e-6)) < 1e-5);
+        assert!(
+            max_diff(
+                kernels::layer_norm(x.clone(), mods.clone(), 1e-6),
+                kernels::layer_norm_plain(x.clone(), mods, 1e-6)
+            ) < 1e-5
+        );
 
         let w = random::<Cpu, 3>([r, n, d], 15);
         let run = |fused: bool| {
             let xa = Tensor::<CpuAutodiff, 3>::from_inner(x.clone()).require_grad();
             let ma = Tensor::<CpuAutodiff, 3>::from_inner(m.clone()).require_grad();
             let mods = modulated.then(|| (ma.clone().narrow(2, 0, d), ma.clone().narrow(2, 2 * d, d)));
-            let y = if fused { kernels::layer_norm(xa.clone(), mods, 1e-6) } else { kernels::layer_norm_plain(xa.clone(), mods, 1e-6) };
+            let y = if fused {
+                kernels::layer_norm(xa.clone(), mods, 1e-6)
+            } else {
+                kernels::layer_norm_plain(xa.clone(), mods, 1e-6)
+            };
             let grads = (y.clone() * Tensor::from_inner(w.clone())).sum().backward();
             (y.inner(), xa.grad(&grads).unwrap(), ma.grad(&grads))
         };

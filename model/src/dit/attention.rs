@@ -106,7 +106,8 @@ impl<B: Backend> SelfAttention<B> {
         let x = x.reshape([b * n, d]);
         // Three products with column blocks of the fused weight: q, k and v come out contiguous,
         // and their gradients need no slicing of token-sized tensors.
-        let part = |i: usize| split_heads(linear_columns(&self.qkv, x.clone(), i * d, d).reshape([b, n, d]), self.heads);
+        let part =
+            |i: usize| split_heads(linear_columns(&self.qkv, x.clone(), i * d, d).reshape([b, n, d]), self.heads);
         let (q, k, v) = (part(0), part(1), part(2)); // [b, h, n, hd]
         let q = rope.apply(qk_norm(&self.q_norm, q));
         let own = KeyValue { k: rope.apply(qk_norm(&self.k_norm, k)), v };

@@ -49,7 +49,12 @@ pub fn attention<B: Backend>(
 ///
 /// # Shapes
 /// - as [`attention`]; probabilities `[rows, heads, n, m]` (contiguous)
-fn forward(q: Tensor<Cpu, 4>, k: Tensor<Cpu, 4>, v: Tensor<Cpu, 4>, mask: Option<Tensor<Cpu, 4, Bool>>) -> (FlexTensor, Tensor<Cpu, 4>) {
+fn forward(
+    q: Tensor<Cpu, 4>,
+    k: Tensor<Cpu, 4>,
+    v: Tensor<Cpu, 4>,
+    mask: Option<Tensor<Cpu, 4, Bool>>,
+) -> (FlexTensor, Tensor<Cpu, 4>) {
     let scale = 1.0 / (q.dims()[3] as f32).sqrt();
     let scores = flex(q.matmul(k.swap_dims(2, 3))); // [b, h, n, m]
     let shape = scores.layout().shape().clone();

@@ -116,7 +116,12 @@ fn weight_grad(x: &FlexTensor, dy: &FlexTensor, kernel: [usize; 3], options: &Co
 /// # Shapes
 /// - `x_shape` `[batch, c_in, t, h, w]`, `weight` `[c_out, c_in, kt, kh, kw]`, `dy` `[batch, c_out, t', h', w']`
 /// - output `x_shape`
-fn input_grad(x_shape: &burn::tensor::Shape, weight: &FlexTensor, dy: &FlexTensor, options: &ConvOptions<3>) -> FlexTensor {
+fn input_grad(
+    x_shape: &burn::tensor::Shape,
+    weight: &FlexTensor,
+    dy: &FlexTensor,
+    options: &ConvOptions<3>,
+) -> FlexTensor {
     let (batch, ci, t, h, w) = (x_shape[0], x_shape[1], x_shape[2], x_shape[3], x_shape[4]);
     let ws = weight.layout().shape().clone();
     let (co, kt, kh, kw) = (ws[0], ws[2], ws[3], ws[4]);
@@ -229,7 +234,12 @@ fn conv3d_autodiff(
     let bias = bias.map(|b| b.into_primitive().tensor());
     if !is_f32(&x.primitive) {
         let f = |t| Tensor::from_primitive(TensorPrimitive::Float(t));
-        return module::conv3d(f(x), f(weight), bias.map(|b| Tensor::from_primitive(TensorPrimitive::Float(b))), options);
+        return module::conv3d(
+            f(x),
+            f(weight),
+            bias.map(|b| Tensor::from_primitive(TensorPrimitive::Float(b))),
+            options,
+        );
     }
     let xc = contiguous(x.primitive.clone());
     let wc = contiguous(weight.primitive.clone());

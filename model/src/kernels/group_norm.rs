@@ -22,11 +22,18 @@ use crate::{Cpu, CpuAutodiff};
 ///
 /// # Shapes
 /// - `x` `[batch, channels, t, h, w]`, `gamma`, `beta` `[channels]`; output like `x`
-pub fn group_norm_silu<B: Backend>(x: Tensor<B, 5>, gamma: Tensor<B, 1>, beta: Tensor<B, 1>, groups: usize, eps: f64) -> Tensor<B, 5> {
+pub fn group_norm_silu<B: Backend>(
+    x: Tensor<B, 5>,
+    gamma: Tensor<B, 1>,
+    beta: Tensor<B, 1>,
+    groups: usize,
+    eps: f64,
+) -> Tensor<B, 5> {
     match kind::<B>() {
         Kind::Cpu => {
-            let [x, gamma, beta] = [x.into_primitive().tensor(), gamma.into_primitive().tensor(), beta.into_primitive().tensor()]
-                .map(|t| contiguous(cast::<_, FlexTensor>(t)));
+            let [x, gamma, beta] =
+                [x.into_primitive().tensor(), gamma.into_primitive().tensor(), beta.into_primitive().tensor()]
+                    .map(|t| contiguous(cast::<_, FlexTensor>(t)));
             if !is_f32(&x) {
                 return cast(group_norm_silu_plain(wrap::<5>(x), wrap(gamma), wrap(beta), groups, eps));
             }
@@ -39,7 +46,13 @@ pub fn group_norm_silu<B: Backend>(x: Tensor<B, 5>, gamma: Tensor<B, 1>, beta: T
 }
 
 /// [`group_norm_silu`] in plain burn ops.
-pub fn group_norm_silu_plain<B: Backend>(x: Tensor<B, 5>, gamma: Tensor<B, 1>, beta: Tensor<B, 1>, groups: usize, eps: f64) -> Tensor<B, 5> {
+pub fn group_norm_silu_plain<B: Backend>(
+    x: Tensor<B, 5>,
+    gamma: Tensor<B, 1>,
+    beta: Tensor<B, 1>,
+    groups: usize,
+    eps: f64,
+) -> Tensor<B, 5> {
     let [b, c, t, h, w] = x.dims();
     let g = groups;
     let x = x.reshape([b, g, c / g, t, h * w]); // [b, g, c/g, t, hw]
@@ -219,7 +232,13 @@ fn autodiff(
     let (gamma, beta) = (gamma.into_primitive().tensor(), beta.into_primitive().tensor());
     if !is_f32(&x.primitive) {
         let f = |t| Tensor::<CpuAutodiff, 1>::from_primitive(TensorPrimitive::Float(t));
-        return group_norm_silu_plain(Tensor::from_primitive(TensorPrimitive::Float(x)), f(gamma), f(beta), groups, eps);
+        return group_norm_silu_plain(
+            Tensor::from_primitive(TensorPrimitive::Float(x)),
+            f(gamma),
+            f(beta),
+            groups,
+            eps,
+        );
     }
     let xc = contiguous(x.primitive.clone());
     let (gc, bc) = (contiguous(gamma.primitive.clone()), contiguous(beta.primitive.clone()));

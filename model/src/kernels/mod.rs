@@ -20,6 +20,6 @@ pub use conv::conv3d;
 pub use gelu::gelu;
 pub use group_norm::{group_norm_silu, group_norm_silu_plain};
 pub use heads::{merge_heads, merge_heads_plain};
-pub use residual::gated_residual;
 pub use norm::{layer_norm, layer_norm_plain, rms_norm, rms_norm_plain};
+pub use residual::gated_residual;
 pub use rope::{rope, rope_plain};

@@ -104,7 +104,11 @@ impl Backward<Cpu, 2> for RmsBackward {
     }
 }
 
-fn rms_norm_autodiff<const D: usize>(x: Tensor<CpuAutodiff, D>, gamma: Tensor<CpuAutodiff, 1>, eps: f64) -> Tensor<CpuAutodiff, D> {
+fn rms_norm_autodiff<const D: usize>(
+    x: Tensor<CpuAutodiff, D>,
+    gamma: Tensor<CpuAutodiff, 1>,
+    eps: f64,
+) -> Tensor<CpuAutodiff, D> {
     let (x, gamma) = (x.into_primitive().tensor(), gamma.into_primitive().tensor());
     if !is_f32(&x.primitive) {
         let (x, gamma) = (TensorPrimitive::Float(x), TensorPrimitive::Float(gamma));
@@ -113,10 +117,11 @@ fn rms_norm_autodiff<const D: usize>(x: Tensor<CpuAutodiff, D>, gamma: Tensor<Cp
     let xc = contiguous(x.primitive.clone());
     let g = contiguous(gamma.primitive.clone());
     let (y, inv) = rms_forward(&Rows::new(xc.clone()), xc.layout().shape(), values(&g), eps as f32);
-    let out = match RmsBackward.prepare::<NoCheckpointing>([x.node.clone(), gamma.node.clone()]).compute_bound().stateful() {
-        OpsKind::Tracked(prep) => prep.finish(RmsSaved { x: xc, gamma: g, inv }, y),
-        OpsKind::UnTracked(prep) => prep.finish(y),
-    };
+    let out =
+        match RmsBackward.prepare::<NoCheckpointing>([x.node.clone(), gamma.node.clone()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish(RmsSaved { x: xc, gamma: g, inv }, y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        };
     Tensor::from_primitive(TensorPrimitive::Float(out))
 }
 
@@ -125,12 +130,19 @@ fn rms_norm_autodiff<const D: usize>(x: Tensor<CpuAutodiff, D>, gamma: Tensor<Cp
 ///
 /// # Shapes
 /// - `x` `[rows, n, d]`; `shift`, `scale` `[rows, n, d]` (views are fine); output `[rows, n, d]`
-pub fn layer_norm<B: Backend>(x: Tensor<B, 3>, modulation: Option<(Tensor<B, 3>, Tensor<B, 3>)>, eps: f64) -> Tensor<B, 3> {
+pub fn layer_norm<B: Backend>(
+    x: Tensor<B, 3>,
+    modulation: Option<(Tensor<B, 3>, Tensor<B, 3>)>,
+    eps: f64,
+) -> Tensor<B, 3> {
     match kind::<B>() {
         Kind::Cpu => {
             let x = cast::<_, Tensor<Cpu, 3>>(x).into_primitive().tensor();
             let m = modulation.map(|(sh, sc)| {
-                (cast::<_, Tensor<Cpu, 3>>(sh).into_primitive().tensor(), cast::<_, Tensor<Cpu, 3>>(sc).into_primitive().tensor())
+                (
+                    cast::<_, Tensor<Cpu, 3>>(sh).into_primitive().tensor(),
+                    cast::<_, Tensor<Cpu, 3>>(sc).into_primitive().tensor(),
+                )
             });
             if !is_f32(&x) {
                 return cast(layer_norm_plain(wrap(x), m.map(|(a, b)| (wrap(a), wrap(b))), eps));
@@ -148,7 +160,11 @@ pub fn layer_norm<B: Backend>(x: Tensor<B, 3>, modulation: Option<(Tensor<B, 3>,
 }
 
 /// [`layer_norm`] in plain burn ops.
-pub fn layer_norm_plain<B: Backend>(x: Tensor<B, 3>, modulation: Option<(Tensor<B, 3>, Tensor<B, 3>)>, eps: f64) -> Tensor<B, 3> {
+pub fn layer_norm_plain<B: Backend>(
+    x: Tensor<B, 3>,
+    modulation: Option<(Tensor<B, 3>, Tensor<B, 3>)>,
+    eps: f64,
+) -> Tensor<B, 3> {
     let centred = x.clone() - x.mean_dim(2);
     let var = centred.clone().powi_scalar(2).mean_dim(2);
     let norm = centred / (var + eps).sqrt();

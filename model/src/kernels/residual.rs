@@ -76,7 +76,11 @@ impl Backward<Cpu, 3> for GatedBackward {
     }
 }
 
-fn gated_autodiff(x: Tensor<CpuAutodiff, 3>, gate: Tensor<CpuAutodiff, 3>, y: Tensor<CpuAutodiff, 3>) -> Tensor<CpuAutodiff, 3> {
+fn gated_autodiff(
+    x: Tensor<CpuAutodiff, 3>,
+    gate: Tensor<CpuAutodiff, 3>,
+    y: Tensor<CpuAutodiff, 3>,
+) -> Tensor<CpuAutodiff, 3> {
     let [x, gate, y] = [x, gate, y].map(|t| t.into_primitive().tensor());
     if !is_f32(&x.primitive) {
         let [x, gate, y] = [x, gate, y].map(|t| Tensor::<CpuAutodiff, 3>::from_primitive(TensorPrimitive::Float(t)));
