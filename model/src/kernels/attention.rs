@@ -6,15 +6,15 @@
 //! and the backward is four matmuls and one pass of the softmax gradient.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::prelude::*;
+use burn::tensor::Bool;
 use burn::tensor::module;
 use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{Bool, TensorPrimitive};
 use burn_flex::FlexTensor;
 
+use super::node::record;
 use super::route::{Kind, cast, kind};
 use super::storage::{contiguous, flex, flex_tensor, values, wrap};
 use super::vector;
@@ -145,13 +145,6 @@ fn attention_autodiff(
     let (qi, ki, vi) = (wrap::<4>(q.primitive.clone()), wrap::<4>(k.primitive.clone()), wrap::<4>(v.primitive.clone()));
     let (p, out) = forward(qi, ki, vi, mask);
     let out = out.into_primitive().tensor(); // [b, h, n, hd]
-    let nodes = [q.node.clone(), k.node.clone(), v.node.clone()];
-    let out = match AttentionBackward.prepare::<NoCheckpointing>(nodes).compute_bound().stateful() {
-        OpsKind::Tracked(prep) => {
-            let saved = Saved { q: q.primitive, k: k.primitive, v: v.primitive, p, scale };
-            prep.finish(saved, out)
-        }
-        OpsKind::UnTracked(prep) => prep.finish(out),
-    };
-    Tensor::from_primitive(TensorPrimitive::Float(out))
+    let saved = || Saved { q: q.primitive.clone(), k: k.primitive.clone(), v: v.primitive.clone(), p, scale };
+    record(AttentionBackward, [&q, &k, &v], saved, out)
 }

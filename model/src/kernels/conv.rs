@@ -8,15 +8,15 @@
 //! The forward stays burn-flex's own.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 use burn::tensor::module;
 use burn::tensor::ops::{ConvOptions, ModuleOps};
 use burn_flex::FlexTensor;
 
+use super::node::record;
 use super::route::{Kind, cast, kind};
 use rayon::prelude::*;
 
@@ -253,11 +253,6 @@ fn conv3d_autodiff(
     .tensor();
     let has_bias = bias.is_some();
     // Without a bias, its slot is the weight's node again and its gradient is never registered.
-    let bias_node = bias.as_ref().map_or_else(|| weight.node.clone(), |b| b.node.clone());
-    let nodes = [x.node.clone(), weight.node.clone(), bias_node];
-    let out = match ConvBackward.prepare::<NoCheckpointing>(nodes).compute_bound().stateful() {
-        OpsKind::Tracked(prep) => prep.finish(ConvSaved { x: xc, weight: wc, has_bias, options }, y),
-        OpsKind::UnTracked(prep) => prep.finish(y),
-    };
-    Tensor::from_primitive(TensorPrimitive::Float(out))
+    let bias_parent = bias.as_ref().unwrap_or(&weight);
+    record(ConvBackward, [&x, &weight, bias_parent], || ConvSaved { x: xc, weight: wc, has_bias, options }, y)
 }

@@ -1,14 +1,14 @@
 //! GELU (the exact, erf form burn uses) as one vectorised pass, forward and backward.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
+use burn::backend::autodiff::ops::{Backward, Ops, unary};
 use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 use burn::tensor::activation;
 use burn_flex::FlexTensor;
 
+use super::node::record;
 use super::route::{Kind, cast, kind};
 use super::storage::{contiguous, flex_tensor, is_f32, values, wrap};
 use super::vector::{self, erf, exp};
@@ -95,12 +95,7 @@ fn gelu_autodiff<const D: usize>(x: Tensor<CpuAutodiff, D>) -> Tensor<CpuAutodif
         return activation::gelu(Tensor::from_primitive(TensorPrimitive::Float(x)));
     }
     let input = contiguous(x.primitive.clone());
-    let out = match GeluBackward.prepare::<NoCheckpointing>([x.node.clone()]).compute_bound().stateful() {
-        OpsKind::Tracked(prep) => {
-            let y = forward(input.clone());
-            prep.finish(input, y)
-        }
-        OpsKind::UnTracked(prep) => prep.finish(forward(input)),
-    };
-    Tensor::from_primitive(TensorPrimitive::Float(out))
+    // The input is kept for the backward, so the forward cannot overwrite it.
+    let y = forward(input.clone());
+    record(GeluBackward, [&x], || input, y)
 }

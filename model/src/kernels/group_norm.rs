@@ -3,15 +3,15 @@
 //! over two axes, broadcasts) and as many autodiff nodes.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 use burn::tensor::activation::silu;
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
+use super::node::record;
 use super::route::{Kind, cast, kind};
 use super::storage::{contiguous, flex_tensor, is_f32, values, wrap};
 use super::vector::{self, sigmoid};
@@ -245,10 +245,6 @@ fn autodiff(
     let stats = Stats::new(&xc, groups, eps as f32);
     let (y, xhat) = stats.forward(&xc, values(&gc), values(&bc));
     let shape = xc.layout().shape().clone();
-    let nodes = [x.node.clone(), gamma.node.clone(), beta.node.clone()];
-    let out = match GroupNormSiluBackward.prepare::<NoCheckpointing>(nodes).compute_bound().stateful() {
-        OpsKind::Tracked(prep) => prep.finish(Saved { stats, xhat, gamma: gc, beta: bc, shape }, y),
-        OpsKind::UnTracked(prep) => prep.finish(y),
-    };
-    Tensor::from_primitive(TensorPrimitive::Float(out))
+    let saved = || Saved { stats, xhat, gamma: gc, beta: bc, shape };
+    record(GroupNormSiluBackward, [&x, &gamma, &beta], saved, y)
 }

@@ -3,13 +3,13 @@
 //! then `reshape`) makes burn-flex copy a 4-D permuted view element by element.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
+use burn::backend::autodiff::ops::{Backward, Ops, unary};
 use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 use burn_flex::FlexTensor;
 
+use super::node::record;
 use super::route::{Kind, cast, kind};
 use super::storage::{contiguous, flex, flex_tensor, is_f32, values, wrap};
 use super::vector;
@@ -80,9 +80,5 @@ fn merge_autodiff(x: Tensor<CpuAutodiff, 4>) -> Tensor<CpuAutodiff, 2> {
     let input = contiguous(x.primitive.clone());
     let dims: [usize; 4] = std::array::from_fn(|i| input.layout().shape()[i]);
     let y = swap_middle(&input, true);
-    let out = match MergeBackward.prepare::<NoCheckpointing>([x.node.clone()]).compute_bound().stateful() {
-        OpsKind::Tracked(prep) => prep.finish(dims, y),
-        OpsKind::UnTracked(prep) => prep.finish(y),
-    };
-    Tensor::from_primitive(TensorPrimitive::Float(out))
+    record(MergeBackward, [&x], || dims, y)
 }

@@ -8,6 +8,7 @@ mod conv;
 mod gelu;
 mod group_norm;
 mod heads;
+mod node;
 mod norm;
 mod residual;
 mod rope;

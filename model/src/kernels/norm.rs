@@ -5,13 +5,13 @@
 //! element.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 use burn_flex::FlexTensor;
 
+use super::node::record;
 use super::route::{Kind, cast, kind};
 use super::storage::{Rows, contiguous, flex_tensor, is_f32, values, wrap};
 use super::vector;
@@ -117,12 +117,7 @@ fn rms_norm_autodiff<const D: usize>(
     let xc = contiguous(x.primitive.clone());
     let g = contiguous(gamma.primitive.clone());
     let (y, inv) = rms_forward(&Rows::new(xc.clone()), xc.layout().shape(), values(&g), eps as f32);
-    let out =
-        match RmsBackward.prepare::<NoCheckpointing>([x.node.clone(), gamma.node.clone()]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish(RmsSaved { x: xc, gamma: g, inv }, y),
-            OpsKind::UnTracked(prep) => prep.finish(y),
-        };
-    Tensor::from_primitive(TensorPrimitive::Float(out))
+    record(RmsBackward, [&x, &gamma], || RmsSaved { x: xc, gamma: g, inv }, y)
 }
 
 /// Layer norm without parameters over the last dimension, then `· (1 + scale) + shift` when a
@@ -305,21 +300,11 @@ fn layer_norm_autodiff(
     let shape = x.primitive.layout().shape().clone();
     let rows = m.as_ref().map(|(sh, sc)| (Rows::new(sh.primitive.clone()), Rows::new(sc.primitive.clone())));
     let (y, xhat, inv) = ln_forward(&Rows::new(x.primitive.clone()), &shape, rows.as_ref(), eps as f32);
-    let out = match m {
-        None => match LayerNormBackward.prepare::<NoCheckpointing>([x.node.clone()]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish(LnSaved { xhat, inv, scale: None, shape }, y),
-            OpsKind::UnTracked(prep) => prep.finish(y),
-        },
+    match m {
+        None => record(LayerNormBackward, [&x], || LnSaved { xhat, inv, scale: None, shape }, y),
         Some((sh, sc)) => {
-            let nodes = [x.node.clone(), sh.node.clone(), sc.node.clone()];
-            match ModulatedNormBackward.prepare::<NoCheckpointing>(nodes).compute_bound().stateful() {
-                OpsKind::Tracked(prep) => {
-                    let scale = Some(contiguous(sc.primitive.clone()));
-                    prep.finish(LnSaved { xhat, inv, scale, shape }, y)
-                }
-                OpsKind::UnTracked(prep) => prep.finish(y),
-            }
+            let saved = || LnSaved { xhat, inv, scale: Some(contiguous(sc.primitive.clone())), shape };
+            record(ModulatedNormBackward, [&x, &sh, &sc], saved, y)
         }
-    };
-    Tensor::from_primitive(TensorPrimitive::Float(out))
+    }
 }

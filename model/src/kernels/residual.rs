@@ -3,13 +3,13 @@
 //! burn-flex walk that view element by element, once forward and again backward.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 use burn_flex::FlexTensor;
 
+use super::node::record;
 use super::route::{Kind, cast, kind};
 use super::storage::{Rows, contiguous, flex_tensor, is_f32, values, wrap};
 use super::vector;
@@ -88,10 +88,5 @@ fn gated_autodiff(
     }
     let (xc, yc) = (contiguous(x.primitive.clone()), contiguous(y.primitive.clone()));
     let out = forward(&xc, &Rows::new(gate.primitive.clone()), &yc);
-    let nodes = [x.node.clone(), gate.node.clone(), y.node.clone()];
-    let out = match GatedBackward.prepare::<NoCheckpointing>(nodes).compute_bound().stateful() {
-        OpsKind::Tracked(prep) => prep.finish((contiguous(gate.primitive.clone()), yc), out),
-        OpsKind::UnTracked(prep) => prep.finish(out),
-    };
-    Tensor::from_primitive(TensorPrimitive::Float(out))
+    record(GatedBackward, [&x, &gate, &y], || (contiguous(gate.primitive.clone()), yc), out)
 }

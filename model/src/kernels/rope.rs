@@ -4,13 +4,13 @@
 //! which on burn-flex walks strided memory element by element.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
+use burn::backend::autodiff::ops::{Backward, Ops, unary};
 use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 use burn_flex::FlexTensor;
 
+use super::node::record;
 use super::route::{Kind, cast, kind};
 use super::storage::{contiguous, flex, flex_tensor, is_f32, values, wrap};
 use super::vector;
@@ -103,9 +103,5 @@ fn rope_autodiff(
         return rope_plain(x, Tensor::from_inner(wrap(cos)), Tensor::from_inner(wrap(sin)));
     }
     let y = rotate(&input, &cos, &sin, 1.0);
-    let out = match RopeBackward.prepare::<NoCheckpointing>([x.node.clone()]).compute_bound().stateful() {
-        OpsKind::Tracked(prep) => prep.finish((cos, sin), y),
-        OpsKind::UnTracked(prep) => prep.finish(y),
-    };
-    Tensor::from_primitive(TensorPrimitive::Float(out))
+    record(RopeBackward, [&x], || (cos, sin), y)
 }
