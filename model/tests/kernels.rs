@@ -42,7 +42,7 @@ fn gelu_matches_burn() {
     assert_eq!(max_diff(kept, x.clone()), 0.0);
 
     let w = random::<Cpu, 3>([3, 70, 200], 2);
-    let (ours, g_ours) = grads(&[x.clone()], w.clone(), |v| kernels::gelu(v[0].clone()));
+    let (ours, g_ours) = grads(std::slice::from_ref(&x), w.clone(), |v| kernels::gelu(v[0].clone()));
     let (plain, g_plain) = grads(&[x], w, |v| activation::gelu(v[0].clone()));
     assert!(max_diff(ours, plain) < 2e-6);
     assert!(max_diff(g_ours[0].clone(), g_plain[0].clone()) < 1e-5);
@@ -61,7 +61,8 @@ fn rope_matches_plain_ops() {
 
     let w = random::<Cpu, 4>([b, h, n, d], 5);
     let (c, s) = (Tensor::from_inner(cos.clone()), Tensor::from_inner(sin.clone()));
-    let (ours, g_ours) = grads(&[x.clone()], w.clone(), |v| kernels::rope(v[0].clone(), c.clone(), s.clone()));
+    let (ours, g_ours) =
+        grads(std::slice::from_ref(&x), w.clone(), |v| kernels::rope(v[0].clone(), c.clone(), s.clone()));
     let (plain, g_plain) = grads(&[x], w, |v| kernels::rope_plain(v[0].clone(), c.clone(), s.clone()));
     assert!(max_diff(ours, plain) < 1e-6);
     assert!(max_diff(g_ours[0].clone(), g_plain[0].clone()) < 1e-5);
@@ -180,7 +181,7 @@ fn merge_heads_and_gated_residual_match_plain_ops() {
     let x = random::<Cpu, 4>([2, 3, 17, 16], 16);
     assert_eq!(max_diff(kernels::merge_heads(x.clone()), kernels::merge_heads_plain(x.clone())), 0.0);
     let w = random::<Cpu, 2>([2 * 17, 3 * 16], 17);
-    let (a, ga) = grads(&[x.clone()], w.clone(), |v| kernels::merge_heads(v[0].clone()));
+    let (a, ga) = grads(std::slice::from_ref(&x), w.clone(), |v| kernels::merge_heads(v[0].clone()));
     let (b, gb) = grads(&[x], w, |v| kernels::merge_heads_plain(v[0].clone()));
     assert_eq!(max_diff(a, b), 0.0);
     assert_eq!(max_diff(ga[0].clone(), gb[0].clone()), 0.0);

@@ -24,7 +24,8 @@ use crate::{Cpu, CpuAutodiff};
 ///
 /// # Shapes
 /// - `q` `[rows, heads, n, head_dim]`, `k` and `v` `[rows, heads, m, head_dim]`,
-///   `mask` `[rows, heads, n, m]` (`true` = blocked; no row may be blocked entirely)
+///   `mask` `[rows, heads, n, m]` or broadcastable to it (`true` = blocked; a row blocked
+///   entirely attends to nothing and gives 0)
 /// - output `[rows, heads, n, head_dim]`
 pub fn attention<B: Backend>(
     q: Tensor<B, 4>,
@@ -34,7 +35,7 @@ pub fn attention<B: Backend>(
 ) -> Tensor<B, 4> {
     match kind::<B>() {
         Kind::Cpu => {
-            let mask = mask.map(|m| cast::<_, Tensor<Cpu, 4, Bool>>(m));
+            let mask = mask.map(cast::<_, Tensor<Cpu, 4, Bool>>);
             cast(forward(cast(q), cast(k), cast(v), mask).1)
         }
         Kind::CpuAutodiff => {
@@ -60,7 +61,9 @@ fn forward(
     let shape = scores.layout().shape().clone();
     let m = shape[3];
     let mut scores = if scores.is_unique() { scores } else { scores.to_contiguous() };
-    let blocked = mask.map(|mask| contiguous(mask.into_primitive()));
+    let dims: [usize; 4] = std::array::from_fn(|i| shape[i]);
+    // A mask that broadcasts (e.g. one for all heads) is expanded to the scores' shape.
+    let blocked = mask.map(|mask| contiguous(mask.expand(dims).into_primitive()));
     let blocked = blocked.as_ref().map(FlexTensor::bytes);
     let n = shape.num_elements();
     vector::rows(&mut scores.storage_mut::<f32>()[..n], m, |r, row| {

@@ -38,7 +38,7 @@ pub fn is_f32(t: &FlexTensor) -> bool {
 }
 
 /// Rows of a tensor along its last dimension, read in place when each row is contiguous (a
-/// view that narrows the last dimension, as the adaLN chunks are); otherwise from a copy.
+/// view such as the attention's split heads); otherwise from a copy.
 pub struct Rows {
     tensor: FlexTensor,
     /// Offset of row `i` is `start + Σ index_j · stride_j` over the leading dimensions.

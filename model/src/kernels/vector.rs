@@ -31,7 +31,7 @@ pub fn exp(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 0.5;
     let e = p * (r * r) + r + 1.0;
     // 2ⁿ from exponent bits, in two halves so that every n in −126..=128 stays representable.
     let n = n as i32;
@@ -160,6 +160,10 @@ fn softmax_body(row: &mut [f32]) {
         }
     }
     let max = chunks.remainder().iter().chain(&lanes).fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    if max == f32::NEG_INFINITY {
+        row.fill(0.0);
+        return;
+    }
     let mut sums = [0.0f32; LANES];
     let mut chunks = row.chunks_exact_mut(LANES);
     for c in &mut chunks {
@@ -179,7 +183,7 @@ fn softmax_body(row: &mut [f32]) {
     }
 }
 
-/// Softmax of one row in place (entries of −∞ get 0; at least one entry must be finite).
+/// Softmax of one row in place (entries of −∞ get 0; a row of only −∞ becomes all 0).
 pub fn softmax_row(row: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     {
@@ -265,6 +269,9 @@ mod tests {
         let want: Vec<f64> = row.iter().map(|&v| f64::from(v - max).exp() / sum).collect();
         softmax_row(&mut row);
         assert_eq!(row[3], 0.0);
+        let mut blocked = vec![f32::NEG_INFINITY; 5];
+        softmax_row(&mut blocked);
+        assert_eq!(blocked, vec![0.0; 5]);
         for (got, want) in row.iter().zip(&want) {
             assert!((f64::from(*got) - want).abs() < 1e-6);
         }
