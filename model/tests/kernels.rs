@@ -205,7 +205,7 @@ fn merge_heads_and_gated_residual_match_plain_ops() {
 }
 
 #[test]
-fn conv3d_gradients_match_burn() {
+fn conv3d_values_and_gradients_match_burn() {
     use burn::tensor::ops::ConvOptions;
     let x = random::<Cpu, 5>([2, 5, 6, 9, 11], 22);
     let w = random::<Cpu, 5>([7, 5, 3, 3, 3], 23) * 0.2;
@@ -213,6 +213,10 @@ fn conv3d_gradients_match_burn() {
     // Causal-style (no time padding) stride 1, and a strided one as the VAE's downsampling.
     for (stride, padding) in [([1, 1, 1], [0, 1, 1]), ([2, 2, 2], [0, 1, 1]), ([1, 1, 1], [1, 0, 1])] {
         let options = ConvOptions::new(stride, padding, [1, 1, 1], 1);
+        let ours = kernels::conv3d(x.clone(), w.clone(), Some(bias.clone()), options.clone());
+        let plain = module::conv3d(x.clone(), w.clone(), Some(bias.clone()), options.clone());
+        assert_eq!(ours.dims(), plain.dims());
+        assert!(max_diff(ours, plain) < 1e-5, "forward, stride {stride:?}");
         let run = |fused: bool| {
             let xa = Tensor::<CpuAutodiff, 5>::from_inner(x.clone()).require_grad();
             let wa = Tensor::<CpuAutodiff, 5>::from_inner(w.clone()).require_grad();

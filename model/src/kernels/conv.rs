@@ -1,11 +1,10 @@
-//! 3D convolution with a fast weight gradient. burn computes a convolution's weight gradient as
-//! another convolution whose *kernel* is the whole output gradient (`T × H × W` taps); on
-//! burn-flex that unfolds the input into a matrix hundreds of MB large and dominates a VAE
-//! training step. Here the weight gradient is the textbook form: for each output frame, unfold
-//! the input patches it read (`[c_in · k, h_out · w_out]`) and accumulate `dy · patchesᵀ` with
-//! one multi-threaded matmul. The input gradient is its mirror image (`wᵀ · dy`, then each
-//! patch's gradient added back where it was read), in place of burn's transposed convolution.
-//! The forward stays burn-flex's own.
+//! 3D convolution (groups 1, dilation 1) with fast gradients, one output frame at a time: unfold
+//! the input patches the frame read (`[c_in · k, h_out · w_out]`, rows copied whole where the
+//! stride allows), then `dy · patchesᵀ` for the weight gradient, and `wᵀ · dy` added back where
+//! each patch was read for the input gradient. burn computes the weight gradient as a
+//! convolution whose *kernel* is the whole output gradient (on burn-flex that unfolds the input
+//! into a matrix hundreds of MB large) and the input gradient as a transposed convolution. The
+//! forward stays burn-flex's own (measured faster than a whole-frame unfold and matmul).
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::grads::Gradients;
@@ -42,72 +41,127 @@ pub fn conv3d<B: Backend>(
     }
 }
 
-/// `∂loss/∂weight` of a convolution (groups 1, dilation 1).
+/// The sizes of one convolution (groups 1, dilation 1).
+#[derive(Clone, Copy, Debug)]
+struct Geometry {
+    batch: usize,
+    /// Input channels, frames, height, width.
+    ci: usize,
+    t: usize,
+    h: usize,
+    w: usize,
+    /// Output channels, frames, height, width.
+    co: usize,
+    to: usize,
+    ho: usize,
+    wo: usize,
+    kernel: [usize; 3],
+    stride: [usize; 3],
+    padding: [usize; 3],
+}
+
+impl Geometry {
+    fn new(x: &burn::tensor::Shape, weight: &burn::tensor::Shape, options: &ConvOptions<3>) -> Self {
+        let out = |i: usize, k: usize, len: usize| (len + 2 * options.padding[i] - k) / options.stride[i] + 1;
+        let kernel = [weight[2], weight[3], weight[4]];
+        Geometry {
+            batch: x[0],
+            ci: x[1],
+            t: x[2],
+            h: x[3],
+            w: x[4],
+            co: weight[0],
+            to: out(0, kernel[0], x[2]),
+            ho: out(1, kernel[1], x[3]),
+            wo: out(2, kernel[2], x[4]),
+            kernel,
+            stride: options.stride,
+            padding: options.padding,
+        }
+    }
+
+    /// Taps of one output value: `c_in · kt · kh · kw`.
+    fn taps(&self) -> usize {
+        self.ci * self.kernel.iter().product::<usize>()
+    }
+
+    /// Output pixels of one frame.
+    fn plane(&self) -> usize {
+        self.ho * self.wo
+    }
+
+    /// The input patches read by output frame `ot` of sample `n`: row `(c, a, b, e)` holds the
+    /// input value under tap `(a, b, e)` of channel `c` for every output pixel (0 in padding).
+    ///
+    /// # Shapes
+    /// - `x` `[batch, c_in, t, h, w]` (values); output `[taps, plane]`
+    fn unfold(&self, x: &[f32], n: usize, ot: usize) -> Vec<f32> {
+        let Geometry { ci, t, h, w, ho, wo, kernel: [kt, kh, kw], stride: [st, sh, sw], padding: [pt, ph, pw], .. } =
+            *self;
+        let mut patches = vec![0.0f32; self.taps() * self.plane()];
+        vector::rows(&mut patches, self.plane(), |row, out| {
+            let (c, a, b, e) = (row / (kt * kh * kw), row / (kh * kw) % kt, row / kw % kh, row % kw);
+            let it = (ot * st + a) as isize - pt as isize;
+            if it < 0 || it >= t as isize {
+                return;
+            }
+            let base = ((n * ci + c) * t + it as usize) * h * w;
+            let (lo, hi) = inside(wo, w, sw, e, pw);
+            for oy in 0..ho {
+                let iy = (oy * sh + b) as isize - ph as isize;
+                if iy < 0 || iy >= h as isize {
+                    continue;
+                }
+                let src = &x[base + iy as usize * w..base + (iy as usize + 1) * w];
+                let dst = &mut out[oy * wo..(oy + 1) * wo];
+                if sw == 1 {
+                    dst[lo..hi].copy_from_slice(&src[lo + e - pw..hi + e - pw]);
+                } else {
+                    for (ox, d) in dst.iter_mut().enumerate().take(hi).skip(lo) {
+                        *d = src[ox * sw + e - pw];
+                    }
+                }
+            }
+        });
+        patches
+    }
+
+    /// Frame `ot` of sample `n` of a `[batch, c_out, t', h', w']` tensor, as `[c_out, plane]`.
+    fn out_frame(&self, y: &[f32], n: usize, ot: usize) -> Vec<f32> {
+        let (co, to, plane) = (self.co, self.to, self.plane());
+        let mut frame = Vec::with_capacity(co * plane);
+        for o in 0..co {
+            let start = ((n * co + o) * to + ot) * plane;
+            frame.extend_from_slice(&y[start..start + plane]);
+        }
+        frame
+    }
+}
+
+/// `∂loss/∂weight` of a convolution (groups 1, dilation 1): for each output frame, `dy ·
+/// patchesᵀ`, summed.
 ///
 /// # Shapes
 /// - `x` `[batch, c_in, t, h, w]`, `dy` `[batch, c_out, t', h', w']`
 /// - output `[c_out, c_in, kt, kh, kw]`
-fn weight_grad(x: &FlexTensor, dy: &FlexTensor, kernel: [usize; 3], options: &ConvOptions<3>) -> FlexTensor {
-    let xs = x.layout().shape().clone();
-    let ys = dy.layout().shape().clone();
-    let (batch, ci, t, h, w) = (xs[0], xs[1], xs[2], xs[3], xs[4]);
-    let (co, to, ho, wo) = (ys[1], ys[2], ys[3], ys[4]);
-    let [kt, kh, kw] = kernel;
-    let [st, sh, sw] = options.stride;
-    let [pt, ph, pw] = options.padding;
-    let (xv, dyv) = (values(x), values(dy));
-    let (taps, plane) = (ci * kt * kh * kw, ho * wo);
+fn weight_grad(x: &FlexTensor, weight: &FlexTensor, dy: &FlexTensor, options: &ConvOptions<3>) -> FlexTensor {
+    let g = Geometry::new(x.layout().shape(), weight.layout().shape(), options);
+    let (plane, xv, dyv) = (g.plane(), values(x), values(dy));
     let mut total: Option<Tensor<Cpu, 2>> = None;
-    for n in 0..batch {
-        for ot in 0..to {
-            let mut patches = vec![0.0f32; taps * plane];
-            // Row (c, a, b, e) of the patches: the input value under tap (a, b, e) of channel c
-            // for every output pixel of frame `ot`.
-            vector::rows(&mut patches, plane, |row, out| {
-                let (c, a, b, e) = (row / (kt * kh * kw), row / (kh * kw) % kt, row / kw % kh, row % kw);
-                let it = (ot * st + a) as isize - pt as isize;
-                if it < 0 || it >= t as isize {
-                    out.fill(0.0);
-                    return;
-                }
-                let base = ((n * ci + c) * t + it as usize) * h * w;
-                for oy in 0..ho {
-                    let iy = (oy * sh + b) as isize - ph as isize;
-                    let dst = &mut out[oy * wo..(oy + 1) * wo];
-                    if iy < 0 || iy >= h as isize {
-                        dst.fill(0.0);
-                        continue;
-                    }
-                    let src = &xv[base + iy as usize * w..base + (iy as usize + 1) * w];
-                    let (lo, hi) = inside(wo, w, sw, e, pw);
-                    dst[..lo].fill(0.0);
-                    dst[hi..].fill(0.0);
-                    if sw == 1 {
-                        dst[lo..hi].copy_from_slice(&src[lo + e - pw..hi + e - pw]);
-                    } else {
-                        for (ox, d) in dst.iter_mut().enumerate().take(hi).skip(lo) {
-                            *d = src[ox * sw + e - pw];
-                        }
-                    }
-                }
-            });
-            // dy of this frame: [co, plane] (strided over frames).
-            let mut frame = Vec::with_capacity(co * plane);
-            for o in 0..co {
-                let start = ((n * co + o) * to + ot) * plane;
-                frame.extend_from_slice(&dyv[start..start + plane]);
-            }
-            let dy_frame = wrap::<2>(flex_tensor(frame, &[co, plane]));
-            let p = wrap::<2>(flex_tensor(patches, &[taps, plane]));
-            let part = dy_frame.matmul(p.transpose()); // [co, taps]
+    for n in 0..g.batch {
+        for ot in 0..g.to {
+            let patches = wrap::<2>(flex_tensor(g.unfold(xv, n, ot), &[g.taps(), plane]));
+            let dy_frame = wrap::<2>(flex_tensor(g.out_frame(dyv, n, ot), &[g.co, plane]));
+            let part = dy_frame.matmul(patches.transpose()); // [co, taps]
             total = Some(match total {
                 Some(sum) => sum + part,
                 None => part,
             });
         }
     }
-    let total = total.unwrap_or_else(|| Tensor::zeros([co, taps], &Default::default()));
-    contiguous(total.reshape([co, ci, kt, kh, kw]).into_primitive().tensor())
+    let total = total.unwrap_or_else(|| Tensor::zeros([g.co, g.taps()], &Default::default()));
+    let [kt, kh, kw] = g.kernel;
+    contiguous(total.reshape([g.co, g.ci, kt, kh, kw]).into_primitive().tensor())
 }
 
 /// `∂loss/∂x` of a convolution (groups 1, dilation 1): for each output frame, `wᵀ · dy` gives
@@ -122,24 +176,28 @@ fn input_grad(
     dy: &FlexTensor,
     options: &ConvOptions<3>,
 ) -> FlexTensor {
-    let (batch, ci, t, h, w) = (x_shape[0], x_shape[1], x_shape[2], x_shape[3], x_shape[4]);
-    let ws = weight.layout().shape().clone();
-    let (co, kt, kh, kw) = (ws[0], ws[2], ws[3], ws[4]);
-    let ys = dy.layout().shape().clone();
-    let (to, ho, wo) = (ys[2], ys[3], ys[4]);
-    let [st, sh, sw] = options.stride;
-    let [pt, ph, pw] = options.padding;
-    let (taps, plane) = (ci * kt * kh * kw, ho * wo);
+    let g = Geometry::new(x_shape, weight.layout().shape(), options);
+    let Geometry {
+        batch,
+        ci,
+        t,
+        h,
+        w,
+        co,
+        to,
+        ho,
+        wo,
+        kernel: [kt, kh, kw],
+        stride: [st, sh, sw],
+        padding: [pt, ph, pw],
+    } = g;
+    let (taps, plane) = (g.taps(), g.plane());
     let wt = wrap::<2>(weight.clone()).reshape([co, taps]).transpose(); // [taps, co]
     let dyv = values(dy);
     let mut dx = vec![0.0f32; x_shape.num_elements()];
     for n in 0..batch {
         for ot in 0..to {
-            let mut frame = Vec::with_capacity(co * plane);
-            for o in 0..co {
-                let start = ((n * co + o) * to + ot) * plane;
-                frame.extend_from_slice(&dyv[start..start + plane]);
-            }
+            let frame = g.out_frame(dyv, n, ot);
             let cols = flex(wt.clone().matmul(wrap::<2>(flex_tensor(frame, &[co, plane])))); // [taps, plane]
             let cols = values(&cols);
             // Channel c's taps write only into channel c of dx: one task per channel.
@@ -209,9 +267,7 @@ impl Backward<Cpu, 3> for ConvBackward {
         let dy = contiguous(grads.consume::<Cpu>(&ops.node));
         let [node_x, node_w, node_b] = ops.parents;
         if let Some(node) = node_w {
-            let ws = weight.layout().shape();
-            let kernel = [ws[2], ws[3], ws[4]];
-            grads.register::<Cpu>(node.id, weight_grad(&x, &dy, kernel, &options));
+            grads.register::<Cpu>(node.id, weight_grad(&x, &weight, &dy, &options));
         }
         if let (Some(node), true) = (node_b, has_bias) {
             let ws = weight.layout().shape();
@@ -243,6 +299,7 @@ fn conv3d_autodiff(
     }
     let xc = contiguous(x.primitive.clone());
     let wc = contiguous(weight.primitive.clone());
+    // The forward is burn-flex's own (its tiled unfold beats a whole-frame one).
     let y = module::conv3d(
         wrap::<5>(xc.clone()),
         wrap::<5>(wc.clone()),
