@@ -93,6 +93,18 @@ fn reference(script: &Path, args: &[String]) -> Result<Value> {
     serde_json::from_str(line).context("reference printed bad JSON")
 }
 
+/// A timing (as JSON) with the reference's timings that were measured added.
+fn json_line(mut line: Value, reference: &[(&str, Option<f64>)]) -> Value {
+    if let Some(obj) = line.as_object_mut() {
+        for (key, value) in reference {
+            if let Some(v) = value {
+                obj.insert((*key).into(), (*v).into());
+            }
+        }
+    }
+    line
+}
+
 fn ms(v: &Value, key: &str) -> Option<f64> {
     v.get(key).and_then(Value::as_f64)
 }
@@ -144,12 +156,7 @@ fn run_dit(a: DitArgs) -> Result<()> {
         let (tf, tt) =
             (torch.as_ref().and_then(|v| ms(v, "forward_ms")), torch.as_ref().and_then(|v| ms(v, "train_ms")));
         if a.json {
-            let mut line = serde_json::to_value(&t)?;
-            if let (Some(obj), Some(tf), Some(tt)) = (line.as_object_mut(), tf, tt) {
-                obj.insert("torch_forward_ms".into(), tf.into());
-                obj.insert("torch_train_ms".into(), tt.into());
-            }
-            println!("{line}");
+            println!("{}", json_line(serde_json::to_value(&t)?, &[("torch_forward_ms", tf), ("torch_train_ms", tt)]));
         } else {
             let cell = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.1}"));
             println!(
@@ -196,12 +203,7 @@ fn run_vae(a: VaeArgs) -> Result<()> {
     let (tf, tb) =
         (torch.as_ref().and_then(|v| ms(v, "forward_ms")), torch.as_ref().and_then(|v| ms(v, "backward_ms")));
     if a.json {
-        let mut line = serde_json::to_value(&conv)?;
-        if let (Some(obj), Some(tf), Some(tb)) = (line.as_object_mut(), tf, tb) {
-            obj.insert("torch_forward_ms".into(), tf.into());
-            obj.insert("torch_backward_ms".into(), tb.into());
-        }
-        println!("{line}");
+        println!("{}", json_line(serde_json::to_value(&conv)?, &[("torch_forward_ms", tf), ("torch_backward_ms", tb)]));
         println!("{}", serde_json::to_value(&vae)?);
         return Ok(());
     }
