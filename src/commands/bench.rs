@@ -77,8 +77,10 @@ pub fn run(command: BenchCommand) -> Result<()> {
     }
 }
 
-/// Runs `python3 script args… --json` and returns its last JSON line.
-fn reference(script: &Path, args: &[String]) -> Result<Value> {
+/// Runs `python3 script args… --json` when a script is given and returns the two timings named
+/// `keys` from its last JSON line.
+fn reference(script: Option<&Path>, args: &[String], keys: [&str; 2]) -> Result<[Option<f64>; 2]> {
+    let Some(script) = script else { return Ok([None, None]) };
     let out = Command::new("python3")
         .arg(script)
         .args(args)
@@ -90,7 +92,8 @@ fn reference(script: &Path, args: &[String]) -> Result<Value> {
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout.lines().rev().find(|l| l.trim_start().starts_with('{')).context("reference printed no JSON")?;
-    serde_json::from_str(line).context("reference printed bad JSON")
+    let value: Value = serde_json::from_str(line).context("reference printed bad JSON")?;
+    Ok(keys.map(|key| value.get(key).and_then(Value::as_f64)))
 }
 
 /// A timing (as JSON) with the reference's timings that were measured added.
@@ -105,8 +108,9 @@ fn json_line(mut line: Value, reference: &[(&str, Option<f64>)]) -> Value {
     line
 }
 
-fn ms(v: &Value, key: &str) -> Option<f64> {
-    v.get(key).and_then(Value::as_f64)
+/// A table cell for a timing that may be missing.
+fn cell(ms: Option<f64>) -> String {
+    ms.map_or_else(|| "-".into(), |v| format!("{v:.1}"))
 }
 
 fn ratio(ours: f64, theirs: Option<f64>) -> String {
@@ -138,27 +142,19 @@ fn run_dit(a: DitArgs) -> Result<()> {
     for &tokens in &a.tokens {
         let case = DitCase::with_tokens(tokens, a.text);
         let t: DitTiming = bench_dit::<CpuAutodiff>(&config, case, a.reps, &device);
-        let torch = match &a.reference {
-            Some(script) => Some(reference(
-                script,
-                &[
-                    format!("--dim={}", t.dim),
-                    format!("--depth={}", t.depth),
-                    format!("--heads={}", t.heads),
-                    format!("--tokens={}", t.tokens),
-                    format!("--text={}", t.text_tokens),
-                    format!("--frames={}", t.frames),
-                    format!("--reps={}", a.reps),
-                ],
-            )?),
-            None => None,
-        };
-        let (tf, tt) =
-            (torch.as_ref().and_then(|v| ms(v, "forward_ms")), torch.as_ref().and_then(|v| ms(v, "train_ms")));
+        let args = [
+            format!("--dim={}", t.dim),
+            format!("--depth={}", t.depth),
+            format!("--heads={}", t.heads),
+            format!("--tokens={}", t.tokens),
+            format!("--text={}", t.text_tokens),
+            format!("--frames={}", t.frames),
+            format!("--reps={}", a.reps),
+        ];
+        let [tf, tt] = reference(a.reference.as_deref(), &args, ["forward_ms", "train_ms"])?;
         if a.json {
             println!("{}", json_line(serde_json::to_value(&t)?, &[("torch_forward_ms", tf), ("torch_train_ms", tt)]));
         } else {
-            let cell = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.1}"));
             println!(
                 "{:>7} {:>6} | {:>10.1} {:>8.0} {:>10.1} | {:>10} {:>10} | {:>7} {:>7}",
                 t.tokens,
@@ -185,23 +181,16 @@ fn run_vae(a: VaeArgs) -> Result<()> {
     // The layer of the reference measurement (64 → 64 channels, 3³) and the whole VAE.
     let (channels, kernel) = ([64, 64], [3, 3, 3]);
     let conv: ConvTiming = bench_conv3d::<CpuAutodiff>(channels, kernel, a.frames, size, a.reps, &device);
-    let torch = match &a.reference {
-        Some(script) => Some(reference(
-            script,
-            &[
-                format!("--channels={}", channels[0]),
-                format!("--kernel={}", kernel[0]),
-                format!("--frames={}", a.frames),
-                format!("--height={}", size[0]),
-                format!("--width={}", size[1]),
-                format!("--reps={}", a.reps),
-            ],
-        )?),
-        None => None,
-    };
+    let args = [
+        format!("--channels={}", channels[0]),
+        format!("--kernel={}", kernel[0]),
+        format!("--frames={}", a.frames),
+        format!("--height={}", size[0]),
+        format!("--width={}", size[1]),
+        format!("--reps={}", a.reps),
+    ];
+    let [tf, tb] = reference(a.reference.as_deref(), &args, ["forward_ms", "backward_ms"])?;
     let vae = bench_vae::<CpuAutodiff>(&config, a.frames, size, a.reps, &device);
-    let (tf, tb) =
-        (torch.as_ref().and_then(|v| ms(v, "forward_ms")), torch.as_ref().and_then(|v| ms(v, "backward_ms")));
     if a.json {
         println!("{}", json_line(serde_json::to_value(&conv)?, &[("torch_forward_ms", tf), ("torch_backward_ms", tb)]));
         println!("{}", serde_json::to_value(&vae)?);
@@ -212,7 +201,6 @@ fn run_vae(a: VaeArgs) -> Result<()> {
         "{:>24} | {:>9} {:>8} {:>11} | {:>9} {:>11} | {:>7} {:>9}",
         "case", "fwd ms", "GFLOP/s", "fwd+bwd ms", "torch fwd", "torch f+b", "fwd ×", "f+b ×"
     );
-    let cell = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.1}"));
     for (t, tf, tb) in [(&conv, tf, tb), (&vae, None, None)] {
         let gflops = t.gflop.map_or_else(|| "-".into(), |g| format!("{:.0}", g / (t.forward_ms / 1e3)));
         println!(

@@ -15,7 +15,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn_flex::FlexTensor;
 
 use super::node::record;
-use super::route::{Kind, cast, kind};
+use super::route::{Kind, cast, kind_of};
 use super::storage::{contiguous, flex, flex_tensor, values, wrap};
 use super::vector;
 use crate::{Cpu, CpuAutodiff};
@@ -33,7 +33,7 @@ pub fn attention<B: Backend>(
     v: Tensor<B, 4>,
     mask: Option<Tensor<B, 4, Bool>>,
 ) -> Tensor<B, 4> {
-    match kind::<B>() {
+    match kind_of(&q) {
         Kind::Cpu => {
             let mask = mask.map(cast::<_, Tensor<Cpu, 4, Bool>>);
             cast(forward(cast(q), cast(k), cast(v), mask).1)
@@ -46,6 +46,11 @@ pub fn attention<B: Backend>(
     }
 }
 
+/// The factor on the scores, `1 / √head_dim`.
+fn score_scale(head_dim: usize) -> f32 {
+    1.0 / (head_dim as f32).sqrt()
+}
+
 /// The attention probabilities `softmax(q kᵀ · scale, masked)` and the output `p v`.
 ///
 /// # Shapes
@@ -56,7 +61,7 @@ fn forward(
     v: Tensor<Cpu, 4>,
     mask: Option<Tensor<Cpu, 4, Bool>>,
 ) -> (FlexTensor, Tensor<Cpu, 4>) {
-    let scale = 1.0 / (q.dims()[3] as f32).sqrt();
+    let scale = score_scale(q.dims()[3]);
     let scores = flex(q.matmul(k.swap_dims(2, 3))); // [b, h, n, m]
     let shape = scores.layout().shape().clone();
     let m = shape[3];
@@ -99,7 +104,7 @@ fn softmax_backward(p: &FlexTensor, dp: FlexTensor, scale: f32) -> FlexTensor {
 #[derive(Debug)]
 struct AttentionBackward;
 
-/// What the backward needs: the inputs, the probabilities and the score scale.
+/// What the backward needs: the inputs and the probabilities.
 #[derive(Clone, Debug)]
 struct Saved {
     q: FlexTensor,
@@ -107,14 +112,14 @@ struct Saved {
     v: FlexTensor,
     /// `[rows, heads, n, m]`, contiguous.
     p: FlexTensor,
-    scale: f32,
 }
 
 impl Backward<Cpu, 3> for AttentionBackward {
     type State = Saved;
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let Saved { q, k, v, p, scale } = ops.state;
+        let Saved { q, k, v, p } = ops.state;
+        let scale = score_scale(q.layout().shape()[3]);
         let g = wrap::<4>(grads.consume::<Cpu>(&ops.node)); // [b, h, n, hd]
         let [node_q, node_k, node_v] = ops.parents;
         if let Some(node) = node_v {
@@ -144,10 +149,9 @@ fn attention_autodiff(
     mask: Option<Tensor<Cpu, 4, Bool>>,
 ) -> Tensor<CpuAutodiff, 4> {
     let [q, k, v] = [q, k, v].map(|t| t.into_primitive().tensor());
-    let scale = 1.0 / (q.primitive.layout().shape()[3] as f32).sqrt();
     let (qi, ki, vi) = (wrap::<4>(q.primitive.clone()), wrap::<4>(k.primitive.clone()), wrap::<4>(v.primitive.clone()));
     let (p, out) = forward(qi, ki, vi, mask);
     let out = out.into_primitive().tensor(); // [b, h, n, hd]
-    let saved = || Saved { q: q.primitive.clone(), k: k.primitive.clone(), v: v.primitive.clone(), p, scale };
+    let saved = || Saved { q: q.primitive.clone(), k: k.primitive.clone(), v: v.primitive.clone(), p };
     record(AttentionBackward, [&q, &k, &v], saved, out)
 }

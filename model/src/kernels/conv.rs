@@ -10,20 +10,19 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::prelude::*;
-use burn::tensor::TensorPrimitive;
 use burn::tensor::module;
-use burn::tensor::ops::{ConvOptions, ModuleOps};
+use burn::tensor::ops::ConvOptions;
 use burn_flex::FlexTensor;
-
-use super::node::record;
-use super::route::{Kind, cast, kind};
 use rayon::prelude::*;
 
-use super::storage::{contiguous, flex, flex_tensor, is_f32, values, wrap};
+use super::node::record;
+use super::route::{Kind, cast, kind_of};
+use super::storage::{contiguous, flex, flex_tensor, values, wrap};
 use super::vector;
 use crate::{Cpu, CpuAutodiff};
 
-/// burn's `conv3d` (groups 1 and dilation 1 take the fast weight gradient under autodiff).
+/// burn's `conv3d` (with a bias, groups 1 and dilation 1 — the VAE's convolutions — it takes the
+/// fast gradients under autodiff).
 ///
 /// # Shapes
 /// - `x` `[batch, c_in, t, h, w]`, `weight` `[c_out, c_in, kt, kh, kw]`, `bias` `[c_out]`
@@ -34,10 +33,10 @@ pub fn conv3d<B: Backend>(
     bias: Option<Tensor<B, 1>>,
     options: ConvOptions<3>,
 ) -> Tensor<B, 5> {
-    let plain_case = options.groups != 1 || options.dilation != [1, 1, 1];
-    match kind::<B>() {
-        Kind::CpuAutodiff if !plain_case => cast(conv3d_autodiff(cast(x), cast(weight), bias.map(cast), options)),
-        _ => module::conv3d(x, weight, bias, options),
+    let fast = options.groups == 1 && options.dilation == [1, 1, 1];
+    match (kind_of(&x), bias) {
+        (Kind::CpuAutodiff, Some(bias)) if fast => cast(conv3d_autodiff(cast(x), cast(weight), cast(bias), options)),
+        (_, bias) => module::conv3d(x, weight, bias, options),
     }
 }
 
@@ -255,7 +254,6 @@ struct ConvBackward;
 struct ConvSaved {
     x: FlexTensor,
     weight: FlexTensor,
-    has_bias: bool,
     options: ConvOptions<3>,
 }
 
@@ -263,16 +261,16 @@ impl Backward<Cpu, 3> for ConvBackward {
     type State = ConvSaved;
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let ConvSaved { x, weight, has_bias, options } = ops.state;
+        let ConvSaved { x, weight, options } = ops.state;
         let dy = contiguous(grads.consume::<Cpu>(&ops.node));
         let [node_x, node_w, node_b] = ops.parents;
         if let Some(node) = node_w {
             grads.register::<Cpu>(node.id, weight_grad(&x, &weight, &dy, &options));
         }
-        if let (Some(node), true) = (node_b, has_bias) {
-            let ws = weight.layout().shape();
-            let bias = flex_tensor(vec![0.0; ws[0]], &[ws[0]]);
-            grads.register::<Cpu>(node.id, <Cpu as ModuleOps<Cpu>>::conv3d_bias_backward(x.clone(), bias, dy.clone()));
+        if let Some(node) = node_b {
+            let co = weight.layout().shape()[0];
+            let db = wrap::<5>(dy.clone()).sum_dims(&[0, 2, 3, 4]).reshape([co]); // Σ over batch, time, space
+            grads.register::<Cpu>(node.id, db.into_primitive().tensor());
         }
         if let Some(node) = node_x {
             grads.register::<Cpu>(node.id, input_grad(x.layout().shape(), &weight, &dy, &options));
@@ -283,33 +281,21 @@ impl Backward<Cpu, 3> for ConvBackward {
 fn conv3d_autodiff(
     x: Tensor<CpuAutodiff, 5>,
     weight: Tensor<CpuAutodiff, 5>,
-    bias: Option<Tensor<CpuAutodiff, 1>>,
+    bias: Tensor<CpuAutodiff, 1>,
     options: ConvOptions<3>,
 ) -> Tensor<CpuAutodiff, 5> {
-    let (x, weight) = (x.into_primitive().tensor(), weight.into_primitive().tensor());
-    let bias = bias.map(|b| b.into_primitive().tensor());
-    if !is_f32(&x.primitive) {
-        let f = |t| Tensor::from_primitive(TensorPrimitive::Float(t));
-        return module::conv3d(
-            f(x),
-            f(weight),
-            bias.map(|b| Tensor::from_primitive(TensorPrimitive::Float(b))),
-            options,
-        );
-    }
+    let [x, weight] = [x, weight].map(|t| t.into_primitive().tensor());
+    let bias = bias.into_primitive().tensor();
     let xc = contiguous(x.primitive.clone());
     let wc = contiguous(weight.primitive.clone());
     // The forward is burn-flex's own (its tiled unfold beats a whole-frame one).
     let y = module::conv3d(
         wrap::<5>(xc.clone()),
         wrap::<5>(wc.clone()),
-        bias.as_ref().map(|b| wrap::<1>(b.primitive.clone())),
+        Some(wrap::<1>(bias.primitive.clone())),
         options.clone(),
     )
     .into_primitive()
     .tensor();
-    let has_bias = bias.is_some();
-    // Without a bias, its slot is the weight's node again and its gradient is never registered.
-    let bias_parent = bias.as_ref().unwrap_or(&weight);
-    record(ConvBackward, [&x, &weight, bias_parent], || ConvSaved { x: xc, weight: wc, has_bias, options }, y)
+    record(ConvBackward, [&x, &weight, &bias], || ConvSaved { x: xc, weight: wc, options }, y)
 }

@@ -4,13 +4,12 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, unary};
 use burn::prelude::*;
-use burn::tensor::TensorPrimitive;
 use burn::tensor::activation;
 use burn_flex::FlexTensor;
 
 use super::node::record;
-use super::route::{Kind, cast, kind};
-use super::storage::{contiguous, flex_tensor, is_f32, values, wrap};
+use super::route::{Kind, cast, kind_of};
+use super::storage::{contiguous, flex_tensor, values, wrap};
 use super::vector::{self, erf, exp};
 use crate::{Cpu, CpuAutodiff};
 
@@ -33,7 +32,7 @@ fn gelu_slope(x: f32) -> f32 {
 /// # Shapes
 /// - input and output: any shape
 pub fn gelu<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
-    match kind::<B>() {
+    match kind_of(&x) {
         Kind::Cpu => cast(gelu_cpu(cast::<_, Tensor<Cpu, D>>(x))),
         Kind::CpuAutodiff => cast(gelu_autodiff(cast::<_, Tensor<CpuAutodiff, D>>(x))),
         Kind::Other => activation::gelu(x),
@@ -41,11 +40,7 @@ pub fn gelu<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
 }
 
 fn gelu_cpu<const D: usize>(x: Tensor<Cpu, D>) -> Tensor<Cpu, D> {
-    let t = x.into_primitive().tensor();
-    if !is_f32(&t) {
-        return activation::gelu(wrap(t));
-    }
-    wrap(forward(t))
+    wrap(forward(x.into_primitive().tensor()))
 }
 
 /// GELU of a contiguous f32 flex tensor (in place when it owns its storage).
@@ -91,9 +86,6 @@ impl Backward<Cpu, 1> for GeluBackward {
 
 fn gelu_autodiff<const D: usize>(x: Tensor<CpuAutodiff, D>) -> Tensor<CpuAutodiff, D> {
     let x = x.into_primitive().tensor();
-    if !is_f32(&x.primitive) {
-        return activation::gelu(Tensor::from_primitive(TensorPrimitive::Float(x)));
-    }
     let input = contiguous(x.primitive.clone());
     // The input is kept for the backward, so the forward cannot overwrite it.
     let y = forward(input.clone());

@@ -6,14 +6,13 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::prelude::*;
-use burn::tensor::TensorPrimitive;
 use burn::tensor::activation::silu;
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
 use super::node::record;
-use super::route::{Kind, cast, kind};
-use super::storage::{contiguous, flex_tensor, is_f32, values, wrap};
+use super::route::{Kind, cast, kind_of};
+use super::storage::{contiguous, flex_tensor, values, wrap};
 use super::vector::{self, sigmoid};
 use crate::{Cpu, CpuAutodiff};
 
@@ -29,14 +28,11 @@ pub fn group_norm_silu<B: Backend>(
     groups: usize,
     eps: f64,
 ) -> Tensor<B, 5> {
-    match kind::<B>() {
+    match kind_of(&x) {
         Kind::Cpu => {
             let [x, gamma, beta] =
                 [x.into_primitive().tensor(), gamma.into_primitive().tensor(), beta.into_primitive().tensor()]
                     .map(|t| contiguous(cast::<_, FlexTensor>(t)));
-            if !is_f32(&x) {
-                return cast(group_norm_silu_plain(wrap::<5>(x), wrap(gamma), wrap(beta), groups, eps));
-            }
             let stats = Stats::new(&x, groups, eps as f32);
             cast(wrap::<5>(stats.forward(&x, values(&gamma), values(&beta)).0))
         }
@@ -230,16 +226,6 @@ fn autodiff(
 ) -> Tensor<CpuAutodiff, 5> {
     let x = x.into_primitive().tensor();
     let (gamma, beta) = (gamma.into_primitive().tensor(), beta.into_primitive().tensor());
-    if !is_f32(&x.primitive) {
-        let f = |t| Tensor::<CpuAutodiff, 1>::from_primitive(TensorPrimitive::Float(t));
-        return group_norm_silu_plain(
-            Tensor::from_primitive(TensorPrimitive::Float(x)),
-            f(gamma),
-            f(beta),
-            groups,
-            eps,
-        );
-    }
     let xc = contiguous(x.primitive.clone());
     let (gc, bc) = (contiguous(gamma.primitive.clone()), contiguous(beta.primitive.clone()));
     let stats = Stats::new(&xc, groups, eps as f32);

@@ -6,24 +6,21 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, unary};
 use burn::prelude::*;
-use burn::tensor::TensorPrimitive;
 use burn_flex::FlexTensor;
 
 use super::node::record;
-use super::route::{Kind, cast, kind};
-use super::storage::{contiguous, flex, flex_tensor, is_f32, values, wrap};
+use super::route::{Kind, cast, kind_of};
+use super::storage::{contiguous, flex, flex_tensor, values, wrap};
 use super::vector;
 use crate::{Cpu, CpuAutodiff};
 
 /// `[rows, heads, n, head_dim]` → `[rows · n, heads · head_dim]`.
 pub fn merge_heads<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 2> {
-    match kind::<B>() {
+    match kind_of(&x) {
         Kind::Cpu => {
             let t = flex(cast::<_, Tensor<Cpu, 4>>(x));
-            if !is_f32(&t) {
-                return cast(merge_heads_plain(wrap::<4>(t)));
-            }
-            cast(wrap::<2>(swap_middle(&t, true)))
+            let [a, p, q, c] = dims(&t);
+            cast(wrap::<2>(swap_middle(values(&t), [a, p, q, c], &[a * q, p * c])))
         }
         Kind::CpuAutodiff => cast(merge_autodiff(cast(x))),
         Kind::Other => merge_heads_plain(x),
@@ -36,12 +33,14 @@ pub fn merge_heads_plain<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 2> {
     x.swap_dims(1, 2).reshape([b * n, h * hd])
 }
 
-/// Swaps the two middle axes of a contiguous 4-D tensor `[a, p, q, c]` → `[a, q, p, c]`,
-/// shaped `[a · q, p · c]` when `merged`, else `[a, p, q, c]` read as `[a, q, p, c]` ⇄ back.
-fn swap_middle(t: &FlexTensor, merged: bool) -> FlexTensor {
-    let shape = t.layout().shape().clone();
-    let (a, p, q, c) = (shape[0], shape[1], shape[2], shape[3]);
-    let x = values(t);
+/// The four sizes of a 4-D flex tensor.
+fn dims(t: &FlexTensor) -> [usize; 4] {
+    std::array::from_fn(|i| t.layout().shape()[i])
+}
+
+/// Swaps the two middle axes of contiguous values `[a, p, q, c]` → `[a, q, p, c]`, as a tensor
+/// of `shape` (the same values read as `[a · q, p · c]` when merging heads).
+fn swap_middle(x: &[f32], [_, p, q, c]: [usize; 4], shape: &[usize]) -> FlexTensor {
     let mut out = vec![0.0; x.len()];
     // Output row (i, j) over `p · c` values gathers x[i, k, j, :] for every k.
     vector::rows(&mut out, p * c, |r, o| {
@@ -51,7 +50,7 @@ fn swap_middle(t: &FlexTensor, merged: bool) -> FlexTensor {
             chunk.copy_from_slice(&x[start..start + c]);
         }
     });
-    if merged { flex_tensor(out, &[a * q, p * c]) } else { flex_tensor(out, &[a, q, p, c]) }
+    flex_tensor(out, shape)
 }
 
 #[derive(Debug)]
@@ -64,21 +63,16 @@ impl Backward<Cpu, 1> for MergeBackward {
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [b, h, n, hd] = ops.state;
         unary::<Cpu, _>(ops.parents, ops.node, grads, |grad| {
-            // [b · n, h · hd] seen as [b, n, h, hd] → [b, h, n, hd]
-            let grad = contiguous(grad);
-            let grad = flex_tensor(values(&grad).to_vec(), &[b, n, h, hd]);
-            swap_middle(&grad, false)
+            // [b · n, h · hd] read as [b, n, h, hd] → [b, h, n, hd]
+            swap_middle(values(&contiguous(grad)), [b, n, h, hd], &[b, h, n, hd])
         });
     }
 }
 
 fn merge_autodiff(x: Tensor<CpuAutodiff, 4>) -> Tensor<CpuAutodiff, 2> {
     let x = x.into_primitive().tensor();
-    if !is_f32(&x.primitive) {
-        return merge_heads_plain(Tensor::from_primitive(TensorPrimitive::Float(x)));
-    }
     let input = contiguous(x.primitive.clone());
-    let dims: [usize; 4] = std::array::from_fn(|i| input.layout().shape()[i]);
-    let y = swap_middle(&input, true);
-    record(MergeBackward, [&x], || dims, y)
+    let [a, p, q, c] = dims(&input);
+    let y = swap_middle(values(&input), [a, p, q, c], &[a * q, p * c]);
+    record(MergeBackward, [&x], || [a, p, q, c], y)
 }

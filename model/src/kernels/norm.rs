@@ -8,12 +8,12 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::prelude::*;
-use burn::tensor::TensorPrimitive;
 use burn_flex::FlexTensor;
+use rayon::prelude::*;
 
 use super::node::record;
-use super::route::{Kind, cast, kind};
-use super::storage::{Rows, contiguous, flex_tensor, is_f32, values, wrap};
+use super::route::{Kind, cast, kind_of};
+use super::storage::{Rows, contiguous, flex_tensor, values, wrap};
 use super::vector;
 use crate::{Cpu, CpuAutodiff};
 
@@ -22,13 +22,10 @@ use crate::{Cpu, CpuAutodiff};
 /// # Shapes
 /// - `x` `[..., d]`, `gamma` `[d]`; output like `x`
 pub fn rms_norm<B: Backend, const D: usize>(x: Tensor<B, D>, gamma: Tensor<B, 1>, eps: f64) -> Tensor<B, D> {
-    match kind::<B>() {
+    match kind_of(&x) {
         Kind::Cpu => {
             let (x, gamma) = (cast::<_, Tensor<Cpu, D>>(x), cast::<_, Tensor<Cpu, 1>>(gamma));
             let xt = x.into_primitive().tensor();
-            if !is_f32(&xt) {
-                return cast(rms_norm_plain(wrap::<D>(xt), gamma, eps));
-            }
             let g = contiguous(gamma.into_primitive().tensor());
             cast(wrap::<D>(rms_forward(&Rows::new(xt.clone()), xt.layout().shape(), values(&g), eps as f32).0))
         }
@@ -48,6 +45,7 @@ fn rms_forward(x: &Rows, shape: &burn::tensor::Shape, gamma: &[f32], eps: f32) -
     let d = gamma.len();
     let n = shape.num_elements();
     let inv: Vec<f32> = (0..n / d.max(1))
+        .into_par_iter()
         .map(|r| 1.0 / (x.row(r).iter().map(|v| v * v).sum::<f32>() / d as f32 + eps).sqrt())
         .collect();
     let mut out = vec![0.0; n];
@@ -110,10 +108,6 @@ fn rms_norm_autodiff<const D: usize>(
     eps: f64,
 ) -> Tensor<CpuAutodiff, D> {
     let (x, gamma) = (x.into_primitive().tensor(), gamma.into_primitive().tensor());
-    if !is_f32(&x.primitive) {
-        let (x, gamma) = (TensorPrimitive::Float(x), TensorPrimitive::Float(gamma));
-        return rms_norm_plain(Tensor::from_primitive(x), Tensor::from_primitive(gamma), eps);
-    }
     let xc = contiguous(x.primitive.clone());
     let g = contiguous(gamma.primitive.clone());
     let (y, inv) = rms_forward(&Rows::new(xc.clone()), xc.layout().shape(), values(&g), eps as f32);
@@ -130,7 +124,7 @@ pub fn layer_norm<B: Backend>(
     modulation: Option<(Tensor<B, 3>, Tensor<B, 3>)>,
     eps: f64,
 ) -> Tensor<B, 3> {
-    match kind::<B>() {
+    match kind_of(&x) {
         Kind::Cpu => {
             let x = cast::<_, Tensor<Cpu, 3>>(x).into_primitive().tensor();
             let m = modulation.map(|(sh, sc)| {
@@ -139,9 +133,6 @@ pub fn layer_norm<B: Backend>(
                     cast::<_, Tensor<Cpu, 3>>(sc).into_primitive().tensor(),
                 )
             });
-            if !is_f32(&x) {
-                return cast(layer_norm_plain(wrap(x), m.map(|(a, b)| (wrap(a), wrap(b))), eps));
-            }
             let shape = x.layout().shape().clone();
             let m = m.map(|(sh, sc)| (Rows::new(sh), Rows::new(sc)));
             cast(wrap::<3>(ln_forward(&Rows::new(x), &shape, m.as_ref(), eps as f32).0))
@@ -169,16 +160,17 @@ pub fn layer_norm_plain<B: Backend>(
     }
 }
 
-/// Output, the normalised input `x̂` and each row's `1/σ`.
+/// Output, the normalised input `x̂` (the output itself when not modulated) and each row's `1/σ`.
 fn ln_forward(
     x: &Rows,
     shape: &burn::tensor::Shape,
     modulation: Option<&(Rows, Rows)>,
     eps: f32,
-) -> (FlexTensor, Vec<f32>, Vec<f32>) {
+) -> (FlexTensor, FlexTensor, Vec<f32>) {
     let d = shape[shape.num_dims() - 1];
     let n = shape.num_elements();
     let (mean, inv): (Vec<f32>, Vec<f32>) = (0..n / d.max(1))
+        .into_par_iter()
         .map(|r| {
             let xr = x.row(r);
             let mean = xr.iter().sum::<f32>() / d as f32;
@@ -192,27 +184,25 @@ fn ln_forward(
             *o = (v - mean[r]) * inv[r];
         }
     });
-    let out = match modulation {
-        None => xhat.clone(),
-        Some((shift, scale)) => {
-            let mut out = vec![0.0; n];
-            vector::rows(&mut out, d, |r, o| {
-                let (xh, sh, sc) = (&xhat[r * d..(r + 1) * d], shift.row(r), scale.row(r));
-                for (((o, &xh), &sh), &sc) in o.iter_mut().zip(xh).zip(sh).zip(sc) {
-                    *o = xh * (1.0 + sc) + sh;
-                }
-            });
-            out
-        }
-    };
-    (flex_tensor(out, shape), xhat, inv)
+    let out = modulation.map(|(shift, scale)| {
+        let mut out = vec![0.0; n];
+        vector::rows(&mut out, d, |r, o| {
+            let (xh, sh, sc) = (&xhat[r * d..(r + 1) * d], shift.row(r), scale.row(r));
+            for (((o, &xh), &sh), &sc) in o.iter_mut().zip(xh).zip(sh).zip(sc) {
+                *o = xh * (1.0 + sc) + sh;
+            }
+        });
+        flex_tensor(out, shape)
+    });
+    let xhat = flex_tensor(xhat, shape);
+    (out.unwrap_or_else(|| xhat.clone()), xhat, inv)
 }
 
 /// What the layer norm's backward needs.
 #[derive(Clone, Debug)]
 struct LnSaved {
-    /// `[rows · n · d]` normalised input.
-    xhat: Vec<f32>,
+    /// `[rows, n, d]` normalised input (contiguous).
+    xhat: FlexTensor,
     inv: Vec<f32>,
     /// The scale (contiguous), when modulated.
     scale: Option<FlexTensor>,
@@ -223,7 +213,7 @@ impl LnSaved {
     /// `dx` from `dy`: with `g = dy · (1 + scale)`, `dx = (g − mean g − x̂ · mean(g x̂)) / σ`.
     fn dx(&self, dy: &[f32]) -> FlexTensor {
         let d = self.shape[2];
-        let (xhat, inv) = (&self.xhat, &self.inv);
+        let (xhat, inv) = (values(&self.xhat), &self.inv);
         let sc = self.scale.as_ref().map(values);
         let mut dx = vec![0.0; xhat.len()];
         vector::rows(&mut dx, d, |r, o| {
@@ -277,7 +267,7 @@ impl Backward<Cpu, 3> for ModulatedNormBackward {
         }
         if let Some(node) = node_scale {
             let mut ds = values(&dy).to_vec();
-            vector::zip_in_place(&mut ds, &saved.xhat, |dy, xh| dy * xh);
+            vector::zip_in_place(&mut ds, values(&saved.xhat), |dy, xh| dy * xh);
             grads.register::<Cpu>(node.id, flex_tensor(ds, &saved.shape));
         }
         if let Some(node) = node_shift {
@@ -293,10 +283,6 @@ fn layer_norm_autodiff(
 ) -> Tensor<CpuAutodiff, 3> {
     let x = x.into_primitive().tensor();
     let m = modulation.map(|(sh, sc)| (sh.into_primitive().tensor(), sc.into_primitive().tensor()));
-    if !is_f32(&x.primitive) {
-        let wrap_ad = |t| Tensor::from_primitive(TensorPrimitive::Float(t));
-        return layer_norm_plain(wrap_ad(x), m.map(|(a, b)| (wrap_ad(a), wrap_ad(b))), eps);
-    }
     let shape = x.primitive.layout().shape().clone();
     let rows = m.as_ref().map(|(sh, sc)| (Rows::new(sh.primitive.clone()), Rows::new(sc.primitive.clone())));
     let (y, xhat, inv) = ln_forward(&Rows::new(x.primitive.clone()), &shape, rows.as_ref(), eps as f32);

@@ -6,12 +6,11 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::prelude::*;
-use burn::tensor::TensorPrimitive;
 use burn_flex::FlexTensor;
 
 use super::node::record;
-use super::route::{Kind, cast, kind};
-use super::storage::{Rows, contiguous, flex_tensor, is_f32, values, wrap};
+use super::route::{Kind, cast, kind_of};
+use super::storage::{Rows, contiguous, flex_tensor, values, wrap};
 use super::vector;
 use crate::{Cpu, CpuAutodiff};
 
@@ -20,12 +19,9 @@ use crate::{Cpu, CpuAutodiff};
 /// # Shapes
 /// - all `[rows, n, d]` (the gate may be a view)
 pub fn gated_residual<B: Backend>(x: Tensor<B, 3>, gate: Tensor<B, 3>, y: Tensor<B, 3>) -> Tensor<B, 3> {
-    match kind::<B>() {
+    match kind_of(&x) {
         Kind::Cpu => {
             let [x, gate, y] = [x, gate, y].map(|t| cast::<_, Tensor<Cpu, 3>>(t).into_primitive().tensor());
-            if !is_f32(&x) {
-                return cast(wrap::<3>(x) + wrap::<3>(gate) * wrap::<3>(y));
-            }
             cast(wrap::<3>(forward(&contiguous(x), &Rows::new(gate), &contiguous(y))))
         }
         Kind::CpuAutodiff => cast(gated_autodiff(cast(x), cast(gate), cast(y))),
@@ -82,10 +78,6 @@ fn gated_autodiff(
     y: Tensor<CpuAutodiff, 3>,
 ) -> Tensor<CpuAutodiff, 3> {
     let [x, gate, y] = [x, gate, y].map(|t| t.into_primitive().tensor());
-    if !is_f32(&x.primitive) {
-        let [x, gate, y] = [x, gate, y].map(|t| Tensor::<CpuAutodiff, 3>::from_primitive(TensorPrimitive::Float(t)));
-        return x + gate * y;
-    }
     let (xc, yc) = (contiguous(x.primitive.clone()), contiguous(y.primitive.clone()));
     let out = forward(&xc, &Rows::new(gate.primitive.clone()), &yc);
     record(GatedBackward, [&x, &gate, &y], || (contiguous(gate.primitive.clone()), yc), out)

@@ -7,12 +7,11 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, unary};
 use burn::prelude::*;
-use burn::tensor::TensorPrimitive;
 use burn_flex::FlexTensor;
 
 use super::node::record;
-use super::route::{Kind, cast, kind};
-use super::storage::{contiguous, flex, flex_tensor, is_f32, values, wrap};
+use super::route::{Kind, cast, kind_of};
+use super::storage::{contiguous, flex, flex_tensor, values, wrap};
 use super::vector;
 use crate::{Cpu, CpuAutodiff};
 
@@ -22,7 +21,7 @@ use crate::{Cpu, CpuAutodiff};
 /// - `x` `[rows, heads, tokens, head_dim]`; `cos`, `sin` `[rows, tokens, head_dim / 2]`
 /// - output `[rows, heads, tokens, head_dim]`
 pub fn rope<B: Backend>(x: Tensor<B, 4>, cos: Tensor<B, 3>, sin: Tensor<B, 3>) -> Tensor<B, 4> {
-    match kind::<B>() {
+    match kind_of(&x) {
         Kind::Cpu => cast(rope_cpu(cast(x), cast(cos), cast(sin))),
         Kind::CpuAutodiff => cast(rope_autodiff(cast(x), cast(cos), cast(sin))),
         Kind::Other => rope_plain(x, cos, sin),
@@ -69,11 +68,7 @@ fn rotate(x: &FlexTensor, cos: &FlexTensor, sin: &FlexTensor, sign: f32) -> Flex
 }
 
 fn rope_cpu(x: Tensor<Cpu, 4>, cos: Tensor<Cpu, 3>, sin: Tensor<Cpu, 3>) -> Tensor<Cpu, 4> {
-    let x = flex(x);
-    if !is_f32(&x) {
-        return rope_plain(wrap(x), cos, sin);
-    }
-    wrap(rotate(&x, &flex(cos), &flex(sin), 1.0))
+    wrap(rotate(&flex(x), &flex(cos), &flex(sin), 1.0))
 }
 
 #[derive(Debug)]
@@ -98,10 +93,6 @@ fn rope_autodiff(
     let (cos, sin) = (flex(cos.inner()), flex(sin.inner()));
     let x = x.into_primitive().tensor();
     let input = contiguous(x.primitive.clone());
-    if !is_f32(&input) {
-        let x = Tensor::from_primitive(TensorPrimitive::Float(x));
-        return rope_plain(x, Tensor::from_inner(wrap(cos)), Tensor::from_inner(wrap(sin)));
-    }
     let y = rotate(&input, &cos, &sin, 1.0);
     record(RopeBackward, [&x], || (cos, sin), y)
 }

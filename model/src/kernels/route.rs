@@ -1,12 +1,14 @@
 //! Which implementation a tensor op takes. The model is generic over `B: Backend`, and a fused
-//! kernel exists only for burn-flex ([`Cpu`]) and burn-flex under autodiff ([`CpuAutodiff`]).
-//! [`kind`] names the concrete backend at run time and [`cast`] retypes a value between a
-//! generic backend and the concrete one it is (a checked downcast, no `unsafe`). Every other
-//! backend (wgpu, cuda) takes the plain burn ops, so GPU code is unchanged.
+//! kernel exists only for `f32` tensors of burn-flex ([`Cpu`]) and burn-flex under autodiff
+//! ([`CpuAutodiff`]). [`kind_of`] names the route of a tensor at run time and [`cast`] retypes a
+//! value between a generic backend and the concrete one it is (a checked downcast, no `unsafe`).
+//! Every other backend (wgpu, cuda) and every other float type takes the plain burn ops, so the
+//! kernels only ever see `f32` and GPU code is unchanged.
 
 use std::any::{Any, TypeId};
 
 use burn::prelude::*;
+use burn::tensor::DType;
 
 use crate::{Cpu, CpuAutodiff};
 
@@ -21,8 +23,13 @@ pub enum Kind {
     Other,
 }
 
+/// The route of `x`: its backend's kind when it holds `f32` values, else [`Kind::Other`].
+pub fn kind_of<B: Backend, const D: usize>(x: &Tensor<B, D>) -> Kind {
+    if x.dtype() == DType::F32 { kind::<B>() } else { Kind::Other }
+}
+
 /// The kind of backend `B` is.
-pub fn kind<B: Backend>() -> Kind {
+fn kind<B: Backend>() -> Kind {
     let id = TypeId::of::<B>();
     if id == TypeId::of::<Cpu>() {
         Kind::Cpu

@@ -1,7 +1,7 @@
 //! burn-flex tensors as plain f32 slices and back, for the fused kernels.
 
 use burn::prelude::*;
-use burn::tensor::{DType, TensorData, TensorPrimitive};
+use burn::tensor::{TensorData, TensorPrimitive};
 use burn_flex::FlexTensor;
 
 use crate::Cpu;
@@ -30,11 +30,6 @@ pub fn flex_tensor(data: Vec<f32>, shape: &[usize]) -> FlexTensor {
 /// Wraps a flex tensor.
 pub fn wrap<const D: usize>(t: FlexTensor) -> Tensor<Cpu, D> {
     Tensor::from_primitive(TensorPrimitive::Float(t))
-}
-
-/// Whether `t` holds f32 values (the fused kernels' only type; others take the plain ops).
-pub fn is_f32(t: &FlexTensor) -> bool {
-    t.dtype() == DType::F32
 }
 
 /// Rows of a tensor along its last dimension, read in place when each row is contiguous (a
