@@ -44,6 +44,16 @@ enum Command {
     /// Prompts: expand a short prompt into a descriptive caption.
     #[command(subcommand)]
     Prompt(commands::generate::PromptCommand),
+    /// Image-to-video: animate a still image.
+    Animate(commands::prompting::AnimateArgs),
+    /// Continue a video after its end (--forward N) or invent what came before (--backward N).
+    Extend(commands::prompting::ExtendArgs),
+    /// A seamless loop from a prompt, or close an existing video (--video) into one.
+    Loop(commands::prompting::LoopArgs),
+    /// SDEdit video-to-video: 0 returns the input, 1 ignores it.
+    Edit(commands::prompting::EditArgs),
+    /// A clip that starts as one video ends and ends as another starts.
+    Connect(commands::prompting::ConnectArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +68,11 @@ fn main() -> ExitCode {
         Command::Prompt(c) => commands::generate::run_prompt(c),
         Command::Eval(c) => commands::eval::run(c),
         Command::Bench(c) => commands::bench::run(c),
+        Command::Animate(a) => commands::prompting::run_animate(a),
+        Command::Extend(a) => commands::prompting::run_extend(a),
+        Command::Loop(a) => commands::prompting::run_loop(a),
+        Command::Edit(a) => commands::prompting::run_edit(a),
+        Command::Connect(a) => commands::prompting::run_connect(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -315,3 +315,52 @@ fn bench_prints_one_json_line_per_case_and_rejects_bad_input() {
     assert!(fails(&["bench", "dit", "--preset", "huge"]).contains("unknown --preset `huge`"));
     assert!(fails(&["bench", "vae", "--size", "30x30"]).contains("30"));
 }
+
+#[test]
+fn prompting_verbs_fit_any_input_and_reject_bad_requests() {
+    let dir = temp_dir("prompting");
+    // A 70×50 scene render: not a valid size, so it is fitted to 72×48 with a note.
+    let video = dir.join("in.gif");
+    ok(&["scene", "render", "scenes/bouncing_balls.ron", "--size", "70x50", "--frames", "7", "--out", s(&video)]);
+    let image = dir.join("in.png");
+    ok(&["scene", "render", "scenes/night_snow.ron", "--size", "40x40", "--out", s(&image)]);
+    let fast = ["--prompt", "red ball bouncing on grass", "--steps", "2"];
+    let run = |verb: &[&str], out: &str| {
+        let out_path = dir.join(out);
+        let mut args: Vec<&str> = verb.to_vec();
+        args.extend(fast);
+        args.extend(["--out", s(&out_path)]);
+        let stdout = ok(&args);
+        let frames = worldsim_scenes::media::read_video(&out_path).expect("readable output");
+        (stdout, frames)
+    };
+
+    let (stdout, frames) = run(&["animate", "--image", s(&image), "--frames", "5"], "animate.gif");
+    assert_eq!((frames.len(), frames[0].width, frames[0].height), (5, 40, 40));
+    assert!(stdout.contains("caption:"), "{stdout}");
+
+    let (stdout, frames) = run(&["extend", "--video", s(&video), "--forward", "3", "--backward", "2"], "extend.gif");
+    assert!(stdout.contains("70×50 resized and centre-cropped to 72×48"), "{stdout}");
+    assert_eq!((frames.len(), frames[0].width, frames[0].height), (12, 72, 48));
+
+    let (stdout, frames) = run(&["edit", "--video", s(&video), "--strength", "0.3"], "edit.gif");
+    assert!(stdout.contains("7 frames padded to 9"), "{stdout}");
+    assert_eq!(frames.len(), 7, "trimmed back to the input's length");
+
+    let (_, frames) = run(&["loop", "--frames", "9", "--size", "32x32"], "loop.gif");
+    assert_eq!((frames.len(), frames[0].width), (9, 32));
+    let (_, frames) = run(&["loop", "--video", s(&video)], "closed.gif");
+    assert_eq!(frames.len(), 11);
+    let (stdout, frames) = run(&["connect", "--from", s(&video), "--to", s(&video), "--frames", "3"], "connect.gif");
+    assert!(stdout.contains("3 connecting frames rounded up to 4"), "{stdout}");
+    assert_eq!(frames.len(), 9);
+
+    let err =
+        fails(&["edit", "--video", s(&video), "--strength", "2", "--prompt", "ball", "--out", s(&dir.join("x.gif"))]);
+    assert!(err.contains("strength") && err.contains("0..=1"), "{err}");
+    assert!(!dir.join("x.gif").exists());
+    let err = fails(&["extend", "--video", s(&video), "--prompt", "ball", "--out", s(&dir.join("y.gif"))]);
+    assert!(err.contains("--forward N"), "{err}");
+    let err = fails(&["animate", "--image", "missing.png", "--prompt", "ball", "--out", s(&dir.join("z.gif"))]);
+    assert!(err.contains("missing.png"), "{err}");
+}

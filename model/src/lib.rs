@@ -11,6 +11,7 @@ pub mod dit;
 pub mod error;
 pub mod generate;
 pub mod kernels;
+pub mod prompting;
 pub mod quality;
 pub mod text;
 pub mod train;

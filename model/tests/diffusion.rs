@@ -15,7 +15,8 @@ const MU: f32 = 2.0;
 const SIGMA: f32 = 0.5;
 
 /// The exact velocity `E[ε − x0 | x_t]` when `x0 ~ N(MU, SIGMA²)` and `ε ~ N(0, 1)`.
-fn gaussian_velocity(x: Tensor<B, 1>, t: f32) -> Tensor<B, 1> {
+fn gaussian_velocity(x: Tensor<B, 1>, t: &f32) -> Tensor<B, 1> {
+    let t = *t;
     let var = (1.0 - t).powi(2) * SIGMA * SIGMA + t * t;
     let gain = (t - (1.0 - t) * SIGMA * SIGMA) / var;
     (x - (1.0 - t) * MU) * gain - MU

@@ -1,5 +1,7 @@
 //! `worldsim eval dit`: the DiT's fidelity to its prompts, judged by the fidelity checker of
 //! `worldsim-scenes` on prompts of held-out scenes (and, as a control, on those scenes rendered).
+//! `worldsim eval prompting`: the measured promises of animate, extend, loop, edit and connect
+//! on held-out scenes.
 
 use std::path::PathBuf;
 
@@ -41,6 +43,10 @@ pub enum EvalCommand {
         #[arg(long, default_value_t = 777)]
         scene_seed: u64,
     },
+    /// Run every prompting task on held-out scenes and report what each promises: kept frames
+    /// against the VAE round-trip, seams and loop points against the clip's own motion, SDEdit
+    /// changing the terrain while the balls stay on their paths.
+    Prompting(super::eval_prompting::EvalPromptingArgs),
 }
 
 /// Counts of one attribute.
@@ -159,5 +165,6 @@ pub fn run(command: EvalCommand) -> Result<()> {
             }
             Ok(())
         }
+        EvalCommand::Prompting(args) => super::eval_prompting::run(args),
     }
 }

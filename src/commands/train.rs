@@ -89,6 +89,9 @@ pub enum TrainCommand {
         /// Peak learning rate (default: the preset recipe's 5e-4).
         #[arg(long)]
         lr: Option<f64>,
+        /// Fine-tune: start from the DiT of this model folder (e.g. assets/models/tiny).
+        #[arg(long)]
+        init_from: Option<PathBuf>,
         /// Threads rendering and encoding training clips.
         #[arg(long, default_value_t = 1)]
         workers: usize,
@@ -155,12 +158,13 @@ pub fn run(command: TrainCommand) -> Result<()> {
             report(&summary);
             Ok(())
         }
-        TrainCommand::Dit { preset, out, vae, steps, minutes, resume, seed, batch, lr, workers, device } => {
+        TrainCommand::Dit { preset, out, vae, steps, minutes, resume, seed, batch, lr, init_from, workers, device } => {
             let Some(model) = DitConfig::preset(&preset) else {
                 bail!("unknown --preset {preset:?}; use tiny or base");
             };
             let vae = vae.unwrap_or_else(super::vae::default_model_dir);
-            let mut config = DitTrainConfig { model, seed, batch, workers, ..DitTrainConfig::tiny(steps, vae) };
+            let mut config =
+                DitTrainConfig { model, seed, batch, workers, init_from, ..DitTrainConfig::tiny(steps, vae) };
             if let Some(peak) = lr {
                 config.schedule.peak = peak;
             }

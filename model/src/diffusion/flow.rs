@@ -19,11 +19,16 @@ pub struct NoiseLevels {
     /// Share of samples whose latent frames get independent levels (so that frames can later
     /// be given as conditions or generated one by one).
     pub per_frame_share: f32,
+    /// Share of videos where some latent frames are given clean (level 0) — a prefix, a
+    /// suffix or both ends — and the rest are denoised: the conditioning of animate, extend,
+    /// loop and connect. Given frames carry no loss.
+    #[serde(default)]
+    pub given_share: f32,
 }
 
 impl Default for NoiseLevels {
     fn default() -> Self {
-        NoiseLevels { mean: 0.0, std: 1.0, base_tokens: 256, per_frame_share: 0.3 }
+        NoiseLevels { mean: 0.0, std: 1.0, base_tokens: 256, per_frame_share: 0.3, given_share: 0.4 }
     }
 }
 
@@ -59,6 +64,28 @@ impl NoiseLevels {
         } else {
             vec![self.draw(rng, s); frames]
         }
+    }
+
+    /// Which of a sample's `frames` latent frames are given clean: none, or (for `given_share`
+    /// of videos) a prefix, a suffix, or both ends, always leaving at least one frame to
+    /// denoise.
+    pub fn draw_given(&self, rng: &mut Rng, frames: usize) -> Vec<bool> {
+        let mut given = vec![false; frames];
+        if frames < 2 || !rng.chance(self.given_share) {
+            return given;
+        }
+        let max = frames as u32 - 1;
+        match rng.int(0, if frames >= 3 { 2 } else { 1 }) {
+            0 => given[..rng.int(1, max) as usize].fill(true),
+            1 => given[frames - rng.int(1, max) as usize..].fill(true),
+            _ => {
+                let head = rng.int(1, max - 1) as usize;
+                let tail = rng.int(1, (max as usize - head) as u32) as usize;
+                given[..head].fill(true);
+                given[frames - tail..].fill(true);
+            }
+        }
+        given
     }
 }
 

@@ -23,6 +23,7 @@ use super::config::DitConfig;
 use super::denoiser::{Denoiser, NoisySample};
 use super::layout::AttentionMode;
 use super::patch::patchify;
+use super::weights::load_denoiser;
 use crate::Cpu;
 use crate::diffusion::flow::{NoiseLevels, normal};
 use crate::text::{TextEncoderConfig, Tokenizer, Tokens};
@@ -76,6 +77,10 @@ pub struct DitTrainConfig {
     pub log_every: u64,
     /// Data worker threads (each renders and VAE-encodes clips).
     pub workers: usize,
+    /// Fine-tune: start from the weights of this model folder (`dit.json` + `dit.mpk`, e.g.
+    /// the shipped one) instead of a fresh initialisation.
+    #[serde(default)]
+    pub init_from: Option<PathBuf>,
 }
 
 impl DitTrainConfig {
@@ -103,6 +108,7 @@ impl DitTrainConfig {
             checkpoint_every: 100,
             log_every: 10,
             workers: 1,
+            init_from: None,
         }
     }
 
@@ -147,7 +153,8 @@ pub fn latent_sample(config: &DitTrainConfig, vae: &LoadedVae<Cpu>, index: u64) 
     LatentSample { tokens, frames: t, grid: (h / p, w / p), caption: clip.captions.caption, actions }
 }
 
-/// Mean squared error of the velocity over every token of a batch, and the batch's samples.
+/// Mean squared error of the velocity over every denoised token of a batch (frames given clean
+/// as conditions carry no loss).
 ///
 /// # Shapes
 /// - output `[1]`
@@ -163,11 +170,19 @@ pub fn flow_loss<B: Backend>(
     let td = config.model.token_dim();
     let mut samples = Vec::with_capacity(batch.len());
     let mut targets = Vec::with_capacity(batch.len());
+    let mut weights: Vec<f32> = Vec::new();
     let tokenize = |text: &str| config.tokenizer.encode(text).unwrap_or_else(|_| config.tokenizer.null());
     for s in batch {
         let n = s.tokens.len() / td;
         let per_frame = n / s.frames;
-        let levels = config.noise.draw_frames(rng, s.frames, n);
+        let mut levels = config.noise.draw_frames(rng, s.frames, n);
+        let given = config.noise.draw_given(rng, s.frames);
+        for (level, given) in levels.iter_mut().zip(&given) {
+            if *given {
+                *level = 0.0;
+            }
+        }
+        weights.extend((0..n).map(|i| if given[i / per_frame] { 0.0 } else { 1.0 }));
         let eps: Vec<f32> = (0..s.tokens.len()).map(|_| normal(rng)).collect();
         let mut noisy = Vec::with_capacity(s.tokens.len());
         let mut target = Vec::with_capacity(s.tokens.len());
@@ -190,8 +205,10 @@ pub fn flow_loss<B: Backend>(
         targets.push(Tensor::<B, 1>::from_floats(target.as_slice(), device).reshape([n, td]));
     }
     let predicted = denoiser.predict(&samples, mode, config.max_tokens, device);
-    let diff = Tensor::cat(predicted, 0) - Tensor::cat(targets, 0);
-    diff.powi_scalar(2).mean()
+    let diff = Tensor::cat(predicted, 0) - Tensor::cat(targets, 0); // [tokens, token_dim]
+    let denoised = weights.iter().sum::<f32>().max(1.0) * td as f32;
+    let weights = Tensor::<B, 1>::from_floats(weights.as_slice(), device).unsqueeze_dim::<2>(1); // [tokens, 1]
+    (diff.powi_scalar(2) * weights).sum() / denoised
 }
 
 pub use crate::train::{Stop, TrainSummary};
@@ -224,6 +241,20 @@ pub fn train_dit<B: AutodiffBackend>(
         (model, ema, optim, state) = ckpt.resume(model, ema, optim, device)?;
         (state.step, state.elapsed_s, state.config)
     } else {
+        if let Some(init) = &config.init_from {
+            let record_err = |message: String| CheckpointError::Record { path: init.display().to_string(), message };
+            let loaded = load_denoiser::<B>(init, device).map_err(|e| record_err(e.to_string()))?;
+            if loaded.meta.model != config.model
+                || loaded.meta.text != config.text
+                || loaded.meta.tokenizer != config.tokenizer
+            {
+                return Err(record_err(
+                    "--init-from holds another architecture, text encoder or vocabulary than --preset".into(),
+                ));
+            }
+            model = loaded.model;
+            ema = Ema::new(model.valid(), config.ema_decay);
+        }
         (0, 0.0, config)
     };
     config

@@ -1,0 +1,259 @@
+//! The one sampling pipeline behind text-to-video and every image/video prompt: a pixel
+//! timeline (some frames known, the rest to make) and one role per latent frame go in; known
+//! frames are encoded by the VAE, each latent frame starts at its role's noise level, the DiT
+//! denoises every frame at its own level (given frames stay clean), and the VAE decodes the
+//! result.
+
+use burn::prelude::*;
+use worldsim_scenes::Frame;
+use worldsim_scenes::rng::Rng;
+
+use super::roles::{FrameRole, frame_schedule, pixel_span};
+use crate::diffusion::flow::{NoiseLevels, noised, normal, schedule, shift_for_tokens};
+use crate::diffusion::sampler::{FrameTokens, guided, per_token};
+use crate::diffusion::{Sampler, SamplerKind};
+use crate::dit::NoisySample;
+use crate::dit::layout::AttentionMode;
+use crate::dit::patch::{patchify, unpatchify};
+use crate::dit::weights::LoadedDenoiser;
+use crate::error::ModelError;
+use crate::text::Tokens;
+use crate::vae::weights::LoadedVae;
+use crate::video::{VideoSample, frames_from_tensor};
+
+/// How to sample: the settings every generation and prompting task shares.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SamplingSettings {
+    /// A short prompt ("red ball bouncing on snow") or a caption.
+    pub prompt: String,
+    /// Seed of the noise (and of what the prompt leaves open).
+    pub seed: u64,
+    /// Sampler steps from pure noise (a frame starting part-way takes the steps below its level).
+    pub steps: usize,
+    /// Classifier-free guidance scale (1: none).
+    pub guidance: f32,
+    /// ODE solver.
+    pub sampler: SamplerKind,
+}
+
+/// A video to make, some of whose frames are known.
+#[derive(Clone, Debug)]
+pub struct PromptRequest {
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// The pixel timeline, `1 + 4k` frames; `Some` frames are known.
+    pub frames: Vec<Option<Frame>>,
+    /// One role per latent frame.
+    pub roles: Vec<FrameRole>,
+    /// Prompt, seed, steps, guidance, sampler.
+    pub settings: SamplingSettings,
+}
+
+/// What came out.
+#[derive(Clone, Debug)]
+pub struct Prompted {
+    /// The whole video, given frames included (as the VAE reconstructs them).
+    pub frames: Vec<Frame>,
+    /// The caption the model was conditioned on.
+    pub caption: String,
+    /// Words of the prompt the model does not know.
+    pub unknown: Vec<String>,
+    /// DiT evaluations per guidance branch (steps that move at least one frame).
+    pub network_calls: usize,
+}
+
+/// Most tokens packed in one row while sampling (the conditional and unconditional branches).
+const MAX_ROW_TOKENS: usize = 1 << 16;
+
+/// Checks a request against the VAE and the DiT; errors name the field and the fix.
+fn check<B: Backend>(vae: &LoadedVae<B>, dit: &LoadedDenoiser<B>, req: &PromptRequest) -> Result<(), ModelError> {
+    vae.meta.config.check_video(req.frames.len(), req.height, req.width)?;
+    let multiple = vae.meta.config.spatial_factor() * dit.meta.model.patch;
+    for (field, v) in [("height", req.height), ("width", req.width)] {
+        if !v.is_multiple_of(multiple) {
+            let nearest = ((v as f64 / multiple as f64).round() as usize).max(1) * multiple;
+            return Err(ModelError::InvalidSize {
+                field,
+                got: v,
+                reason: format!("the DiT's patches need a multiple of {multiple} pixels"),
+                nearest,
+            });
+        }
+    }
+    let sf = vae.meta.config.spatial_factor();
+    let latents = vae.meta.config.latent_frames(req.frames.len());
+    dit.meta.model.check_latent(dit.meta.model.latent_channels, latents, req.height / sf, req.width / sf)?;
+    if req.settings.steps == 0 {
+        return Err(ModelError::Config { field: "steps", message: "must be at least 1 (try 30)".into() });
+    }
+    for (i, f) in req.frames.iter().enumerate() {
+        if let Some(f) = f
+            && (f.width as usize, f.height as usize) != (req.width, req.height)
+        {
+            return Err(ModelError::Config {
+                field: "frames",
+                message: format!(
+                    "frame {i} is {}×{} but the request is {}×{}; resize it first (prompting::fit)",
+                    f.width, f.height, req.width, req.height
+                ),
+            });
+        }
+    }
+    if req.roles.len() != latents {
+        return Err(ModelError::Config {
+            field: "roles",
+            message: format!("{} roles for {latents} latent frames; give one per latent frame", req.roles.len()),
+        });
+    }
+    let ft = vae.meta.config.temporal_factor();
+    for (l, role) in req.roles.iter().enumerate() {
+        if let FrameRole::Noised { strength } = role
+            && !(0.0..=1.0).contains(strength)
+        {
+            return Err(ModelError::Config {
+                field: "roles",
+                message: format!("latent frame {l}: strength {strength} is outside 0..=1"),
+            });
+        }
+        let span = pixel_span(l, ft);
+        if role.uses_input() && req.frames[span.clone()].iter().all(Option::is_none) {
+            return Err(ModelError::Config {
+                field: "roles",
+                message: format!(
+                    "latent frame {l} is {role:?} but none of its pixel frames {}..={} is known; \
+                     give a frame there or mark it Generated",
+                    span.start,
+                    span.end - 1
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The timeline with every unknown frame replaced by the next known one (or, after the last,
+/// the last): the causal encoder then sees a known frame's own past as a still picture of it,
+/// never another video's frames. `None` when no frame is known.
+fn filled(frames: &[Option<Frame>]) -> Option<Vec<Frame>> {
+    let last = frames.iter().rev().flatten().next()?;
+    let mut next = last;
+    let mut out: Vec<Frame> = frames
+        .iter()
+        .rev()
+        .map(|f| {
+            if let Some(f) = f {
+                next = f;
+            }
+            f.as_ref().unwrap_or(next).clone()
+        })
+        .collect();
+    out.reverse();
+    Some(out)
+}
+
+/// The prompt's expanded caption (falling back to the prompt itself) and its unknown words.
+fn caption<B: Backend>(
+    dit: &LoadedDenoiser<B>,
+    settings: &SamplingSettings,
+    width: usize,
+    height: usize,
+    frames: usize,
+) -> Result<(Tokens, String, Vec<String>), ModelError> {
+    let tokenizer = &dit.meta.tokenizer;
+    // The prompt itself must be readable: not empty, not longer than the model reads.
+    let prompt_tokens = tokenizer.encode(&settings.prompt)?;
+    let expansion =
+        worldsim_scenes::prompt::expand(&settings.prompt, width as u32, height as u32, frames as u32, settings.seed);
+    let tokens = tokenizer.encode(&expansion.caption).unwrap_or(prompt_tokens);
+    Ok((tokens, expansion.caption, expansion.unknown))
+}
+
+/// Runs a request: encodes what is known, samples every latent frame from its role's level,
+/// decodes.
+pub fn run_request<B: Backend>(
+    vae: &LoadedVae<B>,
+    dit: &LoadedDenoiser<B>,
+    req: &PromptRequest,
+    device: &B::Device,
+) -> Result<Prompted, ModelError> {
+    check(vae, dit, req)?;
+    let settings = &req.settings;
+    let (caption_tokens, caption, unknown) = caption(dit, settings, req.width, req.height, req.frames.len())?;
+
+    let sf = vae.meta.config.spatial_factor();
+    let p = dit.meta.model.patch;
+    let (frames, gh, gw) = (req.roles.len(), req.height / sf / p, req.width / sf / p);
+    let td = dit.meta.model.token_dim();
+    let per_frame = gh * gw;
+    let n = frames * per_frame;
+    // The encoder's latent of the known frames `[1, C, frames, h, w]` (none when nothing is used).
+    let encoded = match filled(&req.frames) {
+        Some(video) if req.roles.iter().any(FrameRole::uses_input) => {
+            let x = VideoSample::from_frames(&video).tensor::<B>(device);
+            Some(vae.model.encode(&vae.meta.config, x)?.mean)
+        }
+        _ => None,
+    };
+    // [n, token_dim] normalised latent tokens (zeros when nothing is known).
+    let clean = match &encoded {
+        Some(z) => patchify(vae.meta.latent_stats.normalize(z.clone()), p),
+        None => Tensor::zeros([n, td], device),
+    };
+    let mut rng = Rng::new(settings.seed);
+    let noise: Vec<f32> = (0..n * td).map(|_| normal(&mut rng)).collect();
+    let noise = Tensor::<B, 1>::from_floats(noise.as_slice(), device).reshape([n, td]);
+
+    let steps =
+        frame_schedule(&schedule(settings.steps, shift_for_tokens(n, NoiseLevels::default().base_tokens)), &req.roles);
+    // Each frame starts on the straight line from its clean latent to its noise, at its level.
+    let (start, _) = noised(clean, noise, per_token(&steps[0], per_frame, device));
+    let start = FrameTokens { tokens: start, per_frame };
+
+    let sample = |tokens: Tensor<B, 2>, levels: &[f32], caption: &Tokens| NoisySample {
+        frames,
+        grid: (gh, gw),
+        tokens,
+        noise: levels.to_vec(),
+        caption: caption.clone(),
+        actions: vec![None; frames],
+    };
+    let null = dit.meta.tokenizer.null();
+    let mut network_calls = 0;
+    let velocity = |x: FrameTokens<B>, levels: &Vec<f32>| -> FrameTokens<B> {
+        network_calls += 1;
+        let v = if settings.guidance == 1.0 {
+            dit.model
+                .predict(
+                    &[sample(x.tokens, levels, &caption_tokens)],
+                    AttentionMode::Bidirectional,
+                    MAX_ROW_TOKENS,
+                    device,
+                )
+                .remove(0)
+        } else {
+            let mut v = dit.model.predict(
+                &[sample(x.tokens.clone(), levels, &caption_tokens), sample(x.tokens, levels, &null)],
+                AttentionMode::Bidirectional,
+                MAX_ROW_TOKENS,
+                device,
+            );
+            let uncond = v.remove(1);
+            guided(v.remove(0), uncond, settings.guidance)
+        };
+        FrameTokens { tokens: v, per_frame }
+    };
+    let x0 = settings.sampler.integrate(start, &steps, velocity).tokens;
+    let z = unpatchify(x0, dit.meta.model.latent_channels, frames, (gh, gw), p);
+    let mut z = vae.meta.latent_stats.denormalize(z);
+    // Given frames decode from the encoder's own latent, bit for bit (normalising and back is
+    // not exact in floating point).
+    if let Some(encoded) = encoded {
+        for (f, _) in req.roles.iter().enumerate().filter(|(_, r)| **r == FrameRole::Given) {
+            z = z.slice_assign(s![.., .., f..f + 1, .., ..], encoded.clone().slice(s![.., .., f..f + 1, .., ..]));
+        }
+    }
+    let video = vae.model.decode(&vae.meta.config, z)?;
+    Ok(Prompted { frames: frames_from_tensor(video), caption, unknown, network_calls })
+}

@@ -1,0 +1,35 @@
+//! What the prompting tasks promise, measured on frames: frame-to-frame differences, the ratio of
+//! a seam's difference to the median difference inside the clip, and the loop point's.
+
+use worldsim_scenes::Frame;
+
+/// Mean absolute difference (0–255 per channel) between consecutive frames: `len − 1` values.
+pub fn frame_differences(frames: &[Frame]) -> Vec<f64> {
+    frames.windows(2).map(|w| w[0].mean_abs_diff(&w[1])).collect()
+}
+
+/// The median of `values` (0 for none).
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// The difference between frames `seam − 1` and `seam`, over the median of every other
+/// consecutive difference in the clip (1.0: the seam moves like the rest of the clip).
+pub fn seam_ratio(frames: &[Frame], seam: usize) -> f64 {
+    let diffs = frame_differences(frames);
+    let at = diffs[seam - 1];
+    let inside: Vec<f64> = diffs.iter().enumerate().filter(|(i, _)| *i != seam - 1).map(|(_, d)| *d).collect();
+    at / median(&inside).max(f64::MIN_POSITIVE)
+}
+
+/// The jump from the last frame back to the first, over the median consecutive difference.
+pub fn loop_ratio(frames: &[Frame]) -> f64 {
+    let (Some(first), Some(last)) = (frames.first(), frames.last()) else { return 0.0 };
+    last.mean_abs_diff(first) / median(&frame_differences(frames)).max(f64::MIN_POSITIVE)
+}

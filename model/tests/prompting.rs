@@ -1,0 +1,247 @@
+//! Prompting with images and videos: roles follow the known frames, sampling never moves a
+//! given frame and moves every other frame exactly from its start level to 0, SDEdit at
+//! strength 0 is the VAE round-trip, given frames come back as the VAE reconstructs them, the
+//! tasks keep their seams on a fixed held-out scene, inputs of any size are fitted, and bad
+//! requests are errors that name the field.
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use worldsim_model::diffusion::flow::schedule;
+use worldsim_model::diffusion::sampler::FrameTokens;
+use worldsim_model::diffusion::{Euler, Heun, Sampler, SamplerKind};
+use worldsim_model::dit::weights::{LoadedDenoiser, load_denoiser};
+use worldsim_model::prompting::fit::{fit_frame, nearest_valid_size, pad_length};
+use worldsim_model::prompting::roles::{frame_schedule, pixel_span, roles_from_known};
+use worldsim_model::prompting::seams::{loop_ratio, median, seam_ratio};
+use worldsim_model::prompting::tasks::{Prompter, PromptingConfig};
+use worldsim_model::prompting::{FrameRole, PromptRequest, SamplingSettings, run_request};
+use worldsim_model::vae::weights::{LoadedVae, load_vae};
+use worldsim_model::{Cpu, ModelError};
+use worldsim_scenes::{Clip, Frame, Scene};
+
+type B = Cpu;
+
+fn shipped() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/models/tiny")
+}
+
+fn models() -> (LoadedVae<B>, LoadedDenoiser<B>) {
+    let device = Default::default();
+    (load_vae::<B>(&shipped(), &device).expect("vae"), load_denoiser::<B>(&shipped(), &device).expect("dit"))
+}
+
+fn settings(prompt: &str, steps: usize) -> SamplingSettings {
+    SamplingSettings { prompt: prompt.into(), seed: 3, steps, guidance: 3.0, sampler: SamplerKind::Euler }
+}
+
+/// A held-out scene (seed 4242, not used in training) at 32×32.
+fn scene_frames(frames: u32) -> (Vec<Frame>, String) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let scene = Scene::load(&root.join("scenes/bouncing_balls.ron"))
+        .expect("scene")
+        .with_overrides(Some((32, 32)), Some(frames), Some(4242))
+        .expect("valid");
+    let clip = Clip::render(&scene);
+    (clip.frames, clip.captions.prompt)
+}
+
+#[test]
+fn roles_follow_which_pixel_frames_are_known() {
+    assert_eq!((pixel_span(0, 4), pixel_span(1, 4), pixel_span(2, 4)), (0..1, 1..5, 5..9));
+    let known = |n: usize, k: &[usize]| (0..n).map(|i| k.contains(&i)).collect::<Vec<bool>>();
+    let g = FrameRole::Generated;
+    let given = FrameRole::Given;
+    let partial = FrameRole::Noised { strength: 0.7 };
+    // Animate: the image alone is given.
+    assert_eq!(roles_from_known(&known(9, &[0]), 4, given, 0.7), vec![given, g, g]);
+    // Extend forward by 4 from a 5-frame context.
+    assert_eq!(roles_from_known(&known(9, &[0, 1, 2, 3, 4]), 4, given, 0.7), vec![given, given, g]);
+    // A known frame sharing its latent frame with unknown ones is re-noised.
+    assert_eq!(roles_from_known(&known(9, &[4, 5, 6, 7, 8]), 4, given, 0.7), vec![g, partial, given]);
+    // SDEdit: every known latent frame starts at the strength (partial ones never below it).
+    let edit = FrameRole::Noised { strength: 0.8 };
+    assert_eq!(roles_from_known(&known(5, &[0, 1, 2, 3, 4]), 4, edit, 0.7), vec![edit, edit]);
+    assert_eq!(roles_from_known(&known(5, &[0, 1]), 4, edit, 0.7), vec![edit, FrameRole::Noised { strength: 0.8 }]);
+}
+
+#[test]
+fn sampling_keeps_given_frames_and_moves_the_others_from_their_start_level() {
+    let roles = [FrameRole::Given, FrameRole::Noised { strength: 0.45 }, FrameRole::Generated];
+    let steps = frame_schedule(&schedule(10, 2.0), &roles);
+    assert_eq!(steps[0], vec![0.0, 0.45, 1.0]);
+    assert_eq!(steps.last(), Some(&vec![0.0, 0.0, 0.0]));
+    assert!(steps.iter().all(|l| l[0] == 0.0 && l[1] <= 0.45), "{steps:?}");
+    assert!(steps.iter().any(|l| l[1] == 0.45 && l[2] == 0.45), "the strength is a step of the schedule");
+    // Only steps that move something: 0.45 is inserted, nothing repeats.
+    assert!(steps.windows(2).all(|w| w[0] != w[1]));
+
+    // A constant velocity of 1 moves each frame by exactly minus its start level, whatever
+    // the solver; the given frame does not move at all.
+    let device = Default::default();
+    let x0: Tensor<B, 2> =
+        Tensor::from_floats([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0], [9.0, 10.0], [11.0, 12.0]], &device);
+    for sampler in [SamplerKind::Euler, SamplerKind::Heun] {
+        let start = FrameTokens { tokens: x0.clone(), per_frame: 2 };
+        let mut seen = Vec::new();
+        let out = sampler.integrate(start, &steps, |x: FrameTokens<B>, levels: &Vec<f32>| {
+            seen.push(levels.clone());
+            FrameTokens { tokens: x.tokens.ones_like(), per_frame: x.per_frame }
+        });
+        let moved: Vec<f32> = (out.tokens - x0.clone()).into_data().to_vec().unwrap();
+        let want = [0.0, 0.0, 0.0, 0.0, -0.45, -0.45, -0.45, -0.45, -1.0, -1.0, -1.0, -1.0];
+        for (m, w) in moved.iter().zip(want) {
+            assert!((m - w).abs() < 1e-5, "{sampler:?}: moved {moved:?}");
+        }
+        assert!(seen.iter().all(|l| l[0] == 0.0), "the network sees given frames at level 0");
+    }
+    // Scalar states still integrate as before.
+    let x: Tensor<B, 1> = Tensor::ones([3], &device);
+    let y = Euler.integrate(x.clone(), &schedule(4, 1.0), |x: Tensor<B, 1>, _t: &f32| x.ones_like());
+    let z = Heun.integrate(x, &schedule(4, 1.0), |x: Tensor<B, 1>, _t: &f32| x.ones_like());
+    assert_eq!(
+        (y.into_data().to_vec::<f32>().unwrap(), z.into_data().to_vec::<f32>().unwrap()),
+        (vec![0.0; 3], vec![0.0; 3])
+    );
+}
+
+#[test]
+fn edit_at_strength_zero_is_the_round_trip_and_given_frames_are_the_reconstruction() {
+    let (vae, dit) = models();
+    let (frames, prompt) = scene_frames(9);
+    let p = Prompter {
+        vae: &vae,
+        dit: &dit,
+        settings: settings(&prompt, 4),
+        config: PromptingConfig::default(),
+        device: Default::default(),
+    };
+    let rt = p.roundtrip(&frames).expect("round-trip");
+    let same = p.edit(&frames, 0.0).expect("edit");
+    assert_eq!(same.network_calls, 0, "nothing to denoise at strength 0");
+    assert_eq!(same.frames, rt);
+
+    // A request whose first 5 frames are given returns them as the VAE reconstructs them
+    // (the causal decoder's output there depends on the given latents only).
+    let mut timeline: Vec<Option<Frame>> = frames[..5].iter().cloned().map(Some).collect();
+    timeline.resize(9, None);
+    let req = PromptRequest {
+        width: 32,
+        height: 32,
+        frames: timeline,
+        roles: vec![FrameRole::Given, FrameRole::Given, FrameRole::Generated],
+        settings: settings(&prompt, 4),
+    };
+    let out = run_request(&vae, &dit, &req, &Default::default()).expect("runs");
+    let rt5 = p.roundtrip(&frames[..5]).expect("round-trip");
+    for (a, b) in out.frames[..5].iter().zip(&rt5) {
+        let worst = a.rgb.iter().zip(&b.rgb).map(|(x, y)| x.abs_diff(*y)).max().unwrap_or(0);
+        assert!(worst <= 1, "a given frame differs from its reconstruction by {worst} levels");
+    }
+    assert_eq!(out.network_calls, 4);
+}
+
+#[test]
+fn tasks_keep_their_seams_on_a_fixed_held_out_scene() {
+    let (vae, dit) = models();
+    let (frames, prompt) = scene_frames(9);
+    let p = Prompter {
+        vae: &vae,
+        dit: &dit,
+        settings: settings(&prompt, 12),
+        config: PromptingConfig::default(),
+        device: Default::default(),
+    };
+    let fwd = p.extend_forward(&frames, 8).expect("extend forward");
+    assert_eq!(fwd.frames.len(), 17);
+    assert_eq!(fwd.frames[..9], p.roundtrip(&frames).expect("rt")[..], "input frames kept");
+    let r = seam_ratio(&fwd.frames, 9);
+    assert!(r <= 1.5, "forward seam ratio {r}");
+
+    let bwd = p.extend_backward(&frames, 5).expect("extend backward");
+    assert_eq!(bwd.frames.len(), 14);
+    let r = seam_ratio(&bwd.frames, 5);
+    assert!(r <= 1.5, "backward seam ratio {r}");
+
+    let closed = p.close_loop(&frames, 4).expect("loop");
+    assert_eq!(closed.frames.len(), 13);
+    let r = loop_ratio(&closed.frames);
+    assert!(r <= 1.5, "loop ratio {r}");
+
+    let animated = p.animate(&frames[0], 9).expect("animate");
+    assert_eq!(animated.frames.len(), 9);
+}
+
+#[test]
+fn bad_requests_are_errors_naming_the_field() {
+    let (vae, dit) = models();
+    let (frames, prompt) = scene_frames(9);
+    let device = Default::default();
+    let req = |timeline: Vec<Option<Frame>>, roles: Vec<FrameRole>| PromptRequest {
+        width: 32,
+        height: 32,
+        frames: timeline,
+        roles,
+        settings: settings(&prompt, 2),
+    };
+    let none = vec![None; 9];
+    let given_nothing = run_request(&vae, &dit, &req(none.clone(), vec![FrameRole::Given; 3]), &device);
+    assert!(
+        matches!(&given_nothing, Err(ModelError::Config { field: "roles", message }) if message.contains("latent frame 0"))
+    );
+    let two_roles = run_request(&vae, &dit, &req(none.clone(), vec![FrameRole::Generated; 2]), &device);
+    assert!(matches!(two_roles, Err(ModelError::Config { field: "roles", .. })));
+    let mut wrong = none.clone();
+    wrong[0] = Some(Frame::filled(16, 16, [0; 3]));
+    let wrong_size = run_request(&vae, &dit, &req(wrong, vec![FrameRole::Generated; 3]), &device);
+    assert!(
+        matches!(&wrong_size, Err(ModelError::Config { field: "frames", message }) if message.contains("frame 0 is 16×16"))
+    );
+    let eight = run_request(&vae, &dit, &req(vec![None; 8], vec![FrameRole::Generated; 2]), &device);
+    assert!(matches!(eight, Err(ModelError::InvalidSize { field: "frames", nearest: 9, .. })));
+    let p =
+        Prompter { vae: &vae, dit: &dit, settings: settings(&prompt, 2), config: PromptingConfig::default(), device };
+    assert!(matches!(p.edit(&frames, 1.5), Err(ModelError::Config { field: "strength", .. })));
+    assert!(matches!(p.loop_from_prompt(5, 32, 32), Err(ModelError::InvalidSize { field: "frames", nearest: 9, .. })));
+    assert!(matches!(p.connect(&frames, &frames[..2], 4), Err(ModelError::Config { field: "to", .. })));
+}
+
+#[test]
+fn inputs_of_any_size_and_length_are_fitted() {
+    assert_eq!(nearest_valid_size(70, 50, 8, 1024), (72, 48));
+    assert_eq!(nearest_valid_size(3, 5000, 8, 1024), (8, 1024));
+    // A flat colour stays that colour; a wide frame is cropped at its centre.
+    let flat = fit_frame(&Frame::filled(100, 70, [10, 200, 30]), 64, 64);
+    assert_eq!((flat.width, flat.height), (64, 64));
+    assert!(flat.rgb.chunks_exact(3).all(|p| p == [10, 200, 30]));
+    let mut wide = Frame::filled(128, 64, [0, 0, 0]);
+    for y in 0..64 {
+        for x in 32..96 {
+            let i = (y * 128 + x) * 3;
+            wide.rgb[i..i + 3].copy_from_slice(&[255, 255, 255]);
+        }
+    }
+    // Cover: 128×64 → 64×32, then the middle 32 columns, the white half (the outermost
+    // columns blend with the black beyond them, as antialiasing should).
+    let centre = fit_frame(&wide, 32, 32);
+    for y in 0..32 {
+        for x in 1..31 {
+            assert_eq!(centre.pixel(x, y), [255; 3], "pixel {x},{y}");
+        }
+    }
+    let (padded, note) = pad_length(&vec![Frame::filled(8, 8, [1, 2, 3]); 7], 4, "video");
+    assert_eq!(padded.len(), 9);
+    assert!(note.is_some_and(|n| n.contains("7 frames padded to 9")));
+    assert!(pad_length(&vec![Frame::filled(8, 8, [1, 2, 3]); 9], 4, "video").1.is_none());
+}
+
+#[test]
+fn seam_and_loop_ratios_compare_a_jump_with_the_clip_motion() {
+    // Brightness steps of 2 per frame, with a jump of 6 between frames 3 and 4.
+    let levels = [0u8, 2, 4, 6, 12, 14, 16];
+    let frames: Vec<Frame> = levels.iter().map(|v| Frame::filled(4, 4, [*v; 3])).collect();
+    assert_eq!(median(&[1.0, 5.0, 2.0]), 2.0);
+    assert!((seam_ratio(&frames, 4) - 3.0).abs() < 1e-9);
+    assert!((seam_ratio(&frames, 2) - 1.0).abs() < 1e-9);
+    assert!((loop_ratio(&frames) - 8.0).abs() < 1e-9, "16 back to 0 over a median step of 2");
+}

@@ -1,0 +1,212 @@
+//! `worldsim eval prompting`: every prompting task on held-out scenes (64×64, 12 fps), with the
+//! numbers issue 5 asks for: kept frames' PSNR against the VAE round-trip's, seam and loop
+//! ratios (difference at the seam over the clip's median frame-to-frame difference), SDEdit at
+//! strength 0 against the round-trip, and at 0.5 with another terrain in the prompt whether the
+//! terrain changed and how far the balls moved from their input paths.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use worldsim_model::Cpu;
+use worldsim_model::diffusion::SamplerKind;
+use worldsim_model::dit::weights::load_denoiser;
+use worldsim_model::prompting::SamplingSettings;
+use worldsim_model::prompting::seams::{loop_ratio, median, seam_ratio};
+use worldsim_model::prompting::tasks::{Prompter, PromptingConfig};
+use worldsim_model::quality::psnr;
+use worldsim_model::vae::weights::load_vae;
+use worldsim_scenes::fidelity::FidelityChecker;
+use worldsim_scenes::random::{RandomSceneConfig, random_scene};
+use worldsim_scenes::{Clip, Frame, NamedColor, Object, Scene, Terrain};
+
+use super::vae::default_model_dir;
+
+/// Arguments of `worldsim eval prompting`.
+#[derive(clap::Args)]
+pub struct EvalPromptingArgs {
+    /// The model folder (default: the shipped tiny model).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Held-out scenes (each runs every task).
+    #[arg(long, default_value_t = 8)]
+    scenes: u64,
+    /// Sampler steps.
+    #[arg(long, default_value_t = 30)]
+    steps: usize,
+    /// Classifier-free guidance scale.
+    #[arg(long, default_value_t = 3.0)]
+    guidance: f32,
+    /// Seed of the held-out scenes (training uses seeds 1 and 2).
+    #[arg(long, default_value_t = 4242)]
+    scene_seed: u64,
+}
+
+/// Mean PSNR of `out` against `reference`, frame by frame.
+fn mean_psnr(out: &[Frame], reference: &[Frame]) -> f64 {
+    let n = out.len().min(reference.len()).max(1) as f64;
+    out.iter().zip(reference).map(|(a, b)| psnr(a, b).min(99.0)).sum::<f64>() / n
+}
+
+/// Values of one measure over the scenes.
+#[derive(Default)]
+struct Measure {
+    values: Vec<f64>,
+}
+
+impl Measure {
+    fn add(&mut self, v: f64) {
+        self.values.push(v);
+    }
+
+    fn line(&self, name: &str, bound: &str, pass: impl Fn(f64) -> bool) {
+        let n = self.values.len();
+        let passed = self.values.iter().filter(|v| pass(**v)).count();
+        let mean = self.values.iter().sum::<f64>() / n.max(1) as f64;
+        println!(
+            "{name:<44} mean {mean:>7.2}  median {:>7.2}  worst {:>7.2}  {passed:>2}/{n} {bound}",
+            median(&self.values),
+            if bound.starts_with('≥') {
+                self.values.iter().copied().fold(f64::INFINITY, f64::min)
+            } else {
+                self.values.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+            }
+        );
+    }
+}
+
+/// A scene with every ball of a colour of its own: those colours (their paths are compared).
+fn ball_colors(scene: &Scene) -> Vec<NamedColor> {
+    scene
+        .objects
+        .iter()
+        .filter_map(|o| match o {
+            Object::Ball { color, .. } if scene.objects.iter().filter(|p| p.color() == *color).count() == 1 => {
+                Some(*color)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Runs `worldsim eval prompting`.
+pub fn run(args: EvalPromptingArgs) -> Result<()> {
+    let device = Default::default();
+    let dir = args.model.unwrap_or_else(default_model_dir);
+    let vae = load_vae::<Cpu>(&dir, &device)?;
+    let dit = load_denoiser::<Cpu>(&dir, &device)?;
+    let checker = FidelityChecker::calibrate();
+    let config = RandomSceneConfig::default();
+    let names = [
+        "animate: first frame dB vs round-trip",
+        "extend fwd: kept frames dB vs round-trip",
+        "extend fwd: seam ratio",
+        "extend bwd: kept frames dB vs round-trip",
+        "extend bwd: seam ratio",
+        "loop (prompt): last→first ratio",
+        "loop (video): last→first ratio",
+        "edit 0: max |out − round-trip| (levels)",
+        "edit 0.5: terrain changed (1 = yes)",
+        "edit 0.5: ball path distance (px)",
+        "connect: first frame dB vs round-trip",
+        "connect: last 4 frames dB vs round-trip",
+        "connect: worst seam ratio",
+        "reference: round-trip's own ratio at frame 5",
+    ];
+    let mut m: Vec<Measure> = names.iter().map(|_| Measure::default()).collect();
+    let start = std::time::Instant::now();
+    for i in 0..args.scenes {
+        let scene = random_scene(args.scene_seed, i, &config).with_overrides(Some((64, 64)), Some(17), None)?;
+        let clip = Clip::render(&scene);
+        let next = random_scene(args.scene_seed, i + 1000, &config).with_overrides(Some((64, 64)), Some(9), None)?;
+        let other = Clip::render(&next);
+        let prompter = |prompt: &str, seed: u64| Prompter {
+            vae: &vae,
+            dit: &dit,
+            settings: SamplingSettings {
+                prompt: prompt.to_string(),
+                seed,
+                steps: args.steps,
+                guidance: args.guidance,
+                sampler: SamplerKind::Euler,
+            },
+            config: PromptingConfig::default(),
+            device,
+        };
+        let p = prompter(&clip.captions.prompt, i);
+        let head = &clip.frames[..9];
+        let tail = &clip.frames[8..];
+
+        let rt_image = p.roundtrip(&clip.frames[..1])?;
+        let animated = p.animate(&clip.frames[0], 9)?;
+        m[0].add(psnr(&animated.frames[0], &clip.frames[0]) - psnr(&rt_image[0], &clip.frames[0]));
+
+        let rt_head = p.roundtrip(head)?;
+        m[13].add(seam_ratio(&rt_head, 5));
+        let fwd = p.extend_forward(head, 8)?;
+        m[1].add(mean_psnr(&fwd.frames[..9], head) - mean_psnr(&rt_head, head));
+        m[2].add(seam_ratio(&fwd.frames, 9));
+
+        let rt_tail = p.roundtrip(tail)?;
+        let bwd = p.extend_backward(tail, 8)?;
+        m[3].add(mean_psnr(&bwd.frames[8..], tail) - mean_psnr(&rt_tail, tail));
+        m[4].add(seam_ratio(&bwd.frames, 8));
+
+        m[5].add(loop_ratio(&p.loop_from_prompt(9, 64, 64)?.frames));
+        m[6].add(loop_ratio(&p.close_loop(head, 4)?.frames));
+
+        let same = p.edit(head, 0.0)?;
+        let max_diff = same
+            .frames
+            .iter()
+            .zip(&rt_head)
+            .flat_map(|(a, b)| a.rgb.iter().zip(&b.rgb).map(|(x, y)| x.abs_diff(*y)))
+            .max();
+        m[7].add(f64::from(max_diff.unwrap_or(255)));
+        let mut edited_scene = scene.clone();
+        edited_scene.terrain =
+            Terrain::ALL[(Terrain::ALL.iter().position(|t| *t == scene.terrain).unwrap_or(0) + 1) % Terrain::ALL.len()];
+        let edit_prompt = Clip::truth(&edited_scene).1.prompt;
+        let edited = prompter(&edit_prompt, i).edit(head, 0.5)?;
+        let (terrain, _) = checker.place(&edited.frames);
+        m[8].add(f64::from(u8::from(terrain == edited_scene.terrain)));
+        let mut distances = Vec::new();
+        for c in ball_colors(&scene) {
+            let before = checker.centres(head, scene.terrain, scene.sky, c);
+            let after = checker.centres(&edited.frames, edited_scene.terrain, scene.sky, c);
+            for (a, b) in before.iter().zip(&after) {
+                if let (Some(a), Some(b)) = (a, b) {
+                    distances.push(f64::from(((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt()));
+                }
+            }
+        }
+        if !distances.is_empty() {
+            m[9].add(distances.iter().sum::<f64>() / distances.len() as f64);
+        }
+
+        let b_head = &other.frames[..4];
+        let connected = prompter(&other.captions.prompt, i).connect(head, &other.frames, 4)?;
+        let rt_from = p.roundtrip(head)?;
+        let rt_to = p.roundtrip(&other.frames)?;
+        m[10].add(psnr(&connected.frames[0], &head[8]) - psnr(&rt_from[8], &head[8]));
+        m[11].add(mean_psnr(&connected.frames[5..], b_head) - mean_psnr(&rt_to[..4], b_head));
+        m[12].add(seam_ratio(&connected.frames, 1).max(seam_ratio(&connected.frames, 5)));
+        eprintln!("{}/{}: {} ({:.0} s)", i + 1, args.scenes, clip.captions.prompt, start.elapsed().as_secs_f64());
+    }
+    let at_least = |b: f64| move |v: f64| v >= b;
+    let at_most = |b: f64| move |v: f64| v <= b;
+    m[0].line(names[0], "≥ −1 dB", at_least(-1.0));
+    m[1].line(names[1], "≥ −1 dB", at_least(-1.0));
+    m[2].line(names[2], "≤ 1.5", at_most(1.5));
+    m[3].line(names[3], "≥ −1 dB", at_least(-1.0));
+    m[4].line(names[4], "≤ 1.5", at_most(1.5));
+    m[5].line(names[5], "≤ 1.5", at_most(1.5));
+    m[6].line(names[6], "≤ 1.5", at_most(1.5));
+    m[7].line(names[7], "≤ 0", at_most(0.0));
+    m[8].line(names[8], "≥ 1", at_least(1.0));
+    m[9].line(names[9], "≤ 3 px", at_most(3.0));
+    m[10].line(names[10], "≥ −1 dB", at_least(-1.0));
+    m[11].line(names[11], "≥ −1 dB", at_least(-1.0));
+    m[12].line(names[12], "≤ 1.5", at_most(1.5));
+    m[13].line(names[13], "(the VAE alone, where a latent frame starts)", at_most(1.5));
+    Ok(())
+}
