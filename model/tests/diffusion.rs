@@ -101,3 +101,32 @@ fn noise_levels_schedules_and_noising_have_their_shape() {
     assert_eq!(xt.into_data().to_vec::<f32>().unwrap(), vec![0.75, 0.75, 0.75, 0.0, 0.0, 0.0]);
     assert_eq!(v.into_data().to_vec::<f32>().unwrap(), vec![-1.0; 6]);
 }
+
+#[test]
+fn given_frames_are_a_prefix_a_suffix_or_both_ends_and_never_everything() {
+    let levels = NoiseLevels::default();
+    let mut rng = Rng::new(11);
+    assert!((0..100).all(|_| levels.draw_given(&mut rng, 1) == vec![false]), "an image is never given");
+    let (mut conditioned, mut prefix, mut suffix, mut both) = (0, 0, 0, 0);
+    for _ in 0..2000 {
+        let g = levels.draw_given(&mut rng, 4);
+        let n = g.iter().filter(|x| **x).count();
+        assert!(n < 4, "at least one frame is denoised: {g:?}");
+        if n == 0 {
+            continue;
+        }
+        conditioned += 1;
+        // Given frames form at most two runs, touching the ends.
+        let head = g.iter().take_while(|x| **x).count();
+        let tail = g.iter().rev().take_while(|x| **x).count();
+        assert_eq!(head + tail, n, "{g:?}");
+        match (head > 0, tail > 0) {
+            (true, false) => prefix += 1,
+            (false, true) => suffix += 1,
+            _ => both += 1,
+        }
+    }
+    let share = conditioned as f32 / 2000.0;
+    assert!((share - levels.given_share).abs() < 0.04, "{share}");
+    assert!(prefix > 150 && suffix > 150 && both > 150, "{prefix} {suffix} {both}");
+}
