@@ -4,12 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// This package's folder, from cargo at run time (a test binary built in another checkout that
+/// shares the target folder must still read this checkout's files).
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"))
+}
+
 fn worldsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_worldsim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("runs")
+    Command::new(env!("CARGO_BIN_EXE_worldsim")).args(args).current_dir(manifest_dir()).output().expect("runs")
 }
 
 fn ok(args: &[&str]) -> String {
@@ -72,7 +74,7 @@ fn render_writes_every_format_and_prints_captions() {
 #[test]
 fn every_shipped_scene_renders_from_the_cli() {
     let dir = temp_dir("shipped");
-    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes")).expect("scenes/") {
+    for entry in std::fs::read_dir(manifest_dir().join("scenes")).expect("scenes/") {
         let path = entry.expect("entry").path();
         if path.extension().is_some_and(|e| e == "ron") {
             let out = dir.join("x.gif");

@@ -50,3 +50,20 @@ pub enum ModelError {
         expected: usize,
     },
 }
+
+impl ModelError {
+    /// `Ok` when `value` is a positive multiple of `multiple`; otherwise an `InvalidSize` naming
+    /// `field`, `reason` and the nearest multiple.
+    pub fn check_multiple(
+        field: &'static str,
+        value: usize,
+        multiple: usize,
+        reason: String,
+    ) -> Result<(), ModelError> {
+        if value > 0 && value.is_multiple_of(multiple) {
+            return Ok(());
+        }
+        let nearest = ((value as f64 / multiple as f64).round() as usize).max(1) * multiple;
+        Err(ModelError::InvalidSize { field, got: value, reason, nearest })
+    }
+}

@@ -20,11 +20,17 @@ use worldsim_model::vae::weights::load_vae;
 use worldsim_model::{Cpu, CpuAutodiff, ModelError};
 use worldsim_scenes::rng::Rng;
 
+/// This package's folder, from cargo at run time (a test binary built in another checkout that
+/// shares the target folder must still read this checkout's files).
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"))
+}
+
 /// Training draws initial weights from the backend's process-wide generator: take turns.
 static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn shipped_vae() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/models/tiny")
+    manifest_dir().join("../assets/models/tiny")
 }
 
 fn temp_dir(name: &str) -> PathBuf {

@@ -4,7 +4,7 @@
 //! tasks keep their seams on a fixed held-out scene, inputs of any size are fitted, and bad
 //! requests are errors that name the field.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use burn::prelude::*;
 use worldsim_model::diffusion::flow::schedule;
@@ -20,10 +20,16 @@ use worldsim_model::vae::weights::{LoadedVae, load_vae};
 use worldsim_model::{Cpu, ModelError};
 use worldsim_scenes::{Clip, Frame, Scene};
 
+/// This package's folder, from cargo at run time (a test binary built in another checkout that
+/// shares the target folder must still read this checkout's files).
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"))
+}
+
 type B = Cpu;
 
 fn shipped() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/models/tiny")
+    manifest_dir().join("../assets/models/tiny")
 }
 
 fn models() -> (LoadedVae<B>, LoadedDenoiser<B>) {
@@ -37,7 +43,7 @@ fn settings(prompt: &str, steps: usize) -> SamplingSettings {
 
 /// A held-out scene (seed 4242, not used in training) at 32×32.
 fn scene_frames(frames: u32) -> (Vec<Frame>, String) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = manifest_dir().join("..");
     let scene = Scene::load(&root.join("scenes/bouncing_balls.ron"))
         .expect("scene")
         .with_overrides(Some((32, 32)), Some(frames), Some(4242))

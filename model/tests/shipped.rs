@@ -2,7 +2,7 @@
 //! with its real weights, and keeps its measured reconstruction quality on a fixed scene that
 //! training never saw (a regression test: retraining must not ship worse weights).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use worldsim_model::Cpu;
 use worldsim_model::quality::psnr;
@@ -10,13 +10,19 @@ use worldsim_model::vae::weights::load_vae;
 use worldsim_model::video::{VideoSample, frames_from_tensor};
 use worldsim_scenes::{Clip, Scene};
 
+/// This package's folder, from cargo at run time (a test binary built in another checkout that
+/// shares the target folder must still read this checkout's files).
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"))
+}
+
 /// Mean PSNR the shipped weights reached on this scene when exported, minus 0.5 dB of slack for
 /// floating-point differences between machines (see MODEL_CARD.md).
 const FLOOR_DB: f64 = 23.0;
 
 #[test]
 fn shipped_tiny_vae_holds_its_quality_on_a_fixed_scene() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = manifest_dir().join("..");
     let device = Default::default();
     let vae = load_vae::<Cpu>(&root.join("assets/models/tiny"), &device).expect("the shipped VAE loads");
     let config = &vae.meta.config;
@@ -49,7 +55,7 @@ fn shipped_tiny_dit_generates_deterministically_what_the_prompt_says() {
     use worldsim_scenes::fidelity::FidelityChecker;
     use worldsim_scenes::{Sky, Terrain};
 
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/models/tiny");
+    let root = manifest_dir().join("../assets/models/tiny");
     let device = Default::default();
     let vae = load_vae::<Cpu>(&root, &device).expect("the shipped VAE loads");
     let dit = load_denoiser::<Cpu>(&root, &device).expect("the shipped DiT loads");

@@ -68,8 +68,8 @@ fn captions_use_only_vocabulary_words() {
 
 #[test]
 fn vocabulary_md_documents_every_word() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/VOCABULARY.md"))
-        .expect("scenes/VOCABULARY.md exists");
+    let doc =
+        std::fs::read_to_string(common::manifest_dir().join("VOCABULARY.md")).expect("scenes/VOCABULARY.md exists");
     let documented: std::collections::BTreeSet<String> = words(&doc).collect();
     let missing: Vec<String> = vocabulary().into_iter().filter(|w| !documented.contains(w)).collect();
     assert!(

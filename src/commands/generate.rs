@@ -10,6 +10,7 @@ use worldsim_model::diffusion::SamplerKind;
 use worldsim_model::dit::train::{DitTrainConfig, init_denoiser};
 use worldsim_model::dit::weights::{DIT_FORMAT, DitMeta, load_denoiser, save_denoiser};
 use worldsim_model::generate::{GenerateRequest, generate};
+use worldsim_model::prompting::SamplingSettings;
 use worldsim_model::train::Checkpoint;
 use worldsim_model::train::checkpoint::RunState;
 use worldsim_model::vae::weights::load_vae;
@@ -31,18 +32,8 @@ pub struct GenerateArgs {
     /// Frame size WIDTHxHEIGHT (multiples of 8).
     #[arg(long, value_parser = super::parse_size, default_value = "64x64")]
     size: (u32, u32),
-    /// Seed of the noise.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Sampler steps.
-    #[arg(long, default_value_t = 30)]
-    steps: usize,
-    /// Classifier-free guidance scale (1: none).
-    #[arg(long, default_value_t = 3.0)]
-    guidance: f32,
-    /// ODE solver: euler or heun.
-    #[arg(long, default_value = "euler")]
-    sampler: SamplerKind,
+    #[command(flatten)]
+    sampling: SamplingArgs,
     /// Output: .gif, .png (one frame, or frames side by side), folder/, .npy.
     #[arg(long)]
     out: String,
@@ -52,6 +43,36 @@ pub struct GenerateArgs {
     /// Where to run: cpu, or wgpu / cuda when compiled with that feature.
     #[arg(long, default_value = "cpu")]
     device: DeviceKind,
+}
+
+/// How to sample, shared by `generate` and the prompting verbs.
+#[derive(clap::Args)]
+pub struct SamplingArgs {
+    /// Seed of the noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Sampler steps (from pure noise; SDEdit takes the steps below its strength).
+    #[arg(long, default_value_t = 30)]
+    pub steps: usize,
+    /// Classifier-free guidance scale (1: none).
+    #[arg(long, default_value_t = 3.0)]
+    pub guidance: f32,
+    /// ODE solver: euler or heun.
+    #[arg(long, default_value = "euler")]
+    pub sampler: SamplerKind,
+}
+
+impl SamplingArgs {
+    /// The settings for `prompt`.
+    pub fn settings(&self, prompt: &str) -> SamplingSettings {
+        SamplingSettings {
+            prompt: prompt.to_string(),
+            seed: self.seed,
+            steps: self.steps,
+            guidance: self.guidance,
+            sampler: self.sampler,
+        }
+    }
 }
 
 /// `worldsim dit …`
@@ -131,10 +152,10 @@ fn generate_on<B: Backend>(args: GenerateArgs) -> Result<()> {
         frames: args.frames,
         width: args.size.0 as usize,
         height: args.size.1 as usize,
-        seed: args.seed,
-        steps: args.steps,
-        guidance: args.guidance,
-        sampler: args.sampler,
+        seed: args.sampling.seed,
+        steps: args.sampling.steps,
+        guidance: args.sampling.guidance,
+        sampler: args.sampling.sampler,
     };
     let start = std::time::Instant::now();
     let out = generate(&vae, &dit, &req, &device)?;

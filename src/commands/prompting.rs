@@ -7,9 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use burn::prelude::Backend;
-use worldsim_model::diffusion::SamplerKind;
 use worldsim_model::dit::weights::load_denoiser;
-use worldsim_model::prompting::SamplingSettings;
 use worldsim_model::prompting::fit::{fit_video, nearest_valid_size};
 use worldsim_model::prompting::tasks::{Prompter, PromptingConfig, TaskOutput};
 use worldsim_model::vae::weights::load_vae;
@@ -17,6 +15,7 @@ use worldsim_scenes::media::{read_png, read_video, write_video};
 use worldsim_scenes::{Clip, Frame, Scene};
 
 use super::device::DeviceKind;
+use super::generate::SamplingArgs;
 use super::vae::default_model_dir;
 use crate::with_backend;
 
@@ -26,18 +25,8 @@ pub struct PromptingArgs {
     /// What the video shows, e.g. "red ball bouncing on snow".
     #[arg(long)]
     prompt: String,
-    /// Seed of the noise.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Sampler steps (from pure noise; SDEdit takes the steps below its strength).
-    #[arg(long, default_value_t = 30)]
-    steps: usize,
-    /// Classifier-free guidance scale (1: none).
-    #[arg(long, default_value_t = 3.0)]
-    guidance: f32,
-    /// ODE solver: euler or heun.
-    #[arg(long, default_value = "euler")]
-    sampler: SamplerKind,
+    #[command(flatten)]
+    sampling: SamplingArgs,
     /// Frame size WIDTHxHEIGHT; inputs are resized and centre-cropped to it (default: the
     /// nearest valid size to the input's).
     #[arg(long, value_parser = super::parse_size)]
@@ -199,13 +188,7 @@ fn run_task<B: Backend>(task: Task, args: PromptingArgs) -> Result<()> {
     let prompter = Prompter {
         vae: &vae,
         dit: &dit,
-        settings: SamplingSettings {
-            prompt: args.prompt.clone(),
-            seed: args.seed,
-            steps: args.steps,
-            guidance: args.guidance,
-            sampler: args.sampler,
-        },
+        settings: args.sampling.settings(&args.prompt),
         config: PromptingConfig::default(),
         device,
     };

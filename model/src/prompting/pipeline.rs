@@ -72,15 +72,12 @@ fn check<B: Backend>(vae: &LoadedVae<B>, dit: &LoadedDenoiser<B>, req: &PromptRe
     vae.meta.config.check_video(req.frames.len(), req.height, req.width)?;
     let multiple = vae.meta.config.spatial_factor() * dit.meta.model.patch;
     for (field, v) in [("height", req.height), ("width", req.width)] {
-        if !v.is_multiple_of(multiple) {
-            let nearest = ((v as f64 / multiple as f64).round() as usize).max(1) * multiple;
-            return Err(ModelError::InvalidSize {
-                field,
-                got: v,
-                reason: format!("the DiT's patches need a multiple of {multiple} pixels"),
-                nearest,
-            });
-        }
+        ModelError::check_multiple(
+            field,
+            v,
+            multiple,
+            format!("the DiT's patches need a multiple of {multiple} pixels"),
+        )?;
     }
     let sf = vae.meta.config.spatial_factor();
     let latents = vae.meta.config.latent_frames(req.frames.len());

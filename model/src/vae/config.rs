@@ -105,15 +105,12 @@ impl VaeConfig {
         }
         let fs = self.spatial_factor();
         for (field, v) in [("height", height), ("width", width)] {
-            if v == 0 || !v.is_multiple_of(fs) {
-                let nearest = ((v as f64 / fs as f64).round() as usize).max(1) * fs;
-                return Err(ModelError::InvalidSize {
-                    field,
-                    got: v,
-                    reason: format!("it must be a positive multiple of the spatial factor {fs}"),
-                    nearest,
-                });
-            }
+            ModelError::check_multiple(
+                field,
+                v,
+                fs,
+                format!("it must be a positive multiple of the spatial factor {fs}"),
+            )?;
         }
         Ok(())
     }

@@ -5,9 +5,15 @@ use std::path::PathBuf;
 
 use worldsim_scenes::Scene;
 
+/// This package's folder, from cargo at run time (a test binary built in another checkout that
+/// shares the target folder must still read this checkout's files).
+pub fn manifest_dir() -> PathBuf {
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"))
+}
+
 /// The shipped scene files, sorted.
 pub fn shipped_scenes() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenes");
+    let dir = manifest_dir().join("../scenes");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("scenes/ exists")
         .map(|e| e.expect("readable entry").path())
@@ -19,7 +25,7 @@ pub fn shipped_scenes() -> Vec<PathBuf> {
 
 /// Loads a shipped scene by name.
 pub fn shipped(name: &str) -> Scene {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../scenes/{name}.ron"));
+    let path = manifest_dir().join(format!("../scenes/{name}.ron"));
     Scene::load(&path).unwrap_or_else(|e| panic!("{e}"))
 }
 
