@@ -41,6 +41,16 @@ fn settings(prompt: &str, steps: usize) -> SamplingSettings {
     SamplingSettings { prompt: prompt.into(), seed: 3, steps, guidance: 3.0, sampler: SamplerKind::Euler }
 }
 
+fn prompter<'a>(vae: &'a LoadedVae<B>, dit: &'a LoadedDenoiser<B>, prompt: &str, steps: usize) -> Prompter<'a, B> {
+    Prompter {
+        vae,
+        dit,
+        settings: settings(prompt, steps),
+        config: PromptingConfig::default(),
+        device: Default::default(),
+    }
+}
+
 /// A held-out scene (seed 4242, not used in training) at 32×32.
 fn scene_frames(frames: u32) -> (Vec<Frame>, String) {
     let root = manifest_dir().join("..");
@@ -115,13 +125,7 @@ fn sampling_keeps_given_frames_and_moves_the_others_from_their_start_level() {
 fn edit_at_strength_zero_is_the_round_trip_and_given_frames_are_the_reconstruction() {
     let (vae, dit) = models();
     let (frames, prompt) = scene_frames(9);
-    let p = Prompter {
-        vae: &vae,
-        dit: &dit,
-        settings: settings(&prompt, 4),
-        config: PromptingConfig::default(),
-        device: Default::default(),
-    };
+    let p = prompter(&vae, &dit, &prompt, 4);
     let rt = p.roundtrip(&frames).expect("round-trip");
     let same = p.edit(&frames, 0.0).expect("edit");
     assert_eq!(same.network_calls, 0, "nothing to denoise at strength 0");
@@ -160,13 +164,7 @@ const SLACK: f64 = 1.25;
 fn tasks_keep_their_inputs_and_seams_on_a_fixed_held_out_scene() {
     let (vae, dit) = models();
     let (frames, prompt) = scene_frames(9);
-    let p = Prompter {
-        vae: &vae,
-        dit: &dit,
-        settings: settings(&prompt, 12),
-        config: PromptingConfig::default(),
-        device: Default::default(),
-    };
+    let p = prompter(&vae, &dit, &prompt, 12);
     let rt = p.roundtrip(&frames).expect("rt");
     let fwd = p.extend_forward(&frames, 8).expect("extend forward");
     assert_eq!(fwd.frames.len(), 17);
@@ -215,8 +213,7 @@ fn bad_requests_are_errors_naming_the_field() {
     );
     let eight = run_request(&vae, &dit, &req(vec![None; 8], vec![FrameRole::Generated; 2]), &device);
     assert!(matches!(eight, Err(ModelError::InvalidSize { field: "frames", nearest: 9, .. })));
-    let p =
-        Prompter { vae: &vae, dit: &dit, settings: settings(&prompt, 2), config: PromptingConfig::default(), device };
+    let p = prompter(&vae, &dit, &prompt, 2);
     assert!(matches!(p.edit(&frames, 1.5), Err(ModelError::Config { field: "strength", .. })));
     assert!(matches!(p.loop_from_prompt(5, 32, 32), Err(ModelError::InvalidSize { field: "frames", nearest: 9, .. })));
     assert!(matches!(p.connect(&frames, &frames[..2], 4), Err(ModelError::Config { field: "to", .. })));
