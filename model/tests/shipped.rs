@@ -2,7 +2,7 @@
 //! with its real weights, and keeps its measured reconstruction quality on a fixed scene that
 //! training never saw (a regression test: retraining must not ship worse weights).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use worldsim_model::Cpu;
 use worldsim_model::quality::psnr;
