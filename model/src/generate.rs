@@ -9,7 +9,7 @@ use worldsim_scenes::Frame;
 use crate::diffusion::SamplerKind;
 use crate::dit::weights::LoadedDenoiser;
 use crate::error::ModelError;
-use crate::prompting::{FrameRole, PromptRequest, SamplingSettings, run_request};
+use crate::prompting::{PromptRequest, SamplingSettings, run_request};
 use crate::vae::weights::LoadedVae;
 
 /// What to generate.
@@ -51,21 +51,15 @@ pub fn generate<B: Backend>(
     req: &GenerateRequest,
     device: &B::Device,
 ) -> Result<Generated, ModelError> {
-    // A frame count the VAE rejects still reaches `run_request`'s check, which names the fix.
-    let latents = 1 + req.frames.saturating_sub(1) / vae.meta.config.temporal_factor();
-    let request = PromptRequest {
-        width: req.width,
-        height: req.height,
-        frames: vec![None; req.frames],
-        roles: vec![FrameRole::Generated; latents],
-        settings: SamplingSettings {
-            prompt: req.prompt.clone(),
-            seed: req.seed,
-            steps: req.steps,
-            guidance: req.guidance,
-            sampler: req.sampler,
-        },
+    let settings = SamplingSettings {
+        prompt: req.prompt.clone(),
+        seed: req.seed,
+        steps: req.steps,
+        guidance: req.guidance,
+        sampler: req.sampler,
     };
+    let temporal = vae.meta.config.temporal_factor();
+    let request = PromptRequest::generated(req.width, req.height, req.frames, temporal, settings);
     let out = run_request(vae, dit, &request, device)?;
     Ok(Generated { frames: out.frames, caption: out.caption, unknown: out.unknown })
 }

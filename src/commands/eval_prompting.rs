@@ -185,9 +185,8 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
 
         let b_head = &other.frames[..4];
         let connected = prompter(&other.captions.prompt, i).connect(head, &other.frames, 4)?;
-        let rt_from = p.roundtrip(head)?;
         let rt_to = p.roundtrip(&other.frames)?;
-        m[10].add(psnr(&connected.frames[0], &head[8]) - psnr(&rt_from[8], &head[8]));
+        m[10].add(psnr(&connected.frames[0], &head[8]) - psnr(&rt_head[8], &head[8]));
         m[11].add(mean_psnr(&connected.frames[5..], b_head) - mean_psnr(&rt_to[..4], b_head));
         m[12].add(seam_ratio(&connected.frames, 1).max(seam_ratio(&connected.frames, 5)));
         eprintln!("{}/{}: {} ({:.0} s)", i + 1, args.scenes, clip.captions.prompt, start.elapsed().as_secs_f64());

@@ -13,7 +13,6 @@ use worldsim_model::train::checkpoint::RunState;
 use worldsim_model::vae::train::{VaeTrainConfig, VideoSample, training_sample};
 use worldsim_model::vae::weights::{VAE_FORMAT, VaeMeta, load_vae, measure_latent_stats, save_vae};
 use worldsim_model::vae::{VaeConfig, VideoVae};
-use worldsim_model::video::frames_from_tensor;
 use worldsim_scenes::media::{read_video, write_video};
 use worldsim_scenes::{Clip, Frame, Scene};
 
@@ -93,14 +92,6 @@ pub enum VaeCommand {
     },
 }
 
-/// Encodes and decodes `frames` with `vae`; the reconstruction.
-pub fn roundtrip<B: Backend>(vae: &VideoVae<B>, config: &VaeConfig, frames: &[Frame]) -> Result<Vec<Frame>> {
-    let device = Default::default();
-    let x = VideoSample::from_frames(frames).tensor::<B>(&device);
-    let z = vae.encode(config, x)?;
-    Ok(frames_from_tensor(vae.decode(config, z.mean)?))
-}
-
 /// Mean PSNR and SSIM over `clips` held-out random scenes rendered at `size` with `frames`
 /// frames.
 pub fn eval_case<B: Backend>(
@@ -117,7 +108,7 @@ pub fn eval_case<B: Backend>(
         let scene =
             worldsim_scenes::random::random_scene(seed, i, &scenes).with_overrides(Some(size), Some(frames), None)?;
         let video = Clip::render(&scene).frames;
-        let recon = roundtrip(vae, config, &video)?;
+        let recon = vae.roundtrip(config, &video, &Default::default())?;
         for (a, b) in video.iter().zip(&recon) {
             p_sum += psnr(a, b).min(99.0);
             s_sum += ssim(a, b);
@@ -149,7 +140,10 @@ fn roundtrip_command<B: Backend>(
         (read_video(&input)?, 12)
     };
     let start = Instant::now();
-    let recon = roundtrip(&vae.model, &vae.meta.config, &video).with_context(|| format!("{}", input.display()))?;
+    let recon = vae
+        .model
+        .roundtrip(&vae.meta.config, &video, &Default::default())
+        .with_context(|| format!("{}", input.display()))?;
     let secs = start.elapsed().as_secs_f64();
     write_video(&out, &recon, fps)?;
     let (mut p_sum, mut s_sum) = (0.0, 0.0);
@@ -190,7 +184,7 @@ fn picture<B: Backend>(vae: &VideoVae<B>, config: &VaeConfig, seed: u64, rows: u
             None,
         )?;
         let video = Clip::render(&scene).frames;
-        let recon = roundtrip(vae, config, &video)?;
+        let recon = vae.roundtrip(config, &video, &Default::default())?;
         for (side, frames) in [(0, &video), (1, &recon)] {
             for (col, &f) in SHOWN.iter().enumerate() {
                 let x0 = side * (3 * cell + GAP) + col as u32 * cell;

@@ -51,6 +51,21 @@ pub struct PromptRequest {
     pub settings: SamplingSettings,
 }
 
+impl PromptRequest {
+    /// Text-to-video: `frames` frames (`1 + temporal·k`), every latent frame generated. A frame
+    /// count the VAE rejects still reaches [`run_request`]'s check, which names the fix.
+    pub fn generated(width: usize, height: usize, frames: usize, temporal: usize, settings: SamplingSettings) -> Self {
+        let latents = 1 + frames.saturating_sub(1) / temporal.max(1);
+        PromptRequest {
+            width,
+            height,
+            frames: vec![None; frames],
+            roles: vec![FrameRole::Generated; latents],
+            settings,
+        }
+    }
+}
+
 /// What came out.
 #[derive(Clone, Debug)]
 pub struct Prompted {

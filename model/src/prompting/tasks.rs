@@ -14,10 +14,9 @@ use super::roles::{FrameRole, roles_from_known};
 use crate::dit::weights::LoadedDenoiser;
 use crate::error::ModelError;
 use crate::vae::weights::LoadedVae;
-use crate::video::{VideoSample, frames_from_tensor};
 
 /// How the tasks cut their work into windows.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PromptingConfig {
     /// Longest window sampled at once, in latent frames (the longest clips the model was trained
     /// on: longer windows are out of its distribution).
@@ -61,43 +60,28 @@ pub struct Prompter<'a, B: Backend> {
     pub device: B::Device,
 }
 
-/// Accumulates windows into a task's output.
+/// Accumulates windows into a task's output: the first window's caption, every window's
+/// network calls, the notes.
+#[derive(Default)]
 struct Assembly {
-    out: Option<TaskOutput>,
+    caption: Option<(String, Vec<String>)>,
+    network_calls: usize,
     notes: Vec<String>,
 }
 
 impl Assembly {
-    fn new() -> Self {
-        Assembly { out: None, notes: Vec::new() }
-    }
-
     fn note(&mut self, note: Option<String>) {
         self.notes.extend(note);
     }
 
     fn add(&mut self, p: &Prompted) {
-        let out = self.out.get_or_insert_with(|| TaskOutput {
-            frames: Vec::new(),
-            caption: p.caption.clone(),
-            unknown: p.unknown.clone(),
-            notes: Vec::new(),
-            network_calls: 0,
-        });
-        out.network_calls += p.network_calls;
+        self.caption.get_or_insert_with(|| (p.caption.clone(), p.unknown.clone()));
+        self.network_calls += p.network_calls;
     }
 
     fn finish(self, frames: Vec<Frame>) -> TaskOutput {
-        let mut out = self.out.unwrap_or(TaskOutput {
-            frames: Vec::new(),
-            caption: String::new(),
-            unknown: Vec::new(),
-            notes: Vec::new(),
-            network_calls: 0,
-        });
-        out.frames = frames;
-        out.notes = self.notes;
-        out
+        let (caption, unknown) = self.caption.unwrap_or_default();
+        TaskOutput { frames, caption, unknown, notes: self.notes, network_calls: self.network_calls }
     }
 }
 
@@ -129,27 +113,15 @@ impl<B: Backend> Prompter<'_, B> {
     /// The VAE's reconstruction of a video of any length (padded to `1 + 4k` and trimmed back).
     pub fn roundtrip(&self, video: &[Frame]) -> Result<Vec<Frame>, ModelError> {
         let (padded, _) = pad_length(video, self.temporal(), "");
-        let x = VideoSample::from_frames(&padded).tensor::<B>(&self.device);
-        let z = self.vae.model.encode(&self.vae.meta.config, x)?.mean;
-        let mut out = frames_from_tensor(self.vae.model.decode(&self.vae.meta.config, z)?);
+        let mut out = self.vae.model.roundtrip(&self.vae.meta.config, &padded, &self.device)?;
         out.truncate(video.len());
         Ok(out)
     }
 
     /// Text-to-video of `frames` frames (`1 + 4k`) at `width × height`.
-    pub fn generate(&self, frames: usize, width: usize, height: usize) -> Result<TaskOutput, ModelError> {
-        let latents = self.vae.meta.config.latent_frames(frames.max(1));
-        let req = PromptRequest {
-            width,
-            height,
-            frames: vec![None; frames],
-            roles: vec![FrameRole::Generated; latents],
-            settings: self.settings.clone(),
-        };
-        let p = run_request(self.vae, self.dit, &req, &self.device)?;
-        let mut a = Assembly::new();
-        a.add(&p);
-        Ok(a.finish(p.frames))
+    fn generated(&self, frames: usize, width: usize, height: usize) -> Result<Prompted, ModelError> {
+        let req = PromptRequest::generated(width, height, frames, self.temporal(), self.settings.clone());
+        run_request(self.vae, self.dit, &req, &self.device)
     }
 
     /// Image-to-video: `frames` frames whose first is `image` (as the VAE reconstructs it).
@@ -159,7 +131,7 @@ impl<B: Backend> Prompter<'_, B> {
 
     /// `backward` new frames, the video (as the VAE reconstructs it), then `forward` new frames.
     pub fn extend(&self, video: &[Frame], forward: usize, backward: usize) -> Result<TaskOutput, ModelError> {
-        let mut a = Assembly::new();
+        let mut a = Assembly::default();
         let out = self.roundtrip(video)?;
         let out = self.forward_from(out, forward, &mut a)?;
         let out = self.backward_from(out, backward, &mut a)?;
@@ -242,7 +214,7 @@ impl<B: Backend> Prompter<'_, B> {
                 message: format!("{strength} is outside 0..=1 (0 keeps the video, 1 ignores it; try 0.5)"),
             });
         }
-        let mut a = Assembly::new();
+        let mut a = Assembly::default();
         let (padded, note) = pad_length(video, self.temporal(), "input video");
         a.note(note);
         let role = if strength == 0.0 { FrameRole::Given } else { FrameRole::Noised { strength } };
@@ -256,7 +228,7 @@ impl<B: Backend> Prompter<'_, B> {
     /// A clip that starts as `from` ends and ends as `to` starts: `from`'s last frame, `n` new
     /// frames (rounded up to a multiple of 4), then `to`'s first 4 frames.
     pub fn connect(&self, from: &[Frame], to: &[Frame], n: usize) -> Result<TaskOutput, ModelError> {
-        let mut a = Assembly::new();
+        let mut a = Assembly::default();
         let (frames, _) = self.bridge(from, to, n, &mut a)?;
         Ok(a.finish(frames))
     }
@@ -291,7 +263,7 @@ impl<B: Backend> Prompter<'_, B> {
     /// The video (reconstructed) followed by `n` frames (a multiple of 4) that lead from its end
     /// back to its start, so that it plays as a seamless loop.
     pub fn close_loop(&self, video: &[Frame], n: usize) -> Result<TaskOutput, ModelError> {
-        let mut a = Assembly::new();
+        let mut a = Assembly::default();
         let mut out = self.roundtrip(video)?;
         let (bridge, new) = self.bridge(video, video, n, &mut a)?;
         out.extend(bridge[1..1 + new].iter().cloned());
@@ -311,10 +283,10 @@ impl<B: Backend> Prompter<'_, B> {
                 nearest: shortest,
             });
         }
-        let mut a = Assembly::new();
-        let base = self.generate(frames - ft, width, height)?;
-        let mut out = base.frames.clone();
-        a.out = Some(TaskOutput { frames: Vec::new(), notes: Vec::new(), ..base });
+        let mut a = Assembly::default();
+        let base = self.generated(frames - ft, width, height)?;
+        a.add(&base);
+        let mut out = base.frames;
         let (bridge, new) = self.bridge(&out, &out, ft, &mut a)?;
         out.extend(bridge[1..1 + new].iter().cloned());
         Ok(a.finish(out))

@@ -10,7 +10,10 @@ use super::blocks::ChunkCache;
 use super::config::VaeConfig;
 use super::decoder::Decoder;
 use super::encoder::Encoder;
+use worldsim_scenes::Frame;
+
 use crate::error::ModelError;
+use crate::video::{VideoSample, frames_from_tensor};
 
 /// The causal video VAE.
 #[derive(Module, Debug)]
@@ -140,6 +143,19 @@ impl<B: Backend> VideoVae<B> {
     pub fn decode(&self, config: &VaeConfig, z: Tensor<B, 5>) -> Result<Tensor<B, 5>, ModelError> {
         check_latent(config, &z)?;
         Ok(self.decoder.forward_chunk(z, &mut ChunkCache::default()))
+    }
+
+    /// Encodes (latent mean) and decodes RGB frames of a valid size and length: the model's
+    /// reconstruction of them.
+    pub fn roundtrip(
+        &self,
+        config: &VaeConfig,
+        frames: &[Frame],
+        device: &B::Device,
+    ) -> Result<Vec<Frame>, ModelError> {
+        let x = VideoSample::from_frames(frames).tensor::<B>(device);
+        let z = self.encode(config, x)?.mean;
+        Ok(frames_from_tensor(self.decode(config, z)?))
     }
 
     /// A streaming decoder: feed latent frames one (or a few) at a time and get their video
