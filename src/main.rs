@@ -54,6 +54,8 @@ enum Command {
     Edit(commands::prompting::EditArgs),
     /// A clip that starts as one video ends and ends as another starts.
     Connect(commands::prompting::ConnectArgs),
+    /// World-simulator streaming: extend a video frame after frame, steered by actions.
+    Stream(commands::stream::StreamArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Command::Loop(a) => commands::prompting::run_loop(a),
         Command::Edit(a) => commands::prompting::run_edit(a),
         Command::Connect(a) => commands::prompting::run_connect(a),
+        Command::Stream(a) => commands::stream::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

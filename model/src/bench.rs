@@ -230,3 +230,90 @@ pub fn bench_vae<B: AutodiffBackend>(
     });
     ConvTiming { case: "vae encode+decode".into(), frames, size, forward_ms, backward_ms, gflop: None }
 }
+
+/// Speed of a world-simulator stream (`worldsim bench stream`).
+#[derive(Clone, Debug, Serialize)]
+pub struct StreamTiming {
+    /// Frame width.
+    pub width: usize,
+    /// Frame height.
+    pub height: usize,
+    /// Sampler steps per latent frame.
+    pub steps: usize,
+    /// Guidance scale (1: one network call per step, else two).
+    pub guidance: f32,
+    /// Video frames timed (after the first latent frame, which is one frame).
+    pub frames: usize,
+    /// Generated video frames per second.
+    pub fps: f64,
+    /// Mean milliseconds per latent step (4 video frames): total, denoise, cache commit, decode.
+    pub step_ms: f64,
+    /// Denoising share of a step.
+    pub denoise_ms: f64,
+    /// Cache commit share of a step.
+    pub commit_ms: f64,
+    /// VAE decode share of a step.
+    pub decode_ms: f64,
+    /// Action-to-pixel latency: from an action change arriving at a moment spread uniformly
+    /// over a running step, until the step that uses it has its frames out (the rest of the
+    /// running step plus the next one, from the measured step times). Display buffering in the
+    /// plugin comes on top.
+    pub latency_ms: f64,
+}
+
+/// Times `latent_steps` steps of a stream after one warm-up step, alternating the action every
+/// step (as a player pressing keys would).
+pub fn bench_stream<B: Backend>(
+    model: &crate::stream::StreamModel<B>,
+    spec: crate::stream::StreamSpec,
+    config: crate::stream::StreamConfig,
+    controls: &crate::stream::StreamControls,
+    latent_steps: usize,
+) -> Result<StreamTiming, crate::ModelError> {
+    let (width, height) = (spec.width, spec.height);
+    let mut session = crate::stream::StreamSession::new(model, spec, config)?;
+    let actions = ["the player moves right", "the player jumps", "the player moves left"];
+    let mut controls = controls.clone();
+    // The first latent frame (one video frame) and the text encodings are warm-up.
+    for a in actions {
+        controls.action = Some(a.to_string());
+        session.step(model, &controls)?;
+    }
+    let (mut frames, mut totals, mut parts) = (0, Vec::new(), [0.0; 3]);
+    let clock = Instant::now();
+    for i in 0..latent_steps.max(2) {
+        controls.action = Some(actions[i % actions.len()].to_string());
+        let start = Instant::now();
+        let step = session.step(model, &controls)?;
+        totals.push(start.elapsed().as_secs_f64() * 1e3);
+        frames += step.frames.len();
+        parts[0] += step.timings.denoise_ms;
+        parts[1] += step.timings.commit_ms;
+        parts[2] += step.timings.decode_ms;
+    }
+    let secs = clock.elapsed().as_secs_f64();
+    let n = totals.len() as f64;
+    // An action arriving at a fraction u of step k waits (1 − u)·T_k, then T_{k+1}.
+    let samples = 8;
+    let mut latency = 0.0;
+    for w in totals.windows(2) {
+        for j in 0..samples {
+            let u = (j as f64 + 0.5) / samples as f64;
+            latency += (1.0 - u) * w[0] + w[1];
+        }
+    }
+    latency /= ((totals.len() - 1) * samples) as f64;
+    Ok(StreamTiming {
+        width,
+        height,
+        steps: controls.steps,
+        guidance: controls.guidance,
+        frames,
+        fps: frames as f64 / secs,
+        step_ms: totals.iter().sum::<f64>() / n,
+        denoise_ms: parts[0] / n,
+        commit_ms: parts[1] / n,
+        decode_ms: parts[2] / n,
+        latency_ms: latency,
+    })
+}

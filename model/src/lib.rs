@@ -13,6 +13,7 @@ pub mod generate;
 pub mod kernels;
 pub mod prompting;
 pub mod quality;
+pub mod stream;
 pub mod text;
 pub mod train;
 pub mod vae;

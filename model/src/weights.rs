@@ -97,3 +97,14 @@ pub(crate) fn load_checked<B: Backend, M: Module<B>>(
     }
     Ok(model)
 }
+
+/// The shipped model folder: `assets/models/tiny` under the working directory when it exists
+/// there (a checkout or an installed game's folder), else the one this crate was built next to.
+pub fn shipped_model_dir() -> std::path::PathBuf {
+    let local = std::path::PathBuf::from("assets/models/tiny");
+    if local.join("dit.json").exists() {
+        local
+    } else {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/models/tiny")
+    }
+}

@@ -20,6 +20,32 @@ pub enum BenchCommand {
     Dit(DitArgs),
     /// A causal Conv3d layer and the VAE of a preset: forward and forward + backward.
     Vae(VaeArgs),
+    /// World-simulator streaming with the shipped model: video frames/s, action-to-pixel
+    /// latency and where a step's time goes.
+    Stream(StreamArgs),
+}
+
+/// Arguments of `bench stream`.
+#[derive(Args)]
+pub struct StreamArgs {
+    /// Stream sizes `WxH`, comma-separated (64×64 is the real-time target; 128×96 the scenes' size).
+    #[arg(long, value_delimiter = ',', default_value = "64x64,128x96", value_parser = super::parse_size)]
+    sizes: Vec<(u32, u32)>,
+    /// Sampler steps per latent frame.
+    #[arg(long, default_value_t = 6)]
+    steps: usize,
+    /// Guidance scale (1: no unconditional branch).
+    #[arg(long, default_value_t = 3.0)]
+    guidance: f32,
+    /// Latent steps timed per size (each makes 4 video frames).
+    #[arg(long, default_value_t = 12)]
+    latent_steps: usize,
+    /// The model folder (default: the shipped tiny model).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// One JSON object per size; the last line is the 64×64 case as `{"fps": …, "latency_ms": …}`.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Arguments of `bench dit`.
@@ -74,6 +100,7 @@ pub fn run(command: BenchCommand) -> Result<()> {
     match command {
         BenchCommand::Dit(a) => run_dit(a),
         BenchCommand::Vae(a) => run_vae(a),
+        BenchCommand::Stream(a) => run_stream(a),
     }
 }
 
@@ -214,6 +241,64 @@ fn run_vae(a: VaeArgs) -> Result<()> {
             ratio(t.forward_ms, tf),
             ratio(t.backward_ms, tb)
         );
+    }
+    Ok(())
+}
+
+fn run_stream(a: StreamArgs) -> Result<()> {
+    use worldsim_model::Cpu;
+    use worldsim_model::bench::{StreamTiming, bench_stream};
+    use worldsim_model::diffusion::SamplerKind;
+    use worldsim_model::stream::{StreamConfig, StreamControls, StreamModel, StreamSpec};
+
+    let dir = a.model.clone().unwrap_or_else(super::vae::default_model_dir);
+    let model = StreamModel::<Cpu>::load(&dir, Default::default())?;
+    let controls = StreamControls {
+        prompt: "a blue player walking on grass on a sunny day".into(),
+        action: None,
+        steps: a.steps,
+        guidance: a.guidance,
+        sampler: SamplerKind::Euler,
+    };
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if !a.json {
+        println!(
+            "stream, shipped model, CPU (burn-flex), {threads} threads, {} steps, guidance {}, window {}",
+            a.steps,
+            a.guidance,
+            StreamConfig::default().window
+        );
+        println!(
+            "{:>9} | {:>8} {:>12} | {:>8} {:>8} {:>8} {:>8}",
+            "size", "fps", "latency ms", "step ms", "denoise", "cache", "decode"
+        );
+    }
+    let mut small: Option<StreamTiming> = None;
+    for &(w, h) in &a.sizes {
+        let spec = StreamSpec { width: w as usize, height: h as usize, seed: 0 };
+        let t = bench_stream(&model, spec, StreamConfig::default(), &controls, a.latent_steps)?;
+        if a.json {
+            println!("{}", serde_json::to_value(&t)?);
+        } else {
+            println!(
+                "{:>9} | {:>8.1} {:>12.0} | {:>8.1} {:>8.1} {:>8.1} {:>8.1}",
+                format!("{w}x{h}"),
+                t.fps,
+                t.latency_ms,
+                t.step_ms,
+                t.denoise_ms,
+                t.commit_ms,
+                t.decode_ms
+            );
+        }
+        if (w, h) == (64, 64) {
+            small = Some(t);
+        }
+    }
+    if a.json
+        && let Some(t) = small
+    {
+        println!("{}", serde_json::json!({ "fps": t.fps, "latency_ms": t.latency_ms }));
     }
     Ok(())
 }

@@ -47,6 +47,9 @@ pub enum EvalCommand {
     /// against the VAE round-trip, seams and loop points against the clip's own motion, SDEdit
     /// changing the terrain while the balls stay on their paths.
     Prompting(super::eval_prompting::EvalPromptingArgs),
+    /// World-simulator streaming: action following (scripted windows, the player tracked by
+    /// colour) and the colour statistics of a long rollout against the ground-truth world.
+    Stream(super::eval_stream::EvalStreamArgs),
 }
 
 /// Counts of one attribute.
@@ -166,5 +169,6 @@ pub fn run(command: EvalCommand) -> Result<()> {
             Ok(())
         }
         EvalCommand::Prompting(args) => super::eval_prompting::run(args),
+        EvalCommand::Stream(args) => super::eval_stream::run(args),
     }
 }

@@ -5,9 +5,11 @@ pub mod dataset;
 pub mod device;
 pub mod eval;
 pub mod eval_prompting;
+pub mod eval_stream;
 pub mod generate;
 pub mod prompting;
 pub mod scene;
+pub mod stream;
 pub mod train;
 pub mod vae;
 

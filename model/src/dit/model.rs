@@ -53,6 +53,22 @@ impl<B: Backend> DitCache<B> {
     pub fn tokens(&self) -> usize {
         self.layers.first().map_or(0, KeyValue::tokens)
     }
+
+    /// Forgets all but the last `keep` frames of `per_frame` tokens each (a stream's rolling
+    /// window). `frames` keeps counting every frame ever committed: the next frame's time
+    /// position stays absolute, and rotary positions make attention depend only on distances.
+    pub fn keep_last(&mut self, keep: usize, per_frame: usize) {
+        let keep_tokens = keep * per_frame;
+        let tokens = self.tokens();
+        if tokens <= keep_tokens {
+            return;
+        }
+        let drop = tokens - keep_tokens;
+        for kv in &mut self.layers {
+            kv.k = kv.k.clone().narrow(2, drop, keep_tokens);
+            kv.v = kv.v.clone().narrow(2, drop, keep_tokens);
+        }
+    }
 }
 
 /// The diffusion transformer.
@@ -187,18 +203,43 @@ impl<B: Backend> Dit<B> {
         grid: (usize, usize),
         cache: &DitCache<B>,
     ) -> (Tensor<B, 3>, Vec<KeyValue<B>>) {
-        let device = input.tokens.device();
         let text_len = input.text.dims()[1];
-        let shape = SampleShape { frames: 1, grid, text_len, first_frame: cache.frames };
-        let layout = self.layout_tensors(&Layout::single(shape, AttentionMode::FrameCausal), &device);
+        self.forward_frames(input, grid, &[text_len], cache)
+    }
+
+    /// [`Dit::forward_frame`] for several streams (or several conditionings of one stream, as
+    /// classifier-free guidance needs) at once, one per row, each with its own cached past
+    /// (the cache's rows, same length) and its own text (`text_lens[r]` real tokens of the
+    /// padded `input.text`).
+    ///
+    /// # Shapes
+    /// - `input.tokens` `[rows, gh · gw, token_dim]`; one frame per row in `noise`,
+    ///   `pooled_text`, `action` (`[rows]`, `[rows, text_dim]`); `input.text`
+    ///   `[rows, max text_len, text_dim]`
+    /// - output `[rows, gh · gw, token_dim]`; keys and values `[rows, heads, gh · gw, head_dim]`
+    pub fn forward_frames(
+        &self,
+        input: DitInput<B>,
+        grid: (usize, usize),
+        text_lens: &[usize],
+        cache: &DitCache<B>,
+    ) -> (Tensor<B, 3>, Vec<KeyValue<B>>) {
+        let device = input.tokens.device();
+        let shapes = text_lens
+            .iter()
+            .map(|&text_len| SampleShape { frames: 1, grid, text_len, first_frame: cache.frames })
+            .collect();
+        // One frame per row: rows never share a sequence, so no self-attention mask.
+        let layout = Layout::pack(shapes, AttentionMode::FrameCausal, grid.0 * grid.1);
+        let layout = self.layout_tensors(&layout, &device);
         let ctx = BlockContext {
             rope: &layout.rope,
             self_mask: None,
-            cross_mask: None,
+            cross_mask: layout.cross_mask.clone(),
             frame_index: layout.frame_index.clone(),
             text: input.text.clone(),
         };
-        let past = (cache.frames > 0).then_some(cache);
+        let past = (cache.tokens() > 0).then_some(cache);
         self.run(input, ctx, past)
     }
 }

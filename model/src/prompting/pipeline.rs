@@ -165,19 +165,20 @@ fn filled(frames: &[Option<Frame>]) -> Option<Vec<Frame>> {
     Some(out)
 }
 
-/// The prompt's expanded caption (falling back to the prompt itself) and its unknown words.
-fn caption<B: Backend>(
+/// The tokens of a prompt's expanded caption (falling back to the prompt itself), the caption and
+/// the prompt's unknown words.
+pub fn caption<B: Backend>(
     dit: &LoadedDenoiser<B>,
-    settings: &SamplingSettings,
+    prompt: &str,
+    seed: u64,
     width: usize,
     height: usize,
     frames: usize,
 ) -> Result<(Tokens, String, Vec<String>), ModelError> {
     let tokenizer = &dit.meta.tokenizer;
     // The prompt itself must be readable: not empty, not longer than the model reads.
-    let prompt_tokens = tokenizer.encode(&settings.prompt)?;
-    let expansion =
-        worldsim_scenes::prompt::expand(&settings.prompt, width as u32, height as u32, frames as u32, settings.seed);
+    let prompt_tokens = tokenizer.encode(prompt)?;
+    let expansion = worldsim_scenes::prompt::expand(prompt, width as u32, height as u32, frames as u32, seed);
     let tokens = tokenizer.encode(&expansion.caption).unwrap_or(prompt_tokens);
     Ok((tokens, expansion.caption, expansion.unknown))
 }
@@ -192,7 +193,8 @@ pub fn run_request<B: Backend>(
 ) -> Result<Prompted, ModelError> {
     check(vae, dit, req)?;
     let settings = &req.settings;
-    let (caption_tokens, caption, unknown) = caption(dit, settings, req.width, req.height, req.frames.len())?;
+    let (caption_tokens, caption, unknown) =
+        caption(dit, &settings.prompt, settings.seed, req.width, req.height, req.frames.len())?;
 
     let sf = vae.meta.config.spatial_factor();
     let p = dit.meta.model.patch;

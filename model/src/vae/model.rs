@@ -158,6 +158,23 @@ impl<B: Backend> VideoVae<B> {
         Ok(frames_from_tensor(self.decode(config, z)?))
     }
 
+    /// Decodes the next latent frames of a clip whose earlier frames went through `cache` (a
+    /// fresh cache: the clip's first chunk). [`StreamDecoder`] wraps this for borrowers; owners
+    /// of a long-lived stream keep the cache themselves.
+    ///
+    /// # Shapes
+    /// - input `[batch, latent_channels, n, h', w']`
+    /// - output `[batch, image_channels, ft·n, h'·fs, w'·fs]`, one frame fewer for the first chunk
+    pub fn decode_chunk(
+        &self,
+        config: &VaeConfig,
+        z: Tensor<B, 5>,
+        cache: &mut ChunkCache<B>,
+    ) -> Result<Tensor<B, 5>, ModelError> {
+        check_latent(config, &z)?;
+        Ok(self.decoder.forward_chunk(z, cache))
+    }
+
     /// A streaming decoder: feed latent frames one (or a few) at a time and get their video
     /// frames as soon as they exist; identical to [`VideoVae::decode`] of the whole clip.
     pub fn stream_decoder(&self) -> StreamDecoder<'_, B> {
@@ -187,7 +204,6 @@ impl<B: Backend> StreamDecoder<'_, B> {
     /// - input `[batch, latent_channels, n, h', w']`
     /// - output `[batch, image_channels, ft·n, h'·fs, w'·fs]`, one frame fewer for the first chunk
     pub fn next(&mut self, config: &VaeConfig, z: Tensor<B, 5>) -> Result<Tensor<B, 5>, ModelError> {
-        check_latent(config, &z)?;
-        Ok(self.vae.decoder.forward_chunk(z, &mut self.cache))
+        self.vae.decode_chunk(config, z, &mut self.cache)
     }
 }

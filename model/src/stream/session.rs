@@ -1,0 +1,466 @@
+//! A live stream of one world (DESIGN §1, last row): each step generates the next latent frame
+//! with frame-causal attention against a key/value cache of the frames before it, under the
+//! prompt and action caption of that moment, then decodes it with the streaming VAE decoder.
+//! Committed frames enter the cache slightly noised (against drift in long rollouts); the cache
+//! keeps a rolling window of frames, so memory is bounded however long the stream runs.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+use worldsim_scenes::Frame;
+use worldsim_scenes::rng::Rng;
+
+use crate::diffusion::flow::{NoiseLevels, normal, schedule, shift_for_tokens};
+use crate::diffusion::sampler::guided;
+use crate::diffusion::{Sampler, SamplerKind};
+use crate::dit::patch::unpatchify;
+use crate::dit::weights::LoadedDenoiser;
+use crate::dit::{DitCache, DitInput};
+use crate::error::ModelError;
+use crate::prompting::pipeline::caption;
+use crate::vae::blocks::ChunkCache;
+use crate::vae::weights::LoadedVae;
+use crate::video::frames_from_tensor;
+
+/// How a stream keeps its past.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamConfig {
+    /// Latent frames of context kept in the key/value cache (each is 4 video frames): memory and
+    /// per-frame cost are bounded by this, however long the stream runs.
+    pub window: usize,
+    /// Noise level at which a generated frame enters the cache (0: clean). A little noise keeps
+    /// small errors of the past from compounding over long rollouts.
+    pub context_noise: f32,
+    /// Frames of the clip the prompt is expanded for (the expander simulates a clip to caption).
+    pub caption_frames: usize,
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        StreamConfig { window: 2, context_noise: 0.05, caption_frames: 9 }
+    }
+}
+
+/// What a stream is: its size and seed, fixed for its life.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamSpec {
+    /// Width in pixels (a multiple of the VAE's spatial factor × the DiT's patch).
+    pub width: usize,
+    /// Height in pixels (same rule).
+    pub height: usize,
+    /// Seed of every frame's noise (and of what the prompt leaves open).
+    pub seed: u64,
+}
+
+/// What steers the next frame; may change at every step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamControls {
+    /// A short prompt ("red ball bouncing on snow") or a caption.
+    pub prompt: String,
+    /// The action caption in force ("the player jumps"), if any.
+    pub action: Option<String>,
+    /// Sampler steps per latent frame.
+    pub steps: usize,
+    /// Classifier-free guidance scale (1: none; the unconditional branch drops prompt and action).
+    pub guidance: f32,
+    /// ODE solver.
+    pub sampler: SamplerKind,
+}
+
+/// Where one step's time went, in milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StepTimings {
+    /// Encoding a changed prompt or a new action caption.
+    pub text_ms: f64,
+    /// Denoising the new latent frame.
+    pub denoise_ms: f64,
+    /// Entering it into the key/value cache.
+    pub commit_ms: f64,
+    /// Decoding it into video frames.
+    pub decode_ms: f64,
+}
+
+impl StepTimings {
+    /// The whole step.
+    pub fn total_ms(&self) -> f64 {
+        self.text_ms + self.denoise_ms + self.commit_ms + self.decode_ms
+    }
+}
+
+/// What one step made.
+#[derive(Clone, Debug)]
+pub struct StreamStep {
+    /// The new video frames: 1 for the first latent frame, then the VAE's temporal factor (4).
+    pub frames: Vec<Frame>,
+    /// Index of the first of them in the stream.
+    pub first_frame: usize,
+    /// Index of the latent frame just made.
+    pub latent: usize,
+    /// The caption the prompt expanded to.
+    pub caption: String,
+    /// Words of the prompt and action the model does not know.
+    pub unknown: Vec<String>,
+    /// Where the time went.
+    pub timings: StepTimings,
+}
+
+/// The shipped model's parts a stream needs.
+#[derive(Debug)]
+pub struct StreamModel<B: Backend> {
+    /// The VAE (decoder used).
+    pub vae: LoadedVae<B>,
+    /// DiT + text encoder.
+    pub dit: LoadedDenoiser<B>,
+    /// Where tensors live.
+    pub device: B::Device,
+}
+
+impl<B: Backend> StreamModel<B> {
+    /// Loads a model folder (`vae.json`, `dit.json` and their weights).
+    pub fn load(dir: &std::path::Path, device: B::Device) -> Result<Self, ModelError> {
+        let vae = crate::vae::weights::load_vae(dir, &device)?;
+        let dit = crate::dit::weights::load_denoiser(dir, &device)?;
+        Ok(StreamModel { vae, dit, device })
+    }
+
+    /// Checks a stream's size against the VAE and the DiT; errors name the field and the fix.
+    pub fn check(&self, spec: &StreamSpec) -> Result<(), ModelError> {
+        let sf = self.vae.meta.config.spatial_factor();
+        let multiple = sf * self.dit.meta.model.patch;
+        for (field, v) in [("height", spec.height), ("width", spec.width)] {
+            ModelError::check_multiple(
+                field,
+                v,
+                multiple,
+                format!("stream frames need a multiple of {multiple} pixels"),
+            )?;
+        }
+        self.vae.meta.config.check_video(1, spec.height, spec.width)?;
+        let m = &self.dit.meta.model;
+        m.check_latent(m.latent_channels, 1, spec.height / sf, spec.width / sf)
+    }
+}
+
+/// An encoded prompt: `[1, L, text_dim]` tokens and `[1, text_dim]` pooled.
+#[derive(Clone, Debug)]
+struct PromptText<B: Backend> {
+    tokens: Tensor<B, 3>,
+    pooled: Tensor<B, 2>,
+}
+
+/// The encoded prompt of the moment.
+#[derive(Clone, Debug)]
+struct CurrentPrompt<B: Backend> {
+    prompt: String,
+    caption: String,
+    unknown: Vec<String>,
+    text: PromptText<B>,
+}
+
+/// One live stream.
+#[derive(Debug)]
+pub struct StreamSession<B: Backend> {
+    spec: StreamSpec,
+    config: StreamConfig,
+    grid: (usize, usize),
+    /// Keys/values of committed frames: row 0 under the prompt and action, row 1 (while
+    /// guidance is on) under the null condition.
+    cache: DitCache<B>,
+    decoder: ChunkCache<B>,
+    prompt: Option<CurrentPrompt<B>>,
+    null: PromptText<B>,
+    /// Pooled action captions seen so far (a game has a handful), with their unknown words.
+    actions: HashMap<String, (Tensor<B, 2>, Vec<String>)>,
+    latents: usize,
+    frames: usize,
+}
+
+impl<B: Backend> StreamSession<B> {
+    /// Starts a stream (nothing generated yet).
+    pub fn new(model: &StreamModel<B>, spec: StreamSpec, config: StreamConfig) -> Result<Self, ModelError> {
+        model.check(&spec)?;
+        if config.window == 0 {
+            return Err(ModelError::Config {
+                field: "window",
+                message: "must be at least 1 latent frame (try 2)".into(),
+            });
+        }
+        if !(0.0..1.0).contains(&config.context_noise) {
+            return Err(ModelError::Config {
+                field: "context_noise",
+                message: format!("{} is outside 0..1 (try 0.05)", config.context_noise),
+            });
+        }
+        let sf = model.vae.meta.config.spatial_factor();
+        let p = model.dit.meta.model.patch;
+        let null = encode(model, &model.dit.meta.tokenizer.null());
+        Ok(StreamSession {
+            grid: (spec.height / sf / p, spec.width / sf / p),
+            spec,
+            config,
+            cache: DitCache::default(),
+            decoder: ChunkCache::default(),
+            prompt: None,
+            null,
+            actions: HashMap::new(),
+            latents: 0,
+            frames: 0,
+        })
+    }
+
+    /// The stream's size and seed.
+    pub fn spec(&self) -> &StreamSpec {
+        &self.spec
+    }
+
+    /// Latent frames generated so far.
+    pub fn latents(&self) -> usize {
+        self.latents
+    }
+
+    /// Video frames generated so far.
+    pub fn frames(&self) -> usize {
+        self.frames
+    }
+
+    /// Latent frames held in the key/value cache (at most the window).
+    pub fn cached_frames(&self) -> usize {
+        self.cache.tokens() / self.per_frame()
+    }
+
+    fn per_frame(&self) -> usize {
+        self.grid.0 * self.grid.1
+    }
+
+    /// The noise the latent frame `latent` starts from (and, second, the noise it enters the
+    /// cache with): a function of the seed and the index only, so a stream is reproducible
+    /// and an offline run can draw the same.
+    ///
+    /// # Shapes
+    /// - outputs `[tokens_per_frame, token_dim]` each
+    pub fn frame_noise(&self, model: &StreamModel<B>, latent: usize) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        let td = model.dit.meta.model.token_dim();
+        let n = self.per_frame();
+        let mut rng = Rng::new(self.spec.seed ^ (latent as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut draw = || {
+            let v: Vec<f32> = (0..n * td).map(|_| normal(&mut rng)).collect();
+            Tensor::<B, 1>::from_floats(v.as_slice(), &model.device).reshape([n, td])
+        };
+        let start = draw();
+        (start, draw())
+    }
+
+    /// The sampling schedule of a step: the shift of a clip of `window + 1` latent frames, the
+    /// attention span of every generated frame.
+    pub fn levels(&self, steps: usize) -> Vec<f32> {
+        let tokens = (self.config.window + 1) * self.per_frame();
+        schedule(steps, shift_for_tokens(tokens, NoiseLevels::default().base_tokens))
+    }
+
+    /// Generates the next latent frame under `controls` and decodes its video frames.
+    pub fn step(&mut self, model: &StreamModel<B>, controls: &StreamControls) -> Result<StreamStep, ModelError> {
+        if controls.steps == 0 {
+            return Err(ModelError::Config { field: "steps", message: "must be at least 1 (try 8)".into() });
+        }
+        if !controls.guidance.is_finite() || controls.guidance < 0.0 {
+            return Err(ModelError::Config {
+                field: "guidance",
+                message: format!("{} is not a scale ≥ 0 (1: none; try 3)", controls.guidance),
+            });
+        }
+        let mut timings = StepTimings::default();
+        let clock = Instant::now();
+        let prompt = self.prompt_text(model, &controls.prompt)?;
+        let action = self.action_text(model, controls.action.as_deref())?;
+        let mut unknown = prompt.unknown.clone();
+        unknown.extend(action.1.iter().filter(|w| !prompt.unknown.contains(w)).cloned());
+        timings.text_ms = ms(clock);
+
+        let clock = Instant::now();
+        let td = model.dit.meta.model.token_dim();
+        let n = self.per_frame();
+        let guide = controls.guidance != 1.0;
+        let branches = Branches::new(model, &prompt.text, &action.0, guide.then_some(&self.null));
+        let rows = branches.rows();
+        self.match_cache_rows(rows);
+        let (start, commit_noise) = self.frame_noise(model, self.latents);
+        let dit = &model.dit.model.dit;
+        let cache = &self.cache;
+        let velocity = |x: Tensor<B, 2>, t: &f32| -> Tensor<B, 2> {
+            let (v, _) =
+                dit.forward_frames(branches.input(x, *t, &model.device), self.grid, &branches.text_lens, cache);
+            let row = |r: usize| v.clone().narrow(0, r, 1).reshape([n, td]);
+            if guide { guided(row(0), row(1), controls.guidance) } else { row(0) }
+        };
+        let x0 = controls.sampler.integrate(start, &self.levels(controls.steps), velocity); // [n, td]
+        timings.denoise_ms = ms(clock);
+
+        // The frame enters the cache as the network sees a slightly noised past.
+        let clock = Instant::now();
+        let sigma = self.config.context_noise;
+        let context = x0.clone() * (1.0 - sigma) + commit_noise * sigma;
+        let (_, kv) =
+            dit.forward_frames(branches.input(context, sigma, &model.device), self.grid, &branches.text_lens, cache);
+        self.cache.push(kv);
+        self.cache.keep_last(self.config.window, n);
+        timings.commit_ms = ms(clock);
+
+        let clock = Instant::now();
+        let frames = self.decode(model, x0)?;
+        timings.decode_ms = ms(clock);
+
+        let step = StreamStep {
+            first_frame: self.frames,
+            latent: self.latents,
+            caption: prompt.caption.clone(),
+            unknown,
+            timings,
+            frames,
+        };
+        self.latents += 1;
+        self.frames += step.frames.len();
+        Ok(step)
+    }
+
+    /// Gives the cache the rows a step runs. Guidance turned off drops the null row; turned
+    /// back on, the null row starts as a copy of the prompt's (its context is approximate for
+    /// `window` frames).
+    fn match_cache_rows(&mut self, rows: usize) {
+        let Some(have) = self.cache.layers.first().map(|kv| kv.k.dims()[0]) else { return };
+        if have == rows {
+            return;
+        }
+        for kv in &mut self.cache.layers {
+            if rows < have {
+                kv.k = kv.k.clone().narrow(0, 0, rows);
+                kv.v = kv.v.clone().narrow(0, 0, rows);
+            } else {
+                kv.k = kv.k.clone().narrow(0, 0, 1).repeat_dim(0, rows);
+                kv.v = kv.v.clone().narrow(0, 0, 1).repeat_dim(0, rows);
+            }
+        }
+    }
+
+    /// Decodes one latent frame with the stream's decoder cache.
+    ///
+    /// # Shapes
+    /// - `tokens` `[tokens_per_frame, token_dim]` (normalised latent)
+    fn decode(&mut self, model: &StreamModel<B>, tokens: Tensor<B, 2>) -> Result<Vec<Frame>, ModelError> {
+        let c = model.dit.meta.model.latent_channels;
+        let z = unpatchify(tokens, c, 1, self.grid, model.dit.meta.model.patch); // [1, C, 1, h, w]
+        let z = model.vae.meta.latent_stats.denormalize(z);
+        let video = model.vae.model.decode_chunk(&model.vae.meta.config, z, &mut self.decoder)?;
+        Ok(frames_from_tensor(video))
+    }
+
+    /// The encoded prompt, re-encoded only when it changed.
+    fn prompt_text(&mut self, model: &StreamModel<B>, prompt: &str) -> Result<CurrentPrompt<B>, ModelError> {
+        if let Some(p) = &self.prompt
+            && p.prompt == prompt
+        {
+            return Ok(p.clone());
+        }
+        let (tokens, caption, unknown) =
+            caption(&model.dit, prompt, self.spec.seed, self.spec.width, self.spec.height, self.config.caption_frames)?;
+        let current = CurrentPrompt { prompt: prompt.to_string(), caption, unknown, text: encode(model, &tokens) };
+        self.prompt = Some(current.clone());
+        Ok(current)
+    }
+
+    /// The pooled action caption `[1, text_dim]` (zeros for none) and its unknown words.
+    fn action_text(
+        &mut self,
+        model: &StreamModel<B>,
+        action: Option<&str>,
+    ) -> Result<(Tensor<B, 2>, Vec<String>), ModelError> {
+        let Some(action) = action.map(str::trim).filter(|a| !a.is_empty()) else {
+            return Ok((Tensor::zeros([1, model.dit.meta.text.dim], &model.device), Vec::new()));
+        };
+        if let Some(found) = self.actions.get(action) {
+            return Ok(found.clone());
+        }
+        let tokens = model.dit.meta.tokenizer.encode(action)?;
+        let entry = (encode(model, &tokens).pooled, tokens.unknown.clone());
+        self.actions.insert(action.to_string(), entry.clone());
+        Ok(entry)
+    }
+}
+
+/// The conditioning of the rows a step runs: row 0 the prompt and action, row 1 (with
+/// guidance) the null condition without action.
+struct Branches<B: Backend> {
+    /// `[rows, text_dim]` each.
+    pooled: Tensor<B, 2>,
+    action: Tensor<B, 2>,
+    /// `[rows, max text_len, text_dim]`, padded.
+    text: Tensor<B, 3>,
+    text_lens: Vec<usize>,
+}
+
+impl<B: Backend> Branches<B> {
+    fn new(
+        model: &StreamModel<B>,
+        prompt: &PromptText<B>,
+        action: &Tensor<B, 2>,
+        null: Option<&PromptText<B>>,
+    ) -> Self {
+        let Some(null) = null else {
+            return Branches {
+                pooled: prompt.pooled.clone(),
+                action: action.clone(),
+                text: prompt.tokens.clone(),
+                text_lens: vec![prompt.tokens.dims()[1]],
+            };
+        };
+        let [_, lp, d] = prompt.tokens.dims();
+        let ln = null.tokens.dims()[1];
+        let len = lp.max(ln);
+        let pad = |t: &Tensor<B, 3>, l: usize| {
+            if l == len {
+                t.clone()
+            } else {
+                Tensor::cat(vec![t.clone(), Tensor::zeros([1, len - l, d], &model.device)], 1)
+            }
+        };
+        Branches {
+            pooled: Tensor::cat(vec![prompt.pooled.clone(), null.pooled.clone()], 0),
+            action: Tensor::cat(vec![action.clone(), action.zeros_like()], 0),
+            text: Tensor::cat(vec![pad(&prompt.tokens, lp), pad(&null.tokens, ln)], 0),
+            text_lens: vec![lp, ln],
+        }
+    }
+
+    fn rows(&self) -> usize {
+        self.text_lens.len()
+    }
+
+    /// The DiT input of one latent frame at level `t`, the same tokens in every row.
+    ///
+    /// # Shapes
+    /// - `tokens` `[tokens_per_frame, token_dim]`
+    fn input(&self, tokens: Tensor<B, 2>, t: f32, device: &B::Device) -> DitInput<B> {
+        let [n, td] = tokens.dims();
+        let rows = self.rows();
+        DitInput {
+            tokens: tokens.reshape([1, n, td]).repeat_dim(0, rows),
+            noise: Tensor::from_floats(vec![t; rows].as_slice(), device),
+            pooled_text: self.pooled.clone(),
+            action: self.action.clone(),
+            text: self.text.clone(),
+        }
+    }
+}
+
+/// Runs the text encoder on one text: `[1, L, text_dim]` tokens and `[1, text_dim]` pooled.
+fn encode<B: Backend>(model: &StreamModel<B>, tokens: &crate::text::Tokens) -> PromptText<B> {
+    let encoded = model.dit.model.text.forward(std::slice::from_ref(tokens), &model.device);
+    let len = encoded.lens[0];
+    let d = encoded.tokens.dims()[2];
+    PromptText { tokens: encoded.tokens.narrow(1, 0, len).reshape([1, len, d]), pooled: encoded.pooled }
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1e3
+}

@@ -1,0 +1,165 @@
+//! Streaming with the shipped model: a session's frames equal generating the same latents
+//! offline (a full frame-causal forward over the clip so far, then a whole-clip VAE decode);
+//! memory stays bounded by the window; same seed ⇒ same bytes; actions and prompts change the
+//! output from the next frame on; bad streams are errors naming the field.
+
+use std::path::PathBuf;
+
+use burn::prelude::*;
+use worldsim_model::diffusion::SamplerKind;
+use worldsim_model::diffusion::sampler::guided;
+use worldsim_model::dit::NoisySample;
+use worldsim_model::dit::layout::AttentionMode;
+use worldsim_model::dit::patch::unpatchify;
+use worldsim_model::prompting::pipeline::caption;
+use worldsim_model::stream::{StreamConfig, StreamControls, StreamModel, StreamSession, StreamSpec};
+use worldsim_model::video::frames_from_tensor;
+use worldsim_model::{Cpu, ModelError};
+use worldsim_scenes::Frame;
+
+type B = Cpu;
+
+fn shipped() -> PathBuf {
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it")).join("../assets/models/tiny")
+}
+
+fn model() -> StreamModel<B> {
+    StreamModel::load(&shipped(), Default::default()).expect("shipped model")
+}
+
+fn controls(action: Option<&str>) -> StreamControls {
+    StreamControls {
+        prompt: "a blue player walking on grass on a sunny day".into(),
+        action: action.map(str::to_string),
+        steps: 4,
+        guidance: 3.0,
+        sampler: SamplerKind::Euler,
+    }
+}
+
+const SPEC: StreamSpec = StreamSpec { width: 32, height: 32, seed: 11 };
+
+fn max_diff(a: &[Frame], b: &[Frame]) -> u8 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).flat_map(|(x, y)| x.rgb.iter().zip(&y.rgb).map(|(p, q)| p.abs_diff(*q))).max().unwrap_or(0)
+}
+
+#[test]
+fn streaming_equals_offline_generation_of_the_same_latents() {
+    let m = model();
+    let config = StreamConfig { window: 3, ..StreamConfig::default() };
+    let mut session = StreamSession::new(&m, SPEC, config.clone()).expect("session");
+    let actions = [Some("the player moves right"), Some("the player moves right"), Some("the player jumps")];
+    let mut streamed = Vec::new();
+    for a in actions {
+        streamed.extend(session.step(&m, &controls(a)).expect("step").frames);
+    }
+    assert_eq!(streamed.len(), 1 + 4 + 4, "first latent frame → 1 video frame, then 4 each");
+
+    // Offline: each new frame denoised by a full frame-causal forward over [noised past, x],
+    // with the same noise, schedule, guidance and per-frame actions.
+    let dit = &m.dit;
+    let tokenizer = &dit.meta.tokenizer;
+    let c = controls(None);
+    let (prompt_tokens, _, _) =
+        caption(dit, &c.prompt, SPEC.seed, SPEC.width, SPEC.height, config.caption_frames).expect("caption");
+    let null = tokenizer.null();
+    let (grid, p) = ((4, 4), dit.meta.model.patch);
+    let n = grid.0 * grid.1;
+    let reference = StreamSession::new(&m, SPEC, config.clone()).expect("session");
+    let levels = reference.levels(4);
+    let sigma = config.context_noise;
+    let mut context: Vec<Tensor<B, 2>> = Vec::new();
+    let mut latents: Vec<Tensor<B, 2>> = Vec::new();
+    for f in 0..actions.len() {
+        let (mut x, commit_noise) = reference.frame_noise(&m, f);
+        let action_tokens: Vec<_> =
+            actions[..=f].iter().map(|a| a.map(|a| tokenizer.encode(a).expect("known words"))).collect();
+        for w in levels.windows(2) {
+            let tokens = Tensor::cat(context.iter().cloned().chain([x.clone()]).collect(), 0);
+            let mut noise = vec![sigma; f];
+            noise.push(w[0]);
+            let sample = |caption, actions| NoisySample {
+                frames: f + 1,
+                grid,
+                tokens: tokens.clone(),
+                noise: noise.clone(),
+                caption,
+                actions,
+            };
+            let v = dit.model.predict(
+                &[sample(prompt_tokens.clone(), action_tokens.clone()), sample(null.clone(), vec![None; f + 1])],
+                AttentionMode::FrameCausal,
+                1 << 16,
+                &m.device,
+            );
+            let last = |t: &Tensor<B, 2>| t.clone().narrow(0, f * n, n);
+            let v = guided(last(&v[0]), last(&v[1]), 3.0);
+            x = x + v * (w[1] - w[0]);
+        }
+        context.push(x.clone() * (1.0 - sigma) + commit_noise * sigma);
+        latents.push(x);
+    }
+    let z = unpatchify(Tensor::cat(latents, 0), dit.meta.model.latent_channels, actions.len(), grid, p);
+    let z = m.vae.meta.latent_stats.denormalize(z);
+    let offline = frames_from_tensor(m.vae.model.decode(&m.vae.meta.config, z).expect("decode"));
+    let d = max_diff(&streamed, &offline);
+    assert!(d <= 2, "streamed frames differ from offline generation by {d}/255");
+}
+
+#[test]
+fn memory_is_bounded_by_the_window_and_streams_are_reproducible() {
+    let m = model();
+    let config = StreamConfig { window: 2, ..StreamConfig::default() };
+    let mut a = StreamSession::new(&m, SPEC, config.clone()).expect("session");
+    let mut b = StreamSession::new(&m, SPEC, config).expect("session");
+    let mut frames = 0;
+    for i in 0..6 {
+        let step_a = a.step(&m, &controls(Some("the player moves left"))).expect("step");
+        let step_b = b.step(&m, &controls(Some("the player moves left"))).expect("step");
+        assert_eq!(step_a.first_frame, frames);
+        assert_eq!(step_a.latent, i);
+        frames += step_a.frames.len();
+        assert_eq!(max_diff(&step_a.frames, &step_b.frames), 0, "same seed and controls ⇒ same bytes");
+        assert!(a.cached_frames() <= 2, "step {i}: {} latent frames cached, window is 2", a.cached_frames());
+    }
+    assert_eq!(a.cached_frames(), 2);
+    assert_eq!(a.frames(), 1 + 5 * 4);
+}
+
+#[test]
+fn actions_and_prompts_steer_from_the_next_frame_and_unknown_words_are_reported() {
+    let m = model();
+    let run = |second: StreamControls| {
+        let mut s = StreamSession::new(&m, SPEC, StreamConfig::default()).expect("session");
+        let first = s.step(&m, &controls(Some("the player moves right"))).expect("step");
+        (first, s.step(&m, &second).expect("step"))
+    };
+    let (first_a, right) = run(controls(Some("the player moves right")));
+    let (first_b, left) = run(controls(Some("the player moves left")));
+    assert_eq!(max_diff(&first_a.frames, &first_b.frames), 0, "the past does not change");
+    assert!(max_diff(&right.frames, &left.frames) > 0, "another action makes other frames");
+    let mut night = controls(Some("the player moves right"));
+    night.prompt = "a zebra player at night".into();
+    let (_, step) = run(night);
+    assert_eq!(step.unknown, vec!["zebra".to_string()]);
+}
+
+#[test]
+fn bad_streams_are_errors_that_name_the_field() {
+    let m = model();
+    let err = StreamSession::new(&m, StreamSpec { width: 30, height: 32, seed: 0 }, StreamConfig::default())
+        .expect_err("30 is not a multiple of 8");
+    assert!(matches!(err, ModelError::InvalidSize { field: "width", nearest: 32, .. }), "{err}");
+    let err =
+        StreamSession::new(&m, SPEC, StreamConfig { window: 0, ..StreamConfig::default() }).expect_err("window 0");
+    assert!(err.to_string().contains("window"), "{err}");
+    let mut s = StreamSession::new(&m, SPEC, StreamConfig::default()).expect("session");
+    let mut c = controls(None);
+    c.steps = 0;
+    assert!(s.step(&m, &c).expect_err("0 steps").to_string().contains("steps"));
+    c.steps = 2;
+    c.prompt = String::new();
+    assert!(s.step(&m, &c).is_err(), "an empty prompt is an error, not a panic");
+    assert_eq!(s.latents(), 0, "failed steps change nothing");
+}

@@ -1,0 +1,275 @@
+//! `worldsim eval stream`: what the world simulator promises, measured with the ground truth.
+//! - action following: streams driven by a script of 2-second windows (right, left, jump, …);
+//!   the player is found in every generated frame by its colour (the fidelity checker's
+//!   tracker) and a window obeys when the centre moved the right way between the window's
+//!   first frame made under the action and its last; the same script rendered by the
+//!   ground-truth world is scored by the same tracker as a control;
+//! - long rollouts: per-frame mean colour of a 1,000-frame stream against the range the
+//!   ground-truth world's frames span, and action following in its last windows.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use worldsim_model::Cpu;
+use worldsim_model::diffusion::SamplerKind;
+use worldsim_model::stream::{StreamConfig, StreamControls, StreamModel, StreamSession, StreamSpec};
+use worldsim_scenes::fidelity::FidelityChecker;
+use worldsim_scenes::random::{RandomSceneConfig, random_scene};
+use worldsim_scenes::scene::{Action, Scene};
+use worldsim_scenes::{Clip, Frame};
+
+use super::stream::{ActionScript, action_at};
+use super::vae::default_model_dir;
+
+/// Arguments of `eval stream`.
+#[derive(clap::Args)]
+pub struct EvalStreamArgs {
+    /// The model folder (default: the shipped tiny model).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Scripted streams for action following (each a different world and seed).
+    #[arg(long, default_value_t = 6)]
+    streams: u64,
+    /// Windows per scripted stream (right, left, jump in turn).
+    #[arg(long, default_value_t = 6)]
+    windows: usize,
+    /// Seconds per window.
+    #[arg(long, default_value_t = 2.0)]
+    window_seconds: f32,
+    /// Frames of the long rollout (0: skip it).
+    #[arg(long, default_value_t = 1000)]
+    rollout_frames: usize,
+    /// Stream size WIDTHxHEIGHT.
+    #[arg(long, value_parser = super::parse_size, default_value = "64x64")]
+    size: (u32, u32),
+    /// Sampler steps per latent frame.
+    #[arg(long, default_value_t = 6)]
+    steps: usize,
+    /// Guidance scale.
+    #[arg(long, default_value_t = 3.0)]
+    guidance: f32,
+    /// Latent frames of context.
+    #[arg(long, default_value_t = StreamConfig::default().window)]
+    window: usize,
+    /// Context noise level.
+    #[arg(long, default_value_t = StreamConfig::default().context_noise)]
+    context_noise: f32,
+}
+
+const FPS: u32 = 12;
+const WORLDS: [(&str, &str, &str); 6] = [
+    ("blue", "grass", "day"),
+    ("red", "snow", "day"),
+    ("yellow", "sand", "dusk"),
+    ("white", "grass", "night"),
+    ("purple", "sand", "day"),
+    ("orange", "snow", "dusk"),
+];
+const CYCLE: [Action; 3] = [Action::Right, Action::Left, Action::Jump];
+
+/// Obeyed / total windows per action.
+#[derive(Default, Clone, Copy)]
+struct Score {
+    obeyed: [usize; 3],
+    total: [usize; 3],
+}
+
+impl Score {
+    fn add(&mut self, other: Score) {
+        for i in 0..3 {
+            self.obeyed[i] += other.obeyed[i];
+            self.total[i] += other.total[i];
+        }
+    }
+
+    fn line(&self) -> String {
+        (0..3)
+            .map(|i| {
+                let share = self.obeyed[i] as f32 / self.total[i].max(1) as f32;
+                format!("{} {}/{} ({:.0} %)", CYCLE[i].name(), self.obeyed[i], self.total[i], 100.0 * share)
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The scene of scripted world `i`: a player of a known colour, its commands in windows.
+fn scripted_scene(i: u64, windows: usize, window_seconds: f32, (w, h): (u32, u32)) -> Result<Scene> {
+    let (color, terrain, sky) = WORLDS[i as usize % WORLDS.len()];
+    let frames = (windows as f32 * window_seconds * FPS as f32).round() as u32 + 1;
+    let actions: Vec<String> = (0..windows)
+        .map(|k| format!("({:.3}, {})", k as f32 * window_seconds, CYCLE[k % CYCLE.len()].name()))
+        .collect();
+    let text = format!(
+        "Scene(name: \"eval_stream_{i}\", width: {w}, height: {h}, fps: {FPS}, frames: {frames}, seed: {}, \
+         terrain: {terrain}, sky: {sky}, player: Some(Player(color: {color}, x: 0.0, facing: right, \
+         actions: [{}])))",
+        5000 + i,
+        actions.join(", ")
+    );
+    Ok(Scene::parse(&text, "<eval stream>")?)
+}
+
+/// Scores each window of `frames` (a video of `scene`'s script) with the colour tracker.
+fn score(checker: &FidelityChecker, scene: &Scene, frames: &[Frame], window_frames: usize, skip: usize) -> Score {
+    let player = scene.player.as_ref().expect("scripted scenes have a player");
+    let centres = checker.centres(frames, scene.terrain, scene.sky, player.color);
+    let mut s = Score::default();
+    for (k, start) in (0..).map(|k| (k, k * window_frames)).take_while(|(_, st)| st + window_frames < frames.len()) {
+        if k < skip {
+            continue;
+        }
+        let which = k % CYCLE.len();
+        // The first frame that can show the action (its latent frame starts a frame later) to
+        // the window's last.
+        let (a, b) = (start + 1, start + window_frames);
+        let ok = match (centres[a], centres[b]) {
+            (Some((xa, ya)), Some((xb, _))) => match CYCLE[which] {
+                Action::Right => xb > xa + 0.5,
+                Action::Left => xb < xa - 0.5,
+                _ => centres[a..=b].iter().flatten().any(|(_, y)| *y < ya - 1.0),
+            },
+            _ => false,
+        };
+        s.total[which] += 1;
+        s.obeyed[which] += usize::from(ok);
+    }
+    s
+}
+
+/// Per-frame mean colour `[r, g, b]`.
+fn mean_rgb(frame: &Frame) -> [f32; 3] {
+    let mut sum = [0.0f64; 3];
+    for px in frame.rgb.chunks_exact(3) {
+        for c in 0..3 {
+            sum[c] += f64::from(px[c]);
+        }
+    }
+    let n = (frame.rgb.len() / 3).max(1) as f64;
+    sum.map(|s| (s / n) as f32)
+}
+
+/// Streams `frames` frames of `scene`'s script (its prompt, seed) and returns them.
+fn stream_script(
+    model: &StreamModel<Cpu>,
+    scene: &Scene,
+    script: &ActionScript,
+    frames: usize,
+    args: &EvalStreamArgs,
+) -> Result<Vec<Frame>> {
+    let prompt = Clip::truth(scene).1.prompt;
+    let spec = StreamSpec { width: scene.width as usize, height: scene.height as usize, seed: scene.seed };
+    let config = StreamConfig { window: args.window, context_noise: args.context_noise, ..StreamConfig::default() };
+    let mut session = StreamSession::new(model, spec, config)?;
+    let mut out = Vec::with_capacity(frames);
+    while out.len() < frames {
+        let t = out.len() as f32 / FPS as f32;
+        let controls = StreamControls {
+            prompt: prompt.clone(),
+            action: action_at(script, t),
+            steps: args.steps,
+            guidance: args.guidance,
+            sampler: SamplerKind::Euler,
+        };
+        out.extend(session.step(model, &controls)?.frames);
+    }
+    out.truncate(frames);
+    Ok(out)
+}
+
+/// Runs `eval stream`.
+pub fn run(args: EvalStreamArgs) -> Result<()> {
+    let dir = args.model.clone().unwrap_or_else(default_model_dir);
+    let model = StreamModel::<Cpu>::load(&dir, Default::default())?;
+    let checker = FidelityChecker::calibrate();
+    let window_frames = (args.window_seconds * FPS as f32).round() as usize;
+    println!(
+        "action following: {} streams × {} windows of {} s ({} frames), {}×{}, {} steps, guidance {}",
+        args.streams,
+        args.windows,
+        args.window_seconds,
+        window_frames,
+        args.size.0,
+        args.size.1,
+        args.steps,
+        args.guidance
+    );
+    let (mut model_score, mut truth_score) = (Score::default(), Score::default());
+    let clock = Instant::now();
+    for i in 0..args.streams {
+        let scene = scripted_scene(i, args.windows, args.window_seconds, args.size)?;
+        let script = scene.player.as_ref().map(|p| p.actions.clone()).unwrap_or_default();
+        let truth = Clip::render(&scene).frames;
+        let generated = stream_script(&model, &scene, &script, truth.len(), &args)?;
+        let (m, t) =
+            (score(&checker, &scene, &generated, window_frames, 0), score(&checker, &scene, &truth, window_frames, 0));
+        println!(
+            "  world {i} ({:?} player): model {} | ground truth {}",
+            scene.player.as_ref().map(|p| p.color),
+            m.line(),
+            t.line()
+        );
+        model_score.add(m);
+        truth_score.add(t);
+    }
+    println!("model:        {}", model_score.line());
+    println!("ground truth: {} (the tracker's control)", truth_score.line());
+    println!("({:.0} s)", clock.elapsed().as_secs_f64());
+
+    if args.rollout_frames == 0 {
+        return Ok(());
+    }
+    // The ground-truth world's range of per-frame mean colours, over random held-out clips.
+    let config = RandomSceneConfig { areas: vec![args.size.0 * args.size.1], ..RandomSceneConfig::default() };
+    let (mut lo, mut hi) = ([f32::MAX; 3], [f32::MIN; 3]);
+    for k in 0..40 {
+        let clip = Clip::render(&random_scene(4242, k, &config));
+        for f in &clip.frames {
+            let m = mean_rgb(f);
+            for c in 0..3 {
+                lo[c] = lo[c].min(m[c]);
+                hi[c] = hi[c].max(m[c]);
+            }
+        }
+    }
+    let windows = (args.rollout_frames / window_frames).max(1);
+    let scene = scripted_scene(0, windows, args.window_seconds, args.size)?;
+    let script = scene.player.as_ref().map(|p| p.actions.clone()).unwrap_or_default();
+    let clock = Instant::now();
+    let frames =
+        stream_script(&model, &scene, &script, args.rollout_frames, &args).context("the long rollout failed")?;
+    let secs = clock.elapsed().as_secs_f64();
+    let means: Vec<[f32; 3]> = frames.iter().map(mean_rgb).collect();
+    let inside = means.iter().filter(|m| (0..3).all(|c| m[c] >= lo[c] && m[c] <= hi[c])).count();
+    let first =
+        means.iter().take(100).fold([0.0; 3], |a, m| [a[0] + m[0] / 100.0, a[1] + m[1] / 100.0, a[2] + m[2] / 100.0]);
+    let n_last = means.len().min(100) as f32;
+    let last = means
+        .iter()
+        .rev()
+        .take(100)
+        .fold([0.0; 3], |a, m| [a[0] + m[0] / n_last, a[1] + m[1] / n_last, a[2] + m[2] / n_last]);
+    println!(
+        "rollout of {} frames in {secs:.0} s ({:.1} frames/s): per-frame mean colour inside the ground truth's range \
+         (R {:.0}–{:.0}, G {:.0}–{:.0}, B {:.0}–{:.0}) in {inside}/{} frames ({:.1} %)",
+        frames.len(),
+        frames.len() as f64 / secs,
+        lo[0],
+        hi[0],
+        lo[1],
+        hi[1],
+        lo[2],
+        hi[2],
+        frames.len(),
+        100.0 * inside as f32 / frames.len() as f32
+    );
+    println!(
+        "  mean colour, first 100 frames ({:.0}, {:.0}, {:.0}); last 100 ({:.0}, {:.0}, {:.0})",
+        first[0], first[1], first[2], last[0], last[1], last[2]
+    );
+    let tail_from = windows.saturating_sub(6);
+    let tail = score(&checker, &scene, &frames, window_frames, tail_from);
+    println!("  action following in the last {} windows: {}", windows - tail_from, tail.line());
+    Ok(())
+}

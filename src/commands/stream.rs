@@ -1,0 +1,163 @@
+//! `worldsim stream`: a world-simulator rollout from the command line — the stream session the
+//! Bevy plugin runs, driven by an action script (or a scene file's player commands), written to
+//! a GIF with the time each step took.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use worldsim_model::diffusion::SamplerKind;
+use worldsim_model::stream::{StreamConfig, StreamControls, StreamModel, StreamSession, StreamSpec};
+use worldsim_scenes::Frame;
+use worldsim_scenes::captions::action_caption;
+use worldsim_scenes::media::write_video;
+use worldsim_scenes::scene::{Action, Scene};
+
+use super::device::DeviceKind;
+use super::vae::default_model_dir;
+use crate::with_backend;
+
+/// Arguments of `worldsim stream`.
+#[derive(clap::Args)]
+pub struct StreamArgs {
+    /// What to show (default: the scene's short prompt, or a player on grass).
+    #[arg(long)]
+    prompt: Option<String>,
+    /// Player commands as `action:seconds,…` (left, right, jump, stand, paint), e.g.
+    /// `right:2,jump:1,left:2`; the last one holds to the end.
+    #[arg(long)]
+    actions: Option<String>,
+    /// Take prompt, size, seed, fps and actions from a scene file instead.
+    #[arg(long)]
+    scene: Option<PathBuf>,
+    /// Video frames to make.
+    #[arg(long, default_value_t = 49)]
+    frames: usize,
+    /// Frame size WIDTHxHEIGHT (multiples of 8).
+    #[arg(long, value_parser = super::parse_size)]
+    size: Option<(u32, u32)>,
+    /// Frames per second of the video (sets when each action starts).
+    #[arg(long, default_value_t = 12)]
+    fps: u32,
+    /// Seed of the noise.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Sampler steps per latent frame (each latent frame is 4 video frames).
+    #[arg(long, default_value_t = 6)]
+    steps: usize,
+    /// Classifier-free guidance scale (1: none, half the network calls).
+    #[arg(long, default_value_t = 3.0)]
+    guidance: f32,
+    /// ODE solver: euler or heun.
+    #[arg(long, default_value = "euler")]
+    sampler: SamplerKind,
+    /// Latent frames of context kept in the cache.
+    #[arg(long, default_value_t = StreamConfig::default().window)]
+    window: usize,
+    /// Noise level of the context frames (against drift).
+    #[arg(long, default_value_t = StreamConfig::default().context_noise)]
+    context_noise: f32,
+    /// Output: .gif, .png, folder/, .npy.
+    #[arg(long)]
+    out: String,
+    /// The model folder (default: the shipped tiny model).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Where to run: cpu, or wgpu / cuda when compiled with that feature.
+    #[arg(long, default_value = "cpu")]
+    device: DeviceKind,
+}
+
+/// A timeline of player commands: `(start seconds, action)`.
+pub type ActionScript = Vec<(f32, Action)>;
+
+/// Parses `right:2,jump:1` into a timeline.
+pub fn parse_actions(text: &str) -> Result<ActionScript> {
+    let mut t = 0.0;
+    let mut script = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, secs) = part.split_once(':').unwrap_or((part, "1"));
+        let action = Action::ALL
+            .iter()
+            .copied()
+            .find(|a| a.name() == name.trim())
+            .with_context(|| format!("--actions: `{name}` is not an action (left, right, jump, stand, paint)"))?;
+        let secs: f32 = secs.trim().parse().with_context(|| format!("--actions: `{secs}` is not seconds"))?;
+        if !(secs > 0.0) {
+            bail!("--actions: `{part}` must last more than 0 seconds");
+        }
+        script.push((t, action));
+        t += secs;
+    }
+    Ok(script)
+}
+
+/// The caption of the command in force at `t` seconds.
+pub fn action_at(script: &ActionScript, t: f32) -> Option<String> {
+    script.iter().rev().find(|(start, _)| *start <= t + 1e-6).map(|(_, a)| action_caption(*a).to_string())
+}
+
+/// Runs `worldsim stream`.
+pub fn run(args: StreamArgs) -> Result<()> {
+    let scene = args.scene.as_deref().map(Scene::load).transpose()?;
+    let (w, h) = args.size.or(scene.as_ref().map(|s| (s.width, s.height))).unwrap_or((64, 64));
+    let fps = scene.as_ref().map_or(args.fps, |s| s.fps);
+    let seed = scene.as_ref().map_or(args.seed, |s| s.seed);
+    let prompt = match (&args.prompt, &scene) {
+        (Some(p), _) => p.clone(),
+        (None, Some(s)) => worldsim_scenes::Clip::truth(s).1.prompt,
+        (None, None) => "a blue player walking on grass on a sunny day".into(),
+    };
+    let script = match (&args.actions, &scene) {
+        (Some(a), _) => parse_actions(a)?,
+        (None, Some(s)) => s.player.as_ref().map(|p| p.actions.clone()).unwrap_or_default(),
+        (None, None) => Vec::new(),
+    };
+    let model_dir = args.model.clone().unwrap_or_else(default_model_dir);
+    let spec = StreamSpec { width: w as usize, height: h as usize, seed };
+    let config = StreamConfig { window: args.window, context_noise: args.context_noise, ..StreamConfig::default() };
+    let frames = with_backend!(args.device, |B| {
+        let model = StreamModel::<B>::load(&model_dir, Default::default())?;
+        let mut session = StreamSession::new(&model, spec, config)?;
+        let mut out: Vec<Frame> = Vec::new();
+        let clock = Instant::now();
+        let mut printed_caption = false;
+        while out.len() < args.frames {
+            let t = out.len() as f32 / fps as f32;
+            let controls = StreamControls {
+                prompt: prompt.clone(),
+                action: action_at(&script, t),
+                steps: args.steps,
+                guidance: args.guidance,
+                sampler: args.sampler,
+            };
+            let step = session.step(&model, &controls)?;
+            if !printed_caption {
+                println!("caption: {}", step.caption);
+                if !step.unknown.is_empty() {
+                    println!("unknown words (ignored): {}", step.unknown.join(", "));
+                }
+                printed_caption = true;
+            }
+            let tm = step.timings;
+            println!(
+                "frames {:>4}..{:<4} {:<28} {:6.1} ms (denoise {:.1}, cache {:.1}, decode {:.1})",
+                step.first_frame,
+                step.first_frame + step.frames.len() - 1,
+                controls.action.as_deref().unwrap_or("(no action)"),
+                tm.total_ms(),
+                tm.denoise_ms,
+                tm.commit_ms,
+                tm.decode_ms
+            );
+            out.extend(step.frames);
+        }
+        let secs = clock.elapsed().as_secs_f64();
+        println!("{} frames in {secs:.2} s: {:.1} frames/s", out.len(), out.len() as f64 / secs);
+        out.truncate(args.frames);
+        out
+    });
+    write_video(&args.out, &frames, fps)?;
+    println!("wrote {}", args.out);
+    Ok(())
+}
