@@ -62,6 +62,8 @@ fn main() -> ExitCode {
     // Scene files are loaded through Bevy's asset server, rooted at the scene's folder.
     let asset_root =
         args.scene.as_ref().and_then(|s| s.parent().map(|p| p.to_path_buf())).unwrap_or_else(|| PathBuf::from("."));
+    // (Absolute: Bevy resolves a relative asset folder against the executable's folder.)
+    let asset_root = std::fs::canonicalize(&asset_root).unwrap_or(asset_root);
     let mut app = App::new();
     app.add_plugins((
         MinimalPlugins.set(ScheduleRunnerPlugin::run_loop(Duration::from_secs_f64(1.0 / 60.0))),
@@ -74,25 +76,9 @@ fn main() -> ExitCode {
     .init_resource::<Recording>()
     .add_systems(Startup, setup)
     .add_systems(Update, (record, watch_errors, timeout));
-    let exit = app.run();
-    let recording = app.world_mut().remove_resource::<Recording>().unwrap_or_default();
-    if let Some(why) = recording.failed {
-        eprintln!("error: {why}");
-        return ExitCode::FAILURE;
-    }
-    if !exit.is_success() || recording.frames.len() < args.frames {
-        eprintln!("error: recorded {} of {} frames", recording.frames.len(), args.frames);
-        return ExitCode::FAILURE;
-    }
-    match worldsim_scenes::media::write_video(&args.out, &recording.frames[..args.frames], recording.fps) {
-        Ok(_) => {
-            println!("wrote {} ({} frames)", args.out, args.frames);
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
+    match app.run() {
+        AppExit::Success => ExitCode::SUCCESS,
+        AppExit::Error(_) => ExitCode::FAILURE,
     }
 }
 
@@ -130,8 +116,17 @@ fn record(
         recording.fps = stream.fps.round() as u32;
         let rgb = data.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
         recording.frames.push(Frame { width: stream.width, height: stream.height, rgb });
-        if recording.frames.len() >= args.frames {
-            exit.write(AppExit::Success);
+        if recording.frames.len() == args.frames {
+            match worldsim_scenes::media::write_video(&args.out, &recording.frames, recording.fps) {
+                Ok(_) => {
+                    println!("wrote {} ({} frames)", args.out, args.frames);
+                    exit.write(AppExit::Success);
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    exit.write(AppExit::error());
+                }
+            }
         }
     }
 }
@@ -142,14 +137,16 @@ fn watch_errors(
     mut exit: MessageWriter<AppExit>,
 ) {
     if let Some(e) = errors.read().next() {
+        eprintln!("error: {}", e.message);
         recording.failed = Some(e.message.clone());
         exit.write(AppExit::error());
     }
 }
 
 fn timeout(time: Res<Time>, args: Res<Args>, mut recording: ResMut<Recording>, mut exit: MessageWriter<AppExit>) {
-    if time.elapsed_secs() > args.timeout {
-        recording.failed = Some(format!("timed out after {} s", args.timeout));
+    if time.elapsed_secs() > args.timeout && recording.failed.is_none() {
+        eprintln!("error: timed out after {} s with {} frames", args.timeout, recording.frames.len());
+        recording.failed = Some("timeout".into());
         exit.write(AppExit::error());
     }
 }

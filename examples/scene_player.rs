@@ -29,7 +29,9 @@ struct Args {
 
 fn main() -> AppExit {
     let args = Args::parse();
-    let root = args.scene.parent().map(|p| p.display().to_string()).unwrap_or_else(|| ".".into());
+    // (An absolute path: Bevy resolves relative ones against the executable's folder.)
+    let root = args.scene.parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let root = std::fs::canonicalize(&root).unwrap_or(root).display().to_string();
     App::new()
         .add_plugins(DefaultPlugins.set(AssetPlugin { file_path: root, ..default() }))
         .add_plugins((WorldSimPlugin::default(), WorldSimPanelPlugin))

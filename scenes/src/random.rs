@@ -22,6 +22,8 @@ pub struct RandomSceneConfig {
     pub max_k: u32,
     /// Frames per second of every clip.
     pub fps: u32,
+    /// Share of scenes with a player.
+    pub player_share: f32,
 }
 
 impl Default for RandomSceneConfig {
@@ -33,6 +35,7 @@ impl Default for RandomSceneConfig {
             image_share: 0.2,
             max_k: 8,
             fps: 12,
+            player_share: 0.5,
         }
     }
 }
@@ -112,7 +115,7 @@ pub fn random_scene_shaped(seed: u64, index: u64, config: &RandomSceneConfig, sh
             }
         });
     }
-    let player = rng.chance(0.5).then(|| {
+    let player = rng.chance(config.player_share).then(|| {
         let mut actions = Vec::new();
         let mut t = 0.0;
         for _ in 0..rng.int(1, 4) {

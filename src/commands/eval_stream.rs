@@ -94,8 +94,12 @@ impl Score {
     }
 }
 
-/// The scene of scripted world `i`: a player of a known colour, its commands in windows.
+/// The scene of scripted world `i`: a player of a known colour, its commands in windows of
+/// right, left, jump. It starts near the left edge of the view, so walking right for a window
+/// (2 m/s) and back left keeps it in view (a square view is 5 m wide).
 fn scripted_scene(i: u64, windows: usize, window_seconds: f32, (w, h): (u32, u32)) -> Result<Scene> {
+    let half_view = 2.5 * w as f32 / h as f32;
+    let start_x = -(half_view - 0.5).min(2.0 * window_seconds / 2.0);
     let (color, terrain, sky) = WORLDS[i as usize % WORLDS.len()];
     let frames = (windows as f32 * window_seconds * FPS as f32).round() as u32 + 1;
     let actions: Vec<String> = (0..windows)
@@ -103,7 +107,7 @@ fn scripted_scene(i: u64, windows: usize, window_seconds: f32, (w, h): (u32, u32
         .collect();
     let text = format!(
         "Scene(name: \"eval_stream_{i}\", width: {w}, height: {h}, fps: {FPS}, frames: {frames}, seed: {}, \
-         terrain: {terrain}, sky: {sky}, player: Some(Player(color: {color}, x: 0.0, facing: right, \
+         terrain: {terrain}, sky: {sky}, player: Some(Player(color: {color}, x: {start_x:.3}, facing: right, \
          actions: [{}])))",
         5000 + i,
         actions.join(", ")

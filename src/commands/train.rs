@@ -65,6 +65,11 @@ pub enum TrainCommand {
         /// Architecture preset: tiny (CPU, shipped) or base (GPU).
         #[arg(long, default_value = "tiny")]
         preset: String,
+        /// Training recipe: `clips` (the shipped model's: clips and images, both attention
+        /// modes) or `stream` (a fine-tune for streaming: frame-causal, a slightly noised known
+        /// past, longer clips, players in most scenes; use with --init-from).
+        #[arg(long, default_value = "clips")]
+        recipe: String,
         /// Run folder: checkpoint/, metrics.jsonl, loss.png.
         #[arg(long, default_value = "runs/dit-tiny")]
         out: PathBuf,
@@ -80,13 +85,13 @@ pub enum TrainCommand {
         /// Continue from the run folder's checkpoint (same seed ⇒ same trajectory).
         #[arg(long)]
         resume: bool,
-        /// Seed of data, weights and noise.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
+        /// Seed of data, weights and noise (default: the recipe's, 1 for clips, 2 for stream).
+        #[arg(long)]
+        seed: Option<u64>,
         /// Clips per step.
         #[arg(long, default_value_t = 8)]
         batch: usize,
-        /// Peak learning rate (default: the preset recipe's 5e-4).
+        /// Peak learning rate (default: the recipe's, 5e-4 for clips, 2e-4 for stream).
         #[arg(long)]
         lr: Option<f64>,
         /// Fine-tune: start from the DiT of this model folder (e.g. assets/models/tiny).
@@ -158,13 +163,31 @@ pub fn run(command: TrainCommand) -> Result<()> {
             report(&summary);
             Ok(())
         }
-        TrainCommand::Dit { preset, out, vae, steps, minutes, resume, seed, batch, lr, init_from, workers, device } => {
+        TrainCommand::Dit {
+            preset,
+            recipe,
+            out,
+            vae,
+            steps,
+            minutes,
+            resume,
+            seed,
+            batch,
+            lr,
+            init_from,
+            workers,
+            device,
+        } => {
             let Some(model) = DitConfig::preset(&preset) else {
                 bail!("unknown --preset {preset:?}; use tiny or base");
             };
             let vae = vae.unwrap_or_else(super::vae::default_model_dir);
-            let mut config =
-                DitTrainConfig { model, seed, batch, workers, init_from, ..DitTrainConfig::tiny(steps, vae) };
+            let base = match recipe.as_str() {
+                "clips" => DitTrainConfig::tiny(steps, vae),
+                "stream" => DitTrainConfig::stream(steps, vae),
+                other => bail!("unknown --recipe {other:?}; use clips or stream (a fine-tune: add --init-from)"),
+            };
+            let mut config = DitTrainConfig { model, seed: seed.unwrap_or(base.seed), batch, workers, init_from, ..base };
             if let Some(peak) = lr {
                 config.schedule.peak = peak;
             }

@@ -24,11 +24,26 @@ pub struct NoiseLevels {
     /// loop and connect. Given frames carry no loss.
     #[serde(default)]
     pub given_share: f32,
+    /// Given frames are a prefix only (the streaming case: the past is known).
+    #[serde(default)]
+    pub given_prefix_only: bool,
+    /// Given frames get a level drawn uniformly in `0..=given_level` (0: clean), as a stream's
+    /// slightly noised context does.
+    #[serde(default)]
+    pub given_level: f32,
 }
 
 impl Default for NoiseLevels {
     fn default() -> Self {
-        NoiseLevels { mean: 0.0, std: 1.0, base_tokens: 256, per_frame_share: 0.3, given_share: 0.4 }
+        NoiseLevels {
+            mean: 0.0,
+            std: 1.0,
+            base_tokens: 256,
+            per_frame_share: 0.3,
+            given_share: 0.4,
+            given_prefix_only: false,
+            given_level: 0.0,
+        }
     }
 }
 
@@ -75,6 +90,10 @@ impl NoiseLevels {
             return given;
         }
         let max = frames as u32 - 1;
+        if self.given_prefix_only {
+            given[..rng.int(1, max) as usize].fill(true);
+            return given;
+        }
         match rng.int(0, if frames >= 3 { 2 } else { 1 }) {
             0 => given[..rng.int(1, max) as usize].fill(true),
             1 => given[frames - rng.int(1, max) as usize..].fill(true),

@@ -67,6 +67,9 @@ pub struct DitTrainConfig {
     pub causal_share: f32,
     /// Pixel areas of training clips.
     pub areas: Vec<u32>,
+    /// Share of training scenes with a player (whose actions the model learns to follow).
+    #[serde(default = "default_player_share")]
+    pub player_share: f32,
     /// Longest clip: `1 + 4·max_k` frames.
     pub max_k: u32,
     /// Share of samples that are images.
@@ -103,6 +106,7 @@ impl DitTrainConfig {
             cond_dropout: 0.1,
             causal_share: 0.25,
             areas: vec![32 * 32, 48 * 48, 64 * 64],
+            player_share: default_player_share(),
             max_k: 2,
             image_share: 0.3,
             checkpoint_every: 100,
@@ -112,14 +116,38 @@ impl DitTrainConfig {
         }
     }
 
+    /// The streaming fine-tune (`train dit --recipe stream`): every step frame-causal, a known
+    /// past (a prefix of latent frames at a small noise level, as a stream's context) in most
+    /// clips, longer clips, a player in most scenes, from the shipped weights at a lower rate.
+    pub fn stream(steps: u64, vae: PathBuf) -> Self {
+        let mut c = DitTrainConfig::tiny(steps, vae);
+        c.causal_share = 1.0;
+        c.noise.per_frame_share = 0.5;
+        c.noise.given_share = 0.75;
+        c.noise.given_prefix_only = true;
+        c.noise.given_level = 0.1;
+        c.max_k = 4;
+        c.max_tokens = 320;
+        c.image_share = 0.05;
+        c.player_share = 0.9;
+        c.schedule = LrSchedule { peak: 2e-4, warmup: 100.min(steps / 10 + 1), total: steps, floor: 0.1 };
+        c.seed = 2;
+        c
+    }
+
     fn scenes(&self) -> RandomSceneConfig {
         RandomSceneConfig {
             areas: self.areas.clone(),
+            player_share: self.player_share,
             max_k: self.max_k,
             image_share: self.image_share,
             ..RandomSceneConfig::default()
         }
     }
+}
+
+fn default_player_share() -> f32 {
+    0.5
 }
 
 /// A training clip in latent space.
@@ -179,7 +207,7 @@ pub fn flow_loss<B: Backend>(
         let given = config.noise.draw_given(rng, s.frames);
         for (level, given) in levels.iter_mut().zip(&given) {
             if *given {
-                *level = 0.0;
+                *level = if config.noise.given_level > 0.0 { rng.range(0.0, config.noise.given_level) } else { 0.0 };
             }
         }
         weights.extend((0..n).map(|i| if given[i / per_frame] { 0.0 } else { 1.0 }));
