@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use bevy::app::AppExit;
 use bevy::prelude::*;
-use bevy::render::view::screenshot::{Screenshot, save_to_disk};
+use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured, save_to_disk};
 use bevy::sprite_render::MeshMaterial2d;
 use bevy_worldsim::{
     ActionKeys, StreamMaterial, StreamPrompt, StreamStats, WorldSimError, WorldSimPanelPlugin, WorldSimPlugin,
@@ -51,6 +51,7 @@ fn main() -> AppExit {
         }))
         .add_plugins((WorldSimPlugin::default(), WorldSimPanelPlugin))
         .insert_resource(args)
+        .init_resource::<ScreenshotCheck>()
         .add_systems(Startup, setup)
         .add_systems(Update, (log_errors, exit_for_ci))
         .run()
@@ -84,13 +85,43 @@ fn log_errors(mut errors: MessageReader<WorldSimError>) {
     }
 }
 
+/// What the screenshot showed where the stream is: `Some(true)` when it holds a generated
+/// picture (many colours, not the blank grey), `Some(false)` when not.
+#[derive(Resource, Default)]
+struct ScreenshotCheck(Option<bool>);
+
+/// Checks the stream's area of the screenshot (the right part of the window).
+fn check_screenshot(captured: On<ScreenshotCaptured>, mut check: ResMut<ScreenshotCheck>) {
+    let image = &captured.image;
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let Some(data) = image.data.as_ref().filter(|d| d.len() >= w * h * 4) else {
+        check.0 = Some(false);
+        return;
+    };
+    let mut colours = std::collections::HashSet::new();
+    let (mut grey, mut total) = (0usize, 0usize);
+    for y in (h / 5)..(4 * h / 5) {
+        for x in (w / 2)..(9 * w / 10) {
+            let p = &data[(y * w + x) * 4..(y * w + x) * 4 + 3];
+            colours.insert([p[0], p[1], p[2]]);
+            grey += usize::from(p.iter().all(|c| c.abs_diff(96) <= 2));
+            total += 1;
+        }
+    }
+    let ok = colours.len() >= 16 && grey * 2 < total;
+    println!("interactive: screenshot's stream area has {} colours, {grey}/{total} blank grey pixels", colours.len());
+    check.0 = Some(ok);
+}
+
 /// With `--exit-after`: once the time is up and the stream has shown frames, take the
-/// screenshot, then quit a second later (saving is asynchronous).
+/// screenshot (checked, and saved with `--screenshot`), then quit when the check is in:
+/// success only if frames were shown and the screenshot shows the stream.
 fn exit_for_ci(
     mut commands: Commands,
     time: Res<Time>,
     args: Res<Args>,
     stats: Query<&StreamStats>,
+    check: Res<ScreenshotCheck>,
     mut shot_at: Local<Option<f32>>,
     mut exit: MessageWriter<AppExit>,
 ) {
@@ -99,14 +130,18 @@ fn exit_for_ci(
     let shown = stats.iter().map(|s| s.shown).sum::<u64>();
     match *shot_at {
         None if now >= limit && (shown > 0 || now >= 3.0 * limit) => {
+            let mut shot = commands.spawn(Screenshot::primary_window());
+            shot.observe(check_screenshot);
             if let Some(path) = &args.screenshot {
-                commands.spawn(Screenshot::primary_window()).observe(save_to_disk(path.clone()));
+                shot.observe(save_to_disk(path.clone()));
             }
             println!("interactive: {shown} frames shown in {now:.1} s");
             *shot_at = Some(now);
         }
-        Some(at) if now >= at + 1.5 => {
-            exit.write(if shown > 0 { AppExit::Success } else { AppExit::error() });
+        // Saving is asynchronous: give it a moment after the check is in.
+        Some(at) if (check.0.is_some() && now >= at + 1.0) || now >= at + 10.0 => {
+            let ok = shown > 0 && check.0 == Some(true);
+            exit.write(if ok { AppExit::Success } else { AppExit::error() });
         }
         _ => {}
     }

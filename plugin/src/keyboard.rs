@@ -13,8 +13,8 @@ pub struct ActionKeys;
 
 /// The keys and what they do, for help texts.
 pub const KEY_HINTS: [(&str, &str); 5] = [
-    ("←", "the player moves left"),
-    ("→", "the player moves right"),
+    ("Left", "the player moves left"),
+    ("Right", "the player moves right"),
     ("Space", "the player jumps"),
     ("P", "the player paints"),
     ("(none)", "the player stands still"),

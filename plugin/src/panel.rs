@@ -34,8 +34,8 @@ pub struct PanelState {
 }
 
 const ACTIONS: [(&str, Option<Action>); 6] = [
-    ("◀ left", Some(Action::Left)),
-    ("right ▶", Some(Action::Right)),
+    ("< left", Some(Action::Left)),
+    ("right >", Some(Action::Right)),
     ("jump", Some(Action::Jump)),
     ("paint", Some(Action::Paint)),
     ("stand", Some(Action::Stand)),

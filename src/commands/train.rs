@@ -187,7 +187,8 @@ pub fn run(command: TrainCommand) -> Result<()> {
                 "stream" => DitTrainConfig::stream(steps, vae),
                 other => bail!("unknown --recipe {other:?}; use clips or stream (a fine-tune: add --init-from)"),
             };
-            let mut config = DitTrainConfig { model, seed: seed.unwrap_or(base.seed), batch, workers, init_from, ..base };
+            let mut config =
+                DitTrainConfig { model, seed: seed.unwrap_or(base.seed), batch, workers, init_from, ..base };
             if let Some(peak) = lr {
                 config.schedule.peak = peak;
             }

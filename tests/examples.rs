@@ -1,0 +1,132 @@
+//! The examples, run as users run them: `headless` (a real Bevy app without a window) makes a
+//! GIF from a prompt and from a scene file's timeline; `interactive` opens a real window under
+//! Xvfb with Mesa's software renderer, runs a few seconds, checks a screenshot shows the stream
+//! and exits cleanly. The window test needs `xvfb-run` (`.ci/run` installs it and sets
+//! `WORLDSIM_REQUIRE_WINDOW=1`, so there it cannot be skipped). `worldsim stream` and
+//! `worldsim bench stream --json` run on the same shipped model.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"))
+}
+
+/// An example binary, built by `cargo test` next to this test's own folder.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let path = dir.join("examples").join(name);
+    assert!(path.exists(), "{} is missing: `cargo test` builds the examples", path.display());
+    path
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("worldsim-examples-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Frames of a GIF (counted by its image descriptors, 0x2C after each graphic control block).
+fn gif_frames(path: &Path) -> usize {
+    let bytes = std::fs::read(path).expect("gif written");
+    assert!(bytes.starts_with(b"GIF89a"), "{} is not a GIF", path.display());
+    bytes.windows(2).filter(|w| w == &[0x00, 0x2C]).count()
+}
+
+#[test]
+fn headless_example_writes_a_gif_from_a_prompt_and_from_a_scene() {
+    let dir = temp_dir("headless");
+    let out = dir.join("prompt.gif");
+    let run = Command::new(example("headless"))
+        .args(["--frames", "13", "--out", out.to_str().unwrap(), "--size", "32x32"])
+        .current_dir(manifest_dir())
+        .output()
+        .expect("runs");
+    assert!(run.status.success(), "headless failed: {}", String::from_utf8_lossy(&run.stderr));
+    assert!(gif_frames(&out) >= 13, "13 frames recorded");
+
+    let out = dir.join("scene.gif");
+    let run = Command::new(example("headless"))
+        .args(["--frames", "9", "--out", out.to_str().unwrap(), "--scene", "scenes/player_walk_jump.ron"])
+        .args(["--size", "32x24"])
+        .current_dir(manifest_dir())
+        .output()
+        .expect("runs");
+    assert!(run.status.success(), "headless --scene failed: {}", String::from_utf8_lossy(&run.stderr));
+    assert!(gif_frames(&out) >= 9);
+
+    // A scene file that does not parse is an error naming its line, and no output.
+    std::fs::write(dir.join("bad.ron"), "Scene(\n  width: 64,,\n)\n").expect("write");
+    let out = dir.join("bad.gif");
+    let run = Command::new(example("headless"))
+        .args(["--frames", "5", "--out", out.to_str().unwrap(), "--scene", dir.join("bad.ron").to_str().unwrap()])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success() && stderr.contains("bad.ron:2:"), "{stderr}");
+    assert!(!out.exists());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn interactive_example_opens_a_window_that_shows_the_stream() {
+    let has_xvfb = Command::new("xvfb-run").arg("--help").output().is_ok();
+    if !has_xvfb {
+        assert!(
+            std::env::var_os("WORLDSIM_REQUIRE_WINDOW").is_none(),
+            "WORLDSIM_REQUIRE_WINDOW is set but xvfb-run is missing"
+        );
+        eprintln!("skipped: xvfb-run is not installed (apt install xvfb mesa-vulkan-drivers; .ci/run does)");
+        return;
+    }
+    let dir = temp_dir("interactive");
+    let shot = dir.join("shot.png");
+    let run = Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1024x768x24"])
+        .arg(example("interactive"))
+        .args(["--exit-after", "6", "--screenshot", shot.to_str().unwrap()])
+        .env("XDG_RUNTIME_DIR", &dir)
+        .current_dir(manifest_dir())
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "interactive failed:\n{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    assert!(stdout.contains("frames shown"), "{stdout}");
+    assert!(std::fs::metadata(&shot).map(|m| m.len() > 1000).unwrap_or(false), "screenshot saved");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn stream_command_and_bench_stream_run_on_the_shipped_model() {
+    let dir = temp_dir("stream");
+    let out = dir.join("walk.gif");
+    let run = Command::new(env!("CARGO_BIN_EXE_worldsim"))
+        .args(["stream", "--frames", "9", "--size", "32x32", "--steps", "2", "--actions", "right:0.25,jump:1"])
+        .args(["--out", out.to_str().unwrap()])
+        .current_dir(manifest_dir())
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(stdout.contains("the player moves right") && stdout.contains("the player jumps"), "{stdout}");
+    assert_eq!(gif_frames(&out), 9);
+    let run = Command::new(env!("CARGO_BIN_EXE_worldsim"))
+        .args(["stream", "--frames", "5", "--actions", "fly:1", "--out", out.to_str().unwrap()])
+        .output()
+        .expect("runs");
+    assert!(String::from_utf8_lossy(&run.stderr).contains("`fly` is not an action"));
+
+    let run = Command::new(env!("CARGO_BIN_EXE_worldsim"))
+        .args(["bench", "stream", "--sizes", "64x64", "--steps", "2", "--latent-steps", "3", "--json"])
+        .current_dir(manifest_dir())
+        .output()
+        .expect("runs");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().expect("a line")).expect("json");
+    assert!(last["fps"].as_f64().is_some_and(|f| f > 0.0), "{last}");
+    assert!(last["latency_ms"].as_f64().is_some_and(|l| l > 0.0), "{last}");
+    let _ = std::fs::remove_dir_all(dir);
+}
