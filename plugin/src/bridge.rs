@@ -20,19 +20,45 @@ use crate::worker::{Reply, Request, Steering, WorkerHandle};
 pub struct WorkerLink {
     /// `None` once the worker is gone.
     handle: Option<WorkerHandle>,
-    /// Which entity each stream id belongs to.
+    /// Which entity each open stream id belongs to, and back. Every open (a new stream, or a
+    /// reset one) gets a fresh id, so frames still in flight for a stream's old life are
+    /// dropped.
     streams: HashMap<StreamId, Entity>,
+    ids: HashMap<Entity, StreamId>,
+    next_id: u64,
 }
 
 impl WorkerLink {
     /// A link over a started worker.
     pub fn new(handle: WorkerHandle) -> Self {
-        WorkerLink { handle: Some(handle), streams: HashMap::new() }
+        WorkerLink { handle: Some(handle), streams: HashMap::new(), ids: HashMap::new(), next_id: 0 }
     }
 
     /// A link whose worker could not start (every stream fails at once with `why`).
     pub fn dead() -> Self {
-        WorkerLink { handle: None, streams: HashMap::new() }
+        WorkerLink { handle: None, streams: HashMap::new(), ids: HashMap::new(), next_id: 0 }
+    }
+
+    /// A fresh id for `entity` (forgetting its previous one, returned if any).
+    fn assign(&mut self, entity: Entity) -> (StreamId, Option<StreamId>) {
+        let id = StreamId(self.next_id);
+        self.next_id += 1;
+        let old = self.forget(entity);
+        self.streams.insert(id, entity);
+        self.ids.insert(entity, id);
+        (id, old)
+    }
+
+    /// Forgets `entity`'s stream; returns its id if it had one.
+    fn forget(&mut self, entity: Entity) -> Option<StreamId> {
+        let id = self.ids.remove(&entity)?;
+        self.streams.remove(&id);
+        Some(id)
+    }
+
+    /// The current id of `entity`'s stream.
+    fn id_of(&self, entity: Entity) -> Option<StreamId> {
+        self.ids.get(&entity).copied()
     }
 
     /// Whether the worker is running.
@@ -89,10 +115,6 @@ impl Rate {
     }
 }
 
-fn stream_id(entity: Entity) -> StreamId {
-    StreamId(entity.to_bits())
-}
-
 fn controls(prompt: &StreamPrompt, action: &StreamAction, settings: &WorldSimSettings) -> Steering {
     Steering {
         controls: StreamControls {
@@ -127,8 +149,7 @@ pub fn open_and_close_streams(
     mut errors: MessageWriter<WorldSimError>,
 ) {
     for entity in removed.read() {
-        let id = stream_id(entity);
-        if link.streams.remove(&id).is_some() {
+        if let Some(id) = link.forget(entity) {
             let _ = link.send(Request::Close { id });
         }
     }
@@ -136,8 +157,10 @@ pub fn open_and_close_streams(
     let opening = added.iter().map(|(e, ..)| e).chain(reset.iter().copied().filter(|e| !added.contains(*e)));
     for entity in opening.collect::<Vec<_>>() {
         let Ok((stream, prompt, action)) = all.get(entity) else { continue };
-        let id = stream_id(entity);
-        link.streams.insert(id, entity);
+        let (id, old) = link.assign(entity);
+        if let Some(old) = old {
+            let _ = link.send(Request::Close { id: old });
+        }
         let mut status = StreamStatus::Starting;
         if let Err(message) = link.send(open_request(stream, controls(prompt, action, &settings), id)) {
             errors.write(WorldSimError { stream: Some(entity), message: message.clone() });
@@ -175,7 +198,9 @@ pub fn steer_streams(
         report(None, link.send(Request::Pause(settings.paused)));
         for (entity, prompt, action) in &every {
             let steering = controls(prompt, action, &settings);
-            report(Some(entity), link.send(Request::Steer { id: stream_id(entity), steering }));
+            if let Some(id) = link.id_of(entity) {
+                report(Some(entity), link.send(Request::Steer { id, steering }));
+            }
         }
         return;
     }
@@ -185,7 +210,9 @@ pub fn steer_streams(
             continue;
         }
         let steering = controls(&prompt, &action, &settings);
-        report(Some(entity), link.send(Request::Steer { id: stream_id(entity), steering }));
+        if let Some(id) = link.id_of(entity) {
+            report(Some(entity), link.send(Request::Steer { id, steering }));
+        }
     }
 }
 
@@ -230,7 +257,10 @@ pub fn receive_replies(
                 }
             }
             Reply::Failed { id, message } => {
-                let entity = id.and_then(|id| link.streams.remove(&id));
+                let entity = id.and_then(|id| link.streams.get(&id).copied());
+                if let Some(entity) = entity {
+                    link.forget(entity);
+                }
                 if let Some(entity) = entity
                     && let Ok((_, mut stats)) = streams.get_mut(entity)
                 {
@@ -249,6 +279,7 @@ pub fn receive_replies(
             stats.status = StreamStatus::Stopped(message.clone());
         }
         link.streams.clear();
+        link.ids.clear();
         link.handle = None;
     }
 }

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use bevy::asset::AssetPlugin;
 use bevy::prelude::*;
 use bevy_worldsim::{
-    ModelLoaded, ScenePlayer, StreamAction, StreamFrameReady, StreamPrompt, StreamStats, StreamStatus, WorkerLink,
-    WorldScene, WorldSimError, WorldSimPlugin, WorldStream,
+    ModelLoaded, ResetStream, ScenePlayer, StreamAction, StreamFrameReady, StreamPrompt, StreamStats, StreamStatus,
+    WorkerLink, WorldScene, WorldSimError, WorldSimPlugin, WorldStream,
 };
 
 fn root() -> PathBuf {
@@ -111,6 +111,16 @@ fn frames_arrive_change_the_image_and_a_prompt_change_reaches_the_worker() {
         stats(&app, stream)
     );
     assert!(stats(&app, stream).latency_ms > 0.0, "the change's latency is measured");
+
+    // A reset starts the stream again from its first frame.
+    let before = app.world().resource::<Seen>().frames.len();
+    app.world_mut().write_message(ResetStream { stream });
+    assert!(
+        run_until(&mut app, Duration::from_secs(60), |app| {
+            app.world().resource::<Seen>().frames[before..].iter().any(|(_, i)| *i == 0)
+        }),
+        "no frame 0 after the reset"
+    );
 }
 
 #[test]
