@@ -163,3 +163,36 @@ fn bad_streams_are_errors_that_name_the_field() {
     assert!(s.step(&m, &c).is_err(), "an empty prompt is an error, not a panic");
     assert_eq!(s.latents(), 0, "failed steps change nothing");
 }
+
+#[test]
+fn a_stream_can_start_from_a_picture_and_continues_it() {
+    let m = model();
+    let scene = worldsim_scenes::Scene::load(
+        &PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it")).join("../scenes/night_snow.ron"),
+    )
+    .expect("scene")
+    .with_overrides(Some((32, 32)), Some(1), Some(4242))
+    .expect("valid");
+    let picture = worldsim_scenes::Clip::render(&scene).frames.remove(0);
+    let mut s = StreamSession::new(&m, SPEC, StreamConfig::default()).expect("session");
+    let first = s.start_from(&m, &picture, &controls(None)).expect("start");
+    let reconstructed =
+        m.vae.model.roundtrip(&m.vae.meta.config, std::slice::from_ref(&picture), &m.device).expect("vae");
+    assert!(max_diff(&first.frames, &reconstructed) <= 1, "the first frame is the picture as the VAE reconstructs it");
+    let next = s.step(&m, &controls(Some("the player moves right"))).expect("step");
+    assert_eq!((next.first_frame, next.frames.len()), (1, 4));
+    // The continuation keeps the picture's world: closer to it than a stream started from text.
+    let mean_diff = |a: &Frame, b: &Frame| {
+        a.rgb.iter().zip(&b.rgb).map(|(p, q)| f64::from(p.abs_diff(*q))).sum::<f64>() / a.rgb.len() as f64
+    };
+    let mut free = StreamSession::new(&m, SPEC, StreamConfig::default()).expect("session");
+    free.step(&m, &controls(None)).expect("step");
+    let unanchored = free.step(&m, &controls(Some("the player moves right"))).expect("step");
+    assert!(mean_diff(&next.frames[0], &picture) < mean_diff(&unanchored.frames[0], &picture));
+
+    let err = s.start_from(&m, &picture, &controls(None)).expect_err("only before the first frame");
+    assert!(err.to_string().contains("before its first frame"), "{err}");
+    let mut t =
+        StreamSession::new(&m, StreamSpec { width: 64, height: 32, seed: 0 }, StreamConfig::default()).expect("s");
+    assert!(t.start_from(&m, &picture, &controls(None)).expect_err("size").to_string().contains("32×32"));
+}

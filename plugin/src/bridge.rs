@@ -134,6 +134,7 @@ fn open_request(stream: &WorldStream, steering: Steering, id: StreamId) -> Reque
         spec: StreamSpec { width: stream.width as usize, height: stream.height as usize, seed: stream.seed },
         steering,
         buffer_frames: stream.buffer_frames as usize,
+        start: stream.start.clone(),
     }
 }
 

@@ -7,6 +7,7 @@ use bevy::asset::RenderAssetUsages;
 use bevy::image::ImageSampler;
 use bevy::prelude::*;
 use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
+use worldsim_scenes::Frame;
 
 /// A live generated video. Spawn it (with a [`StreamPrompt`], and a [`StreamAction`] to steer
 /// it) and display [`WorldStream::image`] with any sprite, material or UI node.
@@ -28,6 +29,9 @@ pub struct WorldStream {
     pub image: Handle<Image>,
     /// The frame before it (for [`crate::StreamMaterial`]'s blending).
     pub previous: Handle<Image>,
+    /// A picture (of the stream's size) to start from instead of generating the first frame:
+    /// the game's own first screen, or a scene's first frame. The model then continues it.
+    pub start: Option<Frame>,
 }
 
 impl WorldStream {
@@ -42,7 +46,15 @@ impl WorldStream {
             buffer_frames: 4,
             image: images.add(blank_image(width, height)),
             previous: images.add(blank_image(width, height)),
+            start: None,
         }
+    }
+
+    /// The same stream, starting from `picture` (RGB, the stream's size; resize it with
+    /// `worldsim_model::prompting::fit` first if needed).
+    pub fn starting_from(mut self, picture: Frame) -> Self {
+        self.start = Some(picture);
+        self
     }
 
     /// The same stream with another seed.

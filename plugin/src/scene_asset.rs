@@ -9,6 +9,7 @@ use bevy::asset::io::Reader;
 use bevy::asset::{AssetLoadFailedEvent, AssetLoader, LoadContext};
 use bevy::prelude::*;
 use thiserror::Error;
+use worldsim_scenes::Frame;
 use worldsim_scenes::clip::Clip;
 use worldsim_scenes::scene::Scene;
 
@@ -52,6 +53,8 @@ pub struct WorldScene {
     pub duration: f32,
     /// Changes in time order.
     pub timeline: Vec<TimelineEvent>,
+    /// The scene itself (for its first frame).
+    pub scene: Scene,
 }
 
 impl WorldScene {
@@ -77,7 +80,14 @@ impl WorldScene {
             seed: scene.seed,
             duration: scene.duration(),
             timeline,
+            scene: scene.clone(),
         }
+    }
+
+    /// The scene's first frame at `width × height`, rendered by the ground-truth world.
+    pub fn first_frame(&self, width: u32, height: u32) -> Option<Frame> {
+        let scene = self.scene.with_overrides(Some((width, height)), Some(1), None).ok()?;
+        Clip::render(&scene).frames.into_iter().next()
     }
 
     /// The prompt and action in force at `t` seconds.
@@ -146,6 +156,8 @@ pub struct ScenePlayer {
     pub size: Option<(u32, u32)>,
     /// Start again from the first event when the scene's duration has passed.
     pub looping: bool,
+    /// Start the stream from the scene's first frame (rendered) rather than generating it.
+    pub from_first_frame: bool,
     /// Timeline events applied so far.
     applied: usize,
     /// Stream time at which the current pass started.
@@ -155,12 +167,18 @@ pub struct ScenePlayer {
 impl ScenePlayer {
     /// Plays `scene` once at its own size.
     pub fn new(scene: Handle<WorldScene>) -> Self {
-        ScenePlayer { scene, size: None, looping: false, applied: 0, pass_start: 0.0 }
+        ScenePlayer { scene, size: None, looping: false, from_first_frame: true, applied: 0, pass_start: 0.0 }
     }
 
     /// The same, as a stream of `width × height`.
     pub fn with_size(mut self, width: u32, height: u32) -> Self {
         self.size = Some((width, height));
+        self
+    }
+
+    /// The same, generating the first frame from the prompt instead of the scene's picture.
+    pub fn generating_first_frame(mut self) -> Self {
+        self.from_first_frame = false;
         self
     }
 
@@ -191,7 +209,10 @@ pub fn play_scenes(
         let Some(scene) = scenes.get(&player.scene) else { continue };
         let Some((stream, stats, mut prompt, mut action)) = stream else {
             let (w, h) = player.size.unwrap_or((scene.width, scene.height));
-            let stream = WorldStream::new(w, h, &mut images).with_seed(scene.seed).with_fps(scene.fps);
+            let mut stream = WorldStream::new(w, h, &mut images).with_seed(scene.seed).with_fps(scene.fps);
+            if player.from_first_frame {
+                stream.start = scene.first_frame(w, h);
+            }
             let (p, a) = scene.state_at(0.0);
             player.applied = scene.timeline.iter().filter(|e| e.at <= 0.0).count();
             commands.entity(entity).insert((stream, StreamPrompt(p), StreamAction(a)));

@@ -15,6 +15,8 @@ use worldsim_model::stream::{
     ComputeDevice, Simulator, StepTimings, StreamConfig, StreamControls, StreamId, StreamSpec,
 };
 
+use worldsim_scenes::Frame;
+
 use crate::frame::StreamFrame;
 
 /// Requests waiting for the worker at most (systems never block: a full queue is an error
@@ -45,6 +47,8 @@ pub enum Request {
         steering: Steering,
         /// Frames it may generate ahead of the display.
         buffer_frames: usize,
+        /// A picture to start from instead of generating the first frame.
+        start: Option<Frame>,
     },
     /// New prompt/action/settings for a stream, from its next step on.
     Steer {
@@ -157,6 +161,8 @@ impl Drop for WorkerHandle {
 /// A stream as the worker sees it.
 struct Stream {
     steering: Steering,
+    /// The picture the first step starts from, until it has.
+    start: Option<Frame>,
     /// `Some` until the first step under the latest steering.
     fresh_since: Option<Instant>,
     /// Frames sent and not yet shown.
@@ -227,7 +233,7 @@ impl Worker {
 
     fn handle(&mut self, request: Request, sim: Option<&mut Simulator>) {
         match request {
-            Request::Open { id, spec, steering, buffer_frames } => {
+            Request::Open { id, spec, steering, buffer_frames, start } => {
                 let Some(sim) = sim else {
                     let why = self.load_error.clone().unwrap_or_default();
                     self.send(Reply::Failed { id: Some(id), message: format!("no model: {why}") });
@@ -278,9 +284,13 @@ impl Worker {
 
     fn step(&mut self, sim: &mut Simulator, id: StreamId) {
         self.last = Some(id);
-        let Some(stream) = self.streams.get(&id) else { return };
+        let Some(stream) = self.streams.get_mut(&id) else { return };
         let controls = stream.steering.controls.clone();
-        let outcome = catch_unwind(AssertUnwindSafe(|| sim.step(id, &controls)));
+        let start = stream.start.take();
+        let outcome = catch_unwind(AssertUnwindSafe(|| match &start {
+            Some(image) => sim.start_from(id, image, &controls),
+            None => sim.step(id, &controls),
+        }));
         let failure = match outcome {
             Ok(Ok(step)) => {
                 let Some(stream) = self.streams.get_mut(&id) else { return };

@@ -55,6 +55,9 @@ pub struct EvalStreamArgs {
     /// Context noise level.
     #[arg(long, default_value_t = StreamConfig::default().context_noise)]
     context_noise: f32,
+    /// Start every stream from its world's first frame (rendered) instead of generating it.
+    #[arg(long)]
+    from_image: bool,
 }
 
 const FPS: u32 = 12;
@@ -166,6 +169,8 @@ fn stream_script(
     let spec = StreamSpec { width: scene.width as usize, height: scene.height as usize, seed: scene.seed };
     let config = StreamConfig { window: args.window, context_noise: args.context_noise, ..StreamConfig::default() };
     let mut session = StreamSession::new(model, spec, config)?;
+    let first = if args.from_image { scene.with_overrides(None, Some(1), None).ok() } else { None };
+    let first = first.map(|s| Clip::render(&s).frames.remove(0));
     let mut out = Vec::with_capacity(frames);
     while out.len() < frames {
         let t = out.len() as f32 / FPS as f32;
@@ -176,7 +181,11 @@ fn stream_script(
             guidance: args.guidance,
             sampler: SamplerKind::Euler,
         };
-        out.extend(session.step(model, &controls)?.frames);
+        let step = match (&first, out.is_empty()) {
+            (Some(image), true) => session.start_from(model, image, &controls)?,
+            _ => session.step(model, &controls)?,
+        };
+        out.extend(step.frames);
     }
     out.truncate(frames);
     Ok(out)

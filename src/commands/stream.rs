@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use worldsim_model::diffusion::SamplerKind;
+use worldsim_model::prompting::fit::fit_frame;
 use worldsim_model::stream::{StreamConfig, StreamControls, StreamModel, StreamSession, StreamSpec};
 use worldsim_scenes::Frame;
 use worldsim_scenes::captions::action_caption;
@@ -14,6 +15,7 @@ use worldsim_scenes::media::write_video;
 use worldsim_scenes::scene::{Action, Scene};
 
 use super::device::DeviceKind;
+use super::prompting::read_input;
 use super::vae::default_model_dir;
 use crate::with_backend;
 
@@ -27,9 +29,18 @@ pub struct StreamArgs {
     /// `right:2,jump:1,left:2`; the last one holds to the end.
     #[arg(long)]
     actions: Option<String>,
-    /// Take prompt, size, seed, fps and actions from a scene file instead.
+    /// Take prompt, size, seed, fps and actions from a scene file instead (the stream starts
+    /// from the scene's first frame unless --generate-first).
     #[arg(long)]
     scene: Option<PathBuf>,
+    /// Start from this picture (PNG, GIF, scene file: its first frame; fitted to the size)
+    /// instead of generating the first frame.
+    #[arg(long)]
+    image: Option<PathBuf>,
+    /// With --scene: generate the first frame from the prompt instead of starting from the
+    /// scene's picture.
+    #[arg(long)]
+    generate_first: bool,
     /// Video frames to make.
     #[arg(long, default_value_t = 49)]
     frames: usize,
@@ -113,6 +124,12 @@ pub fn run(args: StreamArgs) -> Result<()> {
         (None, Some(s)) => s.player.as_ref().map(|p| p.actions.clone()).unwrap_or_default(),
         (None, None) => Vec::new(),
     };
+    let start = match (&args.image, &args.scene) {
+        (Some(path), _) => Some(read_input(path, Some((w, h)))?.remove(0)),
+        (None, Some(path)) if !args.generate_first => Some(read_input(path, Some((w, h)))?.remove(0)),
+        _ => None,
+    };
+    let start = start.map(|f| fit_frame(&f, w, h));
     let model_dir = args.model.clone().unwrap_or_else(default_model_dir);
     let spec = StreamSpec { width: w as usize, height: h as usize, seed };
     let config = StreamConfig { window: args.window, context_noise: args.context_noise, ..StreamConfig::default() };
@@ -131,7 +148,10 @@ pub fn run(args: StreamArgs) -> Result<()> {
                 guidance: args.guidance,
                 sampler: args.sampler,
             };
-            let step = session.step(&model, &controls)?;
+            let step = match (&start, out.is_empty()) {
+                (Some(image), true) => session.start_from(&model, image, &controls)?,
+                _ => session.step(&model, &controls)?,
+            };
             if !printed_caption {
                 println!("caption: {}", step.caption);
                 if !step.unknown.is_empty() {

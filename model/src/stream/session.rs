@@ -15,14 +15,14 @@ use worldsim_scenes::rng::Rng;
 use crate::diffusion::flow::{NoiseLevels, normal, schedule, shift_for_tokens};
 use crate::diffusion::sampler::guided;
 use crate::diffusion::{Sampler, SamplerKind};
-use crate::dit::patch::unpatchify;
+use crate::dit::patch::{patchify, unpatchify};
 use crate::dit::weights::LoadedDenoiser;
 use crate::dit::{DitCache, DitInput};
 use crate::error::ModelError;
 use crate::prompting::pipeline::caption;
 use crate::vae::blocks::ChunkCache;
 use crate::vae::weights::LoadedVae;
-use crate::video::frames_from_tensor;
+use crate::video::{VideoSample, frames_from_tensor};
 
 /// How a stream keeps its past.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -261,6 +261,45 @@ impl<B: Backend> StreamSession<B> {
 
     /// Generates the next latent frame under `controls` and decodes its video frames.
     pub fn step(&mut self, model: &StreamModel<B>, controls: &StreamControls) -> Result<StreamStep, ModelError> {
+        self.advance(model, controls, None)
+    }
+
+    /// Starts the stream from a known picture instead of generating its first frame (Sora's
+    /// "animate an image"; a game's own first screen, or a scene's first frame): the picture's
+    /// latent becomes the first latent frame and the context of what follows. Returns the
+    /// picture as the VAE reconstructs it. Only before the first frame.
+    pub fn start_from(
+        &mut self,
+        model: &StreamModel<B>,
+        image: &Frame,
+        controls: &StreamControls,
+    ) -> Result<StreamStep, ModelError> {
+        if self.latents > 0 {
+            return Err(ModelError::Config {
+                field: "image",
+                message: "a stream starts from a picture only before its first frame; open a new stream".into(),
+            });
+        }
+        if (image.width as usize, image.height as usize) != (self.spec.width, self.spec.height) {
+            return Err(ModelError::Config {
+                field: "image",
+                message: format!(
+                    "the picture is {}×{} but the stream is {}×{}; resize it first (prompting::fit)",
+                    image.width, image.height, self.spec.width, self.spec.height
+                ),
+            });
+        }
+        self.advance(model, controls, Some(image))
+    }
+
+    /// One step: the next latent frame (denoised, or encoded from `known`), committed to the
+    /// cache and decoded.
+    fn advance(
+        &mut self,
+        model: &StreamModel<B>,
+        controls: &StreamControls,
+        known: Option<&Frame>,
+    ) -> Result<StreamStep, ModelError> {
         if controls.steps == 0 {
             return Err(ModelError::Config { field: "steps", message: "must be at least 1 (try 8)".into() });
         }
@@ -283,18 +322,26 @@ impl<B: Backend> StreamSession<B> {
         let n = self.per_frame();
         let guide = controls.guidance != 1.0;
         let branches = Branches::new(model, &prompt.text, &action.0, guide.then_some(&self.null));
-        let rows = branches.rows();
-        self.match_cache_rows(rows);
+        self.match_cache_rows(branches.rows());
         let (start, commit_noise) = self.frame_noise(model, self.latents);
         let dit = &model.dit.model.dit;
         let cache = &self.cache;
-        let velocity = |x: Tensor<B, 2>, t: &f32| -> Tensor<B, 2> {
-            let (v, _) =
-                dit.forward_frames(branches.input(x, *t, &model.device), self.grid, &branches.text_lens, cache);
-            let row = |r: usize| v.clone().narrow(0, r, 1).reshape([n, td]);
-            if guide { guided(row(0), row(1), controls.guidance) } else { row(0) }
+        let x0 = match known {
+            Some(image) => {
+                let x = VideoSample::from_frames(std::slice::from_ref(image)).tensor::<B>(&model.device);
+                let z = model.vae.model.encode(&model.vae.meta.config, x)?.mean; // [1, C, 1, h, w]
+                patchify(model.vae.meta.latent_stats.normalize(z), model.dit.meta.model.patch) // [n, td]
+            }
+            None => {
+                let velocity = |x: Tensor<B, 2>, t: &f32| -> Tensor<B, 2> {
+                    let input = branches.input(x, *t, &model.device);
+                    let (v, _) = dit.forward_frames(input, self.grid, &branches.text_lens, cache);
+                    let row = |r: usize| v.clone().narrow(0, r, 1).reshape([n, td]);
+                    if guide { guided(row(0), row(1), controls.guidance) } else { row(0) }
+                };
+                controls.sampler.integrate(start, &self.levels(controls.steps), velocity) // [n, td]
+            }
         };
-        let x0 = controls.sampler.integrate(start, &self.levels(controls.steps), velocity); // [n, td]
         timings.denoise_ms = ms(clock);
 
         // The frame enters the cache as the network sees a slightly noised past.

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use burn::prelude::*;
+use worldsim_scenes::Frame;
 
 use super::session::{StreamConfig, StreamControls, StreamModel, StreamSession, StreamSpec, StreamStep};
 use crate::error::ModelError;
@@ -90,7 +91,17 @@ impl Simulator {
 
     /// Generates the next latent frame of a stream and decodes it.
     pub fn step(&mut self, id: StreamId, controls: &StreamControls) -> Result<StreamStep, ModelError> {
-        self.engine.step(id, controls)
+        self.engine.step(id, controls, None)
+    }
+
+    /// Starts a stream from a known picture (see [`StreamSession::start_from`]).
+    pub fn start_from(
+        &mut self,
+        id: StreamId,
+        image: &Frame,
+        controls: &StreamControls,
+    ) -> Result<StreamStep, ModelError> {
+        self.engine.step(id, controls, Some(image))
     }
 
     /// Closes a stream, freeing its caches (unknown ids are ignored).
@@ -108,7 +119,12 @@ impl Simulator {
 trait Engine {
     fn size_multiple(&self) -> usize;
     fn open(&mut self, id: StreamId, spec: StreamSpec, config: StreamConfig) -> Result<(), ModelError>;
-    fn step(&mut self, id: StreamId, controls: &StreamControls) -> Result<StreamStep, ModelError>;
+    fn step(
+        &mut self,
+        id: StreamId,
+        controls: &StreamControls,
+        image: Option<&Frame>,
+    ) -> Result<StreamStep, ModelError>;
     fn close(&mut self, id: StreamId);
     fn streams(&self) -> usize;
 }
@@ -136,12 +152,20 @@ impl<B: Backend> Engine for Streams<B> {
         Ok(())
     }
 
-    fn step(&mut self, id: StreamId, controls: &StreamControls) -> Result<StreamStep, ModelError> {
+    fn step(
+        &mut self,
+        id: StreamId,
+        controls: &StreamControls,
+        image: Option<&Frame>,
+    ) -> Result<StreamStep, ModelError> {
         let session = self.sessions.get_mut(&id).ok_or_else(|| ModelError::Config {
             field: "stream",
             message: format!("stream {} is not open (open it first)", id.0),
         })?;
-        session.step(&self.model, controls)
+        match image {
+            Some(image) => session.start_from(&self.model, image, controls),
+            None => session.step(&self.model, controls),
+        }
     }
 
     fn close(&mut self, id: StreamId) {
