@@ -242,8 +242,8 @@ impl Worker {
                 match sim.open(id, spec, self.config.clone()) {
                     Ok(()) => {
                         let fresh_since = Some(steering.sent_at);
-                        self.streams
-                            .insert(id, Stream { steering, fresh_since, ahead: 0, buffer: buffer_frames.max(1) });
+                        let buffer = buffer_frames.max(1);
+                        self.streams.insert(id, Stream { steering, start, fresh_since, ahead: 0, buffer });
                     }
                     Err(e) => self.send(Reply::Failed { id: Some(id), message: e.to_string() }),
                 }
