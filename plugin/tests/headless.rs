@@ -201,3 +201,20 @@ fn a_dead_worker_stops_streams_with_an_error_and_the_app_keeps_running() {
     }
     assert!(matches!(stats(&app, late).status, StreamStatus::Stopped(_)));
 }
+
+#[test]
+fn two_streams_run_at_once_each_with_its_own_frames() {
+    let mut app = app(shipped(), root());
+    let a = spawn_stream(&mut app, "a blue player walking on grass on a sunny day");
+    let b = spawn_stream(&mut app, "a red player walking on snow at night");
+    assert!(
+        run_until(&mut app, Duration::from_secs(120), |app| {
+            let seen = app.world().resource::<Seen>();
+            [a, b].iter().all(|s| seen.frames.iter().filter(|(e, _)| e == s).count() >= 3)
+        }),
+        "both streams show frames: {:?}",
+        app.world().resource::<Seen>().errors
+    );
+    assert_ne!(image_bytes(&app, a), image_bytes(&app, b), "different prompts, different worlds");
+    assert!(stats(&app, a).caption.contains("grass") && stats(&app, b).caption.contains("snow"));
+}
