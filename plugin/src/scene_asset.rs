@@ -1,6 +1,6 @@
 //! Scenes as assets: a `scenes/*.ron` file of the ground-truth world loads as a [`WorldScene`]
-//! (its short prompt, size, seed, fps and a timeline of action changes from the player's
-//! commands); a [`ScenePlayer`] on an entity turns it into a stream and plays the timeline in
+//! (its short prompt, size, seed, fps, and a timeline of the scene's `prompts` changes and of
+//! action changes from the player's commands); a [`ScenePlayer`] on an entity turns it into a stream and plays the timeline in
 //! the stream's own time (frames shown / fps), so changes land on the right frames however
 //! fast the model runs. A bad file fails to load with `file:line:column` in the message, which
 //! the plugin forwards as a [`WorldSimError`].
@@ -62,15 +62,16 @@ impl WorldScene {
     /// player command.
     pub fn from_scene(scene: &Scene) -> Self {
         let (_, captions) = Clip::truth(scene);
-        let timeline = scene
-            .player
+        let actions = scene.player.iter().flat_map(|p| &p.actions).map(|(at, action)| TimelineEvent {
+            at: *at,
+            change: TimelineChange::Action(StreamAction::player(*action).0),
+        });
+        let prompts = scene
+            .prompts
             .iter()
-            .flat_map(|p| &p.actions)
-            .map(|(at, action)| TimelineEvent {
-                at: *at,
-                change: TimelineChange::Action(StreamAction::player(*action).0),
-            })
-            .collect();
+            .map(|(at, prompt)| TimelineEvent { at: *at, change: TimelineChange::Prompt(prompt.clone()) });
+        let mut timeline: Vec<TimelineEvent> = actions.chain(prompts).collect();
+        timeline.sort_by(|a, b| a.at.total_cmp(&b.at));
         WorldScene {
             name: scene.name.clone(),
             prompt: captions.prompt,
@@ -246,5 +247,33 @@ pub fn report_scene_errors(
         let message = format!("scene {}: {}", event.path, event.error);
         error!("worldsim: {message}");
         errors.write(WorldSimError { stream, message });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scene_file_gives_a_timeline_of_prompt_and_action_changes_in_time_order() {
+        let text = r#"Scene(name: "t", width: 64, height: 48, frames: 37, seed: 3, terrain: snow, sky: day,
+            player: Some(Player(color: red, x: 0.0, facing: right, actions: [(0.0, right), (2.0, jump)])),
+            prompts: [(1.0, "red player on snow at night")])"#;
+        let scene = WorldScene::from_scene(&Scene::parse(text, "t.ron").expect("parses"));
+        let at: Vec<f32> = scene.timeline.iter().map(|e| e.at).collect();
+        assert_eq!(at, vec![0.0, 1.0, 2.0]);
+        assert!(!scene.prompt.is_empty());
+        assert_eq!(scene.state_at(0.5), (scene.prompt.clone(), Some("the player moves right".into())));
+        assert_eq!(
+            scene.state_at(2.5),
+            ("red player on snow at night".to_string(), Some("the player jumps".to_string()))
+        );
+        assert_eq!((scene.width, scene.height, scene.fps, scene.seed), (64, 48, 12.0, 3));
+        let first = scene.first_frame(32, 24).expect("renders");
+        assert_eq!((first.width, first.height), (32, 24));
+
+        let bad = text.replace("(1.0, \"red", "(-1.0, \"red");
+        let err = Scene::parse(&bad, "t.ron").expect_err("negative time");
+        assert!(err.to_string().contains("prompts[0]"), "{err}");
     }
 }

@@ -114,6 +114,7 @@ fn empty_scene(terrain: Terrain, sky: Sky, seed: u64) -> Scene {
         objects: vec![],
         occluders: vec![],
         player: None,
+        prompts: Vec::new(),
     }
 }
 

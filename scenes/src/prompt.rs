@@ -236,6 +236,7 @@ pub fn expand(prompt: &str, width: u32, height: u32, frames: u32, seed: u64) -> 
         objects,
         occluders,
         player,
+        prompts: Vec::new(),
     };
     let caption = Clip::truth(&scene).1.caption;
     Expansion { scene, caption, unknown }

@@ -153,5 +153,6 @@ pub fn random_scene_shaped(seed: u64, index: u64, config: &RandomSceneConfig, sh
         objects,
         occluders,
         player,
+        prompts: Vec::new(),
     }
 }

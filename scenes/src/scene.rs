@@ -56,6 +56,10 @@ pub struct Scene {
     /// The player character, if any.
     #[serde(default)]
     pub player: Option<Player>,
+    /// Prompt changes `(seconds, prompt)` for world-simulator streams that play this scene
+    /// (the Bevy plugin's `ScenePlayer`); the ground-truth world itself ignores them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prompts: Vec<(f32, String)>,
 }
 
 fn default_fps() -> u32 {
@@ -425,6 +429,14 @@ impl Scene {
         in_range("frames", self.frames, &FRAMES_RANGE)?;
         if !(self.stage.is_finite() && (2.0..=1000.0).contains(&self.stage)) {
             return Err(Invalid::new("stage", format!("{} is not a half-width in 2..=1000 metres", self.stage)));
+        }
+        for (i, (t, prompt)) in self.prompts.iter().enumerate() {
+            if !(t.is_finite() && *t >= 0.0) {
+                return Err(Invalid::new(&format!("prompts[{i}]"), format!("{t} is not a time ≥ 0 in seconds")));
+            }
+            if prompt.trim().is_empty() {
+                return Err(Invalid::new(&format!("prompts[{i}]"), "the prompt is empty; write what to show".into()));
+            }
         }
         let finite = |field: String, v: f32| {
             if v.is_finite() { Ok(()) } else { Err(Invalid::new(&field, format!("{v} is not a finite number"))) }
