@@ -10,7 +10,9 @@ use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
 use worldsim_scenes::Frame;
 
 /// A live generated video. Spawn it (with a [`StreamPrompt`], and a [`StreamAction`] to steer
-/// it) and display [`WorldStream::image`] with any sprite, material or UI node.
+/// it) and display [`WorldStream::image`] with any sprite, material or UI node. Size, fps, seed,
+/// buffer and start picture are read when the stream opens: after changing them, write a
+/// [`crate::ResetStream`] to restart the stream with them.
 #[derive(Component, Clone, Debug)]
 #[require(StreamPrompt, StreamAction, StreamStats)]
 pub struct WorldStream {
