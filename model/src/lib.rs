@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod device;
 pub mod diffusion;
 pub mod dit;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod vae;
 pub mod video;
 pub mod weights;
 
+pub use device::ComputeDevice;
 pub use error::ModelError;
 
 /// The default CPU backend.

@@ -251,7 +251,7 @@ fn run_stream(a: StreamArgs) -> Result<()> {
     use worldsim_model::diffusion::SamplerKind;
     use worldsim_model::stream::{StreamConfig, StreamControls, StreamModel, StreamSpec};
 
-    let dir = a.model.clone().unwrap_or_else(super::vae::default_model_dir);
+    let dir = a.model.clone().unwrap_or_else(worldsim_model::weights::shipped_model_dir);
     let model = StreamModel::<Cpu>::load(&dir, Default::default())?;
     let controls = StreamControls {
         prompt: "a blue player walking on grass on a sunny day".into(),

@@ -2,31 +2,9 @@
 //! the binary was built with the `wgpu` or `cuda` feature; asking for a missing one says how to
 //! get it.
 
-use std::str::FromStr;
-
-/// A compute device kind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DeviceKind {
-    /// burn-flex on the CPU (always available).
-    Cpu,
-    /// wgpu (Vulkan, Metal, DX12) — feature `wgpu`.
-    Wgpu,
-    /// CUDA — feature `cuda`.
-    Cuda,
-}
-
-impl FromStr for DeviceKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "cpu" => Ok(DeviceKind::Cpu),
-            "wgpu" | "gpu" => Ok(DeviceKind::Wgpu),
-            "cuda" => Ok(DeviceKind::Cuda),
-            other => Err(format!("unknown device `{other}`; use cpu, wgpu or cuda")),
-        }
-    }
-}
+/// The device kinds `--device` accepts (the model crate's, so the CLI and the plugin parse the
+/// same names).
+pub use worldsim_model::ComputeDevice as DeviceKind;
 
 /// Runs `$body` with the type `$b` bound to the inference backend of `$kind`.
 #[macro_export]

@@ -16,7 +16,7 @@ use worldsim_scenes::fidelity::FidelityChecker;
 use worldsim_scenes::random::{RandomSceneConfig, random_scene};
 use worldsim_scenes::{Clip, Frame, NamedColor, Object, Scene};
 
-use super::vae::default_model_dir;
+use worldsim_model::weights::shipped_model_dir;
 
 /// `worldsim eval …`
 #[derive(Subcommand)]
@@ -117,7 +117,7 @@ pub fn run(command: EvalCommand) -> Result<()> {
     match command {
         EvalCommand::Dit { model, prompts, seeds, steps, guidance, scene_seed } => {
             let device = Default::default();
-            let dir = model.unwrap_or_else(default_model_dir);
+            let dir = model.unwrap_or_else(shipped_model_dir);
             let vae = load_vae::<Cpu>(&dir, &device)?;
             let dit = load_denoiser::<Cpu>(&dir, &device)?;
             let checker = FidelityChecker::calibrate();

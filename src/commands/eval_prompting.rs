@@ -19,7 +19,7 @@ use worldsim_scenes::fidelity::FidelityChecker;
 use worldsim_scenes::random::{RandomSceneConfig, random_scene};
 use worldsim_scenes::{Clip, Frame, NamedColor, Object, Scene, Terrain};
 
-use super::vae::default_model_dir;
+use worldsim_model::weights::shipped_model_dir;
 
 /// Arguments of `worldsim eval prompting`.
 #[derive(clap::Args)]
@@ -91,7 +91,7 @@ fn ball_colors(scene: &Scene) -> Vec<NamedColor> {
 /// Runs `worldsim eval prompting`.
 pub fn run(args: EvalPromptingArgs) -> Result<()> {
     let device = Default::default();
-    let dir = args.model.unwrap_or_else(default_model_dir);
+    let dir = args.model.unwrap_or_else(shipped_model_dir);
     let vae = load_vae::<Cpu>(&dir, &device)?;
     let dit = load_denoiser::<Cpu>(&dir, &device)?;
     let checker = FidelityChecker::calibrate();

@@ -20,7 +20,7 @@ use worldsim_scenes::scene::{Action, Scene};
 use worldsim_scenes::{Clip, Frame};
 
 use super::stream::{ActionScript, action_at};
-use super::vae::default_model_dir;
+use worldsim_model::weights::shipped_model_dir;
 
 /// Arguments of `eval stream`.
 #[derive(clap::Args)]
@@ -193,7 +193,7 @@ fn stream_script(
 
 /// Runs `eval stream`.
 pub fn run(args: EvalStreamArgs) -> Result<()> {
-    let dir = args.model.clone().unwrap_or_else(default_model_dir);
+    let dir = args.model.clone().unwrap_or_else(shipped_model_dir);
     let model = StreamModel::<Cpu>::load(&dir, Default::default())?;
     let checker = FidelityChecker::calibrate();
     let window_frames = (args.window_seconds * FPS as f32).round() as usize;

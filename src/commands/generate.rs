@@ -17,8 +17,8 @@ use worldsim_model::vae::weights::load_vae;
 use worldsim_scenes::media::write_video;
 
 use super::device::DeviceKind;
-use super::vae::default_model_dir;
 use crate::with_backend;
+use worldsim_model::weights::shipped_model_dir;
 
 /// Arguments of `worldsim generate`.
 #[derive(clap::Args)]
@@ -144,7 +144,7 @@ pub enum PromptCommand {
 
 fn generate_on<B: Backend>(args: GenerateArgs) -> Result<()> {
     let device = Default::default();
-    let dir = args.model.unwrap_or_else(default_model_dir);
+    let dir = args.model.unwrap_or_else(shipped_model_dir);
     let vae = load_vae::<B>(&dir, &device)?;
     let dit = load_denoiser::<B>(&dir, &device)?;
     let req = GenerateRequest {
@@ -237,7 +237,7 @@ fn grid(model: Option<PathBuf>, steps: usize, guidance: f32, seed: u64) -> Resul
     const CELL: u32 = 100;
     const GAP: u32 = 4;
     let device = Default::default();
-    let dir = model.unwrap_or_else(default_model_dir);
+    let dir = model.unwrap_or_else(shipped_model_dir);
     let vae = load_vae::<Cpu>(&dir, &device)?;
     let dit = load_denoiser::<Cpu>(&dir, &device)?;
     let sizes = [(64u32, 64u32), (96, 48), (48, 96)];

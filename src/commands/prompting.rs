@@ -16,8 +16,8 @@ use worldsim_scenes::{Clip, Frame, Scene};
 
 use super::device::DeviceKind;
 use super::generate::SamplingArgs;
-use super::vae::default_model_dir;
 use crate::with_backend;
+use worldsim_model::weights::shipped_model_dir;
 
 /// What every prompting command shares.
 #[derive(clap::Args)]
@@ -148,7 +148,7 @@ enum Task {
 
 fn run_task<B: Backend>(task: Task, args: PromptingArgs) -> Result<()> {
     let device: B::Device = Default::default();
-    let dir = args.model.clone().unwrap_or_else(default_model_dir);
+    let dir = args.model.clone().unwrap_or_else(shipped_model_dir);
     let vae = load_vae::<B>(&dir, &device)?;
     let dit = load_denoiser::<B>(&dir, &device)?;
     let multiple = (vae.meta.config.spatial_factor() * dit.meta.model.patch) as u32;

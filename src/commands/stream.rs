@@ -16,8 +16,8 @@ use worldsim_scenes::scene::{Action, Scene};
 
 use super::device::DeviceKind;
 use super::prompting::read_input;
-use super::vae::default_model_dir;
 use crate::with_backend;
+use worldsim_model::weights::shipped_model_dir;
 
 /// Arguments of `worldsim stream`.
 #[derive(clap::Args)]
@@ -130,7 +130,7 @@ pub fn run(args: StreamArgs) -> Result<()> {
         _ => None,
     };
     let start = start.map(|f| fit_frame(&f, w, h));
-    let model_dir = args.model.clone().unwrap_or_else(default_model_dir);
+    let model_dir = args.model.clone().unwrap_or_else(shipped_model_dir);
     let spec = StreamSpec { width: w as usize, height: h as usize, seed };
     let config = StreamConfig { window: args.window, context_noise: args.context_noise, ..StreamConfig::default() };
     let frames = with_backend!(args.device, |B| {

@@ -181,7 +181,7 @@ pub fn run(command: TrainCommand) -> Result<()> {
             let Some(model) = DitConfig::preset(&preset) else {
                 bail!("unknown --preset {preset:?}; use tiny or base");
             };
-            let vae = vae.unwrap_or_else(super::vae::default_model_dir);
+            let vae = vae.unwrap_or_else(worldsim_model::weights::shipped_model_dir);
             let base = match recipe.as_str() {
                 "clips" => DitTrainConfig::tiny(steps, vae),
                 "stream" => DitTrainConfig::stream(steps, vae),

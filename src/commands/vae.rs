@@ -1,6 +1,6 @@
 //! `worldsim vae roundtrip | eval | export`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -16,18 +16,10 @@ use worldsim_model::vae::{VaeConfig, VideoVae};
 use worldsim_scenes::media::{read_video, write_video};
 use worldsim_scenes::{Clip, Frame, Scene};
 
+use worldsim_model::weights::shipped_model_dir;
+
 use super::device::DeviceKind;
 use crate::with_backend;
-
-/// The shipped VAE, found from the working directory or the source tree.
-pub fn default_model_dir() -> PathBuf {
-    let local = PathBuf::from("assets/models/tiny");
-    if local.join("vae.json").is_file() {
-        local
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/tiny")
-    }
-}
 
 /// `worldsim vae …`
 #[derive(Subcommand)]
@@ -126,7 +118,7 @@ fn roundtrip_command<B: Backend>(
     frames: Option<u32>,
     seed: Option<u64>,
 ) -> Result<()> {
-    let dir = model.unwrap_or_else(default_model_dir);
+    let dir = model.unwrap_or_else(shipped_model_dir);
     let vae = load_vae::<B>(&dir, &Default::default())?;
     let (video, fps) = if input.extension().is_some_and(|e| e == "ron") {
         let scene = Scene::load(&input)?
@@ -202,7 +194,7 @@ fn picture<B: Backend>(vae: &VideoVae<B>, config: &VaeConfig, seed: u64, rows: u
 }
 
 fn eval_command<B: Backend>(model: Option<PathBuf>, clips: u64, seed: u64, picture_out: Option<String>) -> Result<()> {
-    let dir = model.unwrap_or_else(default_model_dir);
+    let dir = model.unwrap_or_else(shipped_model_dir);
     let vae = load_vae::<B>(&dir, &Default::default())?;
     println!("{:<22} {:>6} {:>10} {:>8}", "case", "clips", "PSNR (dB)", "SSIM");
     for (name, w, h, frames) in [

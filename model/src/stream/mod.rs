@@ -7,5 +7,6 @@
 pub mod session;
 pub mod simulator;
 
+pub use crate::device::ComputeDevice;
 pub use session::{StepTimings, StreamConfig, StreamControls, StreamModel, StreamSession, StreamSpec, StreamStep};
-pub use simulator::{ComputeDevice, Simulator, StreamId};
+pub use simulator::{Simulator, StreamId};

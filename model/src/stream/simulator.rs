@@ -4,38 +4,13 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::str::FromStr;
 
 use burn::prelude::*;
 use worldsim_scenes::Frame;
 
 use super::session::{StreamConfig, StreamControls, StreamModel, StreamSession, StreamSpec, StreamStep};
+use crate::device::ComputeDevice;
 use crate::error::ModelError;
-
-/// Where the model runs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ComputeDevice {
-    /// burn-flex on the CPU (always available).
-    #[default]
-    Cpu,
-    /// wgpu (Vulkan, Metal, DX12): needs the `wgpu` feature.
-    Wgpu,
-    /// CUDA: needs the `cuda` feature.
-    Cuda,
-}
-
-impl FromStr for ComputeDevice {
-    type Err = ModelError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "cpu" => Ok(ComputeDevice::Cpu),
-            "wgpu" | "gpu" => Ok(ComputeDevice::Wgpu),
-            "cuda" => Ok(ComputeDevice::Cuda),
-            other => Err(ModelError::Config { field: "device", message: format!("`{other}`: use cpu, wgpu or cuda") }),
-        }
-    }
-}
 
 /// A stream of a [`Simulator`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
