@@ -61,11 +61,6 @@ impl WorkerLink {
         self.ids.get(&entity).copied()
     }
 
-    /// Whether the worker is running.
-    pub fn alive(&self) -> bool {
-        self.handle.is_some()
-    }
-
     /// Sends a request without waiting; a full queue or a gone worker is an error message.
     fn send(&self, request: Request) -> Result<(), String> {
         let Some(handle) = &self.handle else {
@@ -115,7 +110,7 @@ impl Rate {
     }
 }
 
-fn controls(prompt: &StreamPrompt, action: &StreamAction, settings: &WorldSimSettings) -> Steering {
+fn steering_of(prompt: &StreamPrompt, action: &StreamAction, settings: &WorldSimSettings) -> Steering {
     Steering {
         controls: StreamControls {
             prompt: prompt.0.clone(),
@@ -163,7 +158,7 @@ pub fn open_and_close_streams(
             let _ = link.send(Request::Close { id: old });
         }
         let mut status = StreamStatus::Starting;
-        if let Err(message) = link.send(open_request(stream, controls(prompt, action, &settings), id)) {
+        if let Err(message) = link.send(open_request(stream, steering_of(prompt, action, &settings), id)) {
             errors.write(WorldSimError { stream: Some(entity), message: message.clone() });
             status = StreamStatus::Stopped(message);
         }
@@ -198,7 +193,7 @@ pub fn steer_streams(
     if settings.is_changed() && !settings.is_added() {
         report(None, link.send(Request::Pause(settings.paused)));
         for (entity, prompt, action) in &every {
-            let steering = controls(prompt, action, &settings);
+            let steering = steering_of(prompt, action, &settings);
             if let Some(id) = link.id_of(entity) {
                 report(Some(entity), link.send(Request::Steer { id, steering }));
             }
@@ -210,7 +205,7 @@ pub fn steer_streams(
         if stream.is_added() || !(prompt.is_changed() || action.is_changed()) {
             continue;
         }
-        let steering = controls(&prompt, &action, &settings);
+        let steering = steering_of(&prompt, &action, &settings);
         if let Some(id) = link.id_of(entity) {
             report(Some(entity), link.send(Request::Steer { id, steering }));
         }
@@ -218,7 +213,6 @@ pub fn steer_streams(
 }
 
 /// Drains the worker's replies: frames into playback queues, stats, messages.
-#[allow(clippy::too_many_arguments)]
 pub fn receive_replies(
     mut link: ResMut<WorkerLink>,
     mut streams: Query<(&mut StreamPlayback, &mut StreamStats)>,
@@ -314,18 +308,18 @@ pub fn show_frames(
         if (frame.width, frame.height) != (stream.width, stream.height) {
             continue;
         }
-        let current = images.get(&stream.image).and_then(|i| i.data.clone());
-        if let (Some(data), Some(mut previous)) = (current, images.get_mut(&stream.previous)) {
+        // The frame on screen moves to `previous` (no copy), the new one takes its place.
+        let shown = images.get_mut(&stream.image).and_then(|mut image| image.data.replace(frame.rgba));
+        if let (Some(data), Some(mut previous)) = (shown, images.get_mut(&stream.previous)) {
             previous.data = Some(data);
-        }
-        if let Some(mut image) = images.get_mut(&stream.image) {
-            image.data = Some(frame.rgba);
         }
         ready.write(StreamFrameReady { stream: entity, frame: frame.index });
     }
 }
 
-/// The blend factor of each stream's display (0: the frame before, 1: the frame on screen).
-pub fn blend_of(playback: &StreamPlayback) -> f32 {
-    playback.playback.blend()
+impl StreamPlayback {
+    /// The blend factor of the stream's display (0: the frame before, 1: the frame on screen).
+    pub fn blend(&self) -> f32 {
+        self.playback.blend()
+    }
 }

@@ -8,7 +8,7 @@ use bevy::render::render_resource::AsBindGroup;
 use bevy::shader::{Shader, ShaderRef};
 use bevy::sprite_render::{Material2d, Material2dPlugin};
 
-use crate::bridge::{StreamPlayback, blend_of};
+use crate::bridge::StreamPlayback;
 use crate::components::WorldStream;
 
 /// The display shader's source (validated by a test with naga).
@@ -84,8 +84,8 @@ pub fn update_blend(
 ) {
     let pairs = own
         .iter()
-        .map(|(p, m)| (blend_of(p), m.0.id()))
-        .chain(views.iter().filter_map(|(v, m)| streams.get(v.0).ok().map(|p| (blend_of(p), m.0.id()))));
+        .map(|(p, m)| (p.blend(), m.0.id()))
+        .chain(views.iter().filter_map(|(v, m)| streams.get(v.0).ok().map(|p| (p.blend(), m.0.id()))));
     for (blend, id) in pairs.collect::<Vec<_>>() {
         if let Some(mut material) = materials.get_mut(id) {
             let target = if material.blend { blend } else { 1.0 };

@@ -188,11 +188,6 @@ impl ScenePlayer {
         self.looping = true;
         self
     }
-
-    /// Timeline events applied so far in this pass.
-    pub fn applied(&self) -> usize {
-        self.applied
-    }
 }
 
 /// Starts streams of loaded scenes and plays their timelines.

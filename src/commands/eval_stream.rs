@@ -13,13 +13,13 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use worldsim_model::Cpu;
 use worldsim_model::diffusion::SamplerKind;
-use worldsim_model::stream::{StreamConfig, StreamControls, StreamModel, StreamSession, StreamSpec};
+use worldsim_model::stream::{StreamConfig, StreamModel, StreamSession, StreamSpec};
 use worldsim_scenes::fidelity::FidelityChecker;
 use worldsim_scenes::random::{RandomSceneConfig, random_scene};
 use worldsim_scenes::scene::{Action, Scene};
 use worldsim_scenes::{Clip, Frame};
 
-use super::stream::{ActionScript, action_at};
+use super::stream::{ActionScript, Rollout, roll_out};
 use worldsim_model::weights::shipped_model_dir;
 
 /// Arguments of `eval stream`.
@@ -157,6 +157,12 @@ fn mean_rgb(frame: &Frame) -> [f32; 3] {
     sum.map(|s| (s / n) as f32)
 }
 
+/// The mean of per-frame mean colours.
+fn mean_of(means: &[[f32; 3]]) -> [f32; 3] {
+    let n = means.len().max(1) as f32;
+    means.iter().fold([0.0; 3], |a, m| [a[0] + m[0] / n, a[1] + m[1] / n, a[2] + m[2] / n])
+}
+
 /// Streams `frames` frames of `scene`'s script (its prompt, seed) and returns them.
 fn stream_script(
     model: &StreamModel<Cpu>,
@@ -171,24 +177,17 @@ fn stream_script(
     let mut session = StreamSession::new(model, spec, config)?;
     let first = if args.from_image { scene.with_overrides(None, Some(1), None).ok() } else { None };
     let first = first.map(|s| Clip::render(&s).frames.remove(0));
-    let mut out = Vec::with_capacity(frames);
-    while out.len() < frames {
-        let t = out.len() as f32 / FPS as f32;
-        let controls = StreamControls {
-            prompt: prompt.clone(),
-            action: action_at(script, t),
-            steps: args.steps,
-            guidance: args.guidance,
-            sampler: SamplerKind::Euler,
-        };
-        let step = match (&first, out.is_empty()) {
-            (Some(image), true) => session.start_from(model, image, &controls)?,
-            _ => session.step(model, &controls)?,
-        };
-        out.extend(step.frames);
-    }
-    out.truncate(frames);
-    Ok(out)
+    let rollout = Rollout {
+        prompt: &prompt,
+        script,
+        fps: FPS,
+        frames,
+        steps: args.steps,
+        guidance: args.guidance,
+        sampler: SamplerKind::Euler,
+        start: first.as_ref(),
+    };
+    roll_out(model, &mut session, &rollout, |_, _| {})
 }
 
 /// Runs `eval stream`.
@@ -255,14 +254,8 @@ pub fn run(args: EvalStreamArgs) -> Result<()> {
     let secs = clock.elapsed().as_secs_f64();
     let means: Vec<[f32; 3]> = frames.iter().map(mean_rgb).collect();
     let inside = means.iter().filter(|m| (0..3).all(|c| m[c] >= lo[c] && m[c] <= hi[c])).count();
-    let first =
-        means.iter().take(100).fold([0.0; 3], |a, m| [a[0] + m[0] / 100.0, a[1] + m[1] / 100.0, a[2] + m[2] / 100.0]);
-    let n_last = means.len().min(100) as f32;
-    let last = means
-        .iter()
-        .rev()
-        .take(100)
-        .fold([0.0; 3], |a, m| [a[0] + m[0] / n_last, a[1] + m[1] / n_last, a[2] + m[2] / n_last]);
+    let first = mean_of(&means[..means.len().min(100)]);
+    let last = mean_of(&means[means.len().saturating_sub(100)..]);
     println!(
         "rollout of {} frames in {secs:.0} s ({:.1} frames/s): per-frame mean colour inside the ground truth's range \
          (R {:.0}–{:.0}, G {:.0}–{:.0}, B {:.0}–{:.0}) in {inside}/{} frames ({:.1} %)",

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use burn::prelude::Backend;
 use worldsim_model::diffusion::SamplerKind;
 use worldsim_model::prompting::fit::fit_frame;
-use worldsim_model::stream::{StreamConfig, StreamControls, StreamModel, StreamSession, StreamSpec};
+use worldsim_model::stream::{StreamConfig, StreamControls, StreamModel, StreamSession, StreamSpec, StreamStep};
 use worldsim_scenes::Frame;
 use worldsim_scenes::captions::action_caption;
 use worldsim_scenes::media::write_video;
@@ -108,6 +109,54 @@ pub fn action_at(script: &ActionScript, t: f32) -> Option<String> {
     script.iter().rev().find(|(start, _)| *start <= t + 1e-6).map(|(_, a)| action_caption(*a).to_string())
 }
 
+/// A scripted rollout: the prompt, the action script and how to sample.
+pub struct Rollout<'a> {
+    /// What to show.
+    pub prompt: &'a str,
+    /// Player commands in time.
+    pub script: &'a ActionScript,
+    /// Frames per second of the video (when each action starts).
+    pub fps: u32,
+    /// Video frames to make.
+    pub frames: usize,
+    /// Sampler steps per latent frame.
+    pub steps: usize,
+    /// Guidance scale.
+    pub guidance: f32,
+    /// ODE solver.
+    pub sampler: SamplerKind,
+    /// A picture to start from instead of generating the first frame.
+    pub start: Option<&'a Frame>,
+}
+
+/// Streams `rollout.frames` video frames: each step under the action in force at its first
+/// frame, the first from `rollout.start` when given; `on_step` sees every step and its controls.
+pub fn roll_out<B: Backend>(
+    model: &StreamModel<B>,
+    session: &mut StreamSession<B>,
+    rollout: &Rollout,
+    mut on_step: impl FnMut(&StreamStep, &StreamControls),
+) -> Result<Vec<Frame>> {
+    let mut out: Vec<Frame> = Vec::with_capacity(rollout.frames + 3);
+    while out.len() < rollout.frames {
+        let controls = StreamControls {
+            prompt: rollout.prompt.to_string(),
+            action: action_at(rollout.script, out.len() as f32 / rollout.fps as f32),
+            steps: rollout.steps,
+            guidance: rollout.guidance,
+            sampler: rollout.sampler,
+        };
+        let step = match (rollout.start, out.is_empty()) {
+            (Some(image), true) => session.start_from(model, image, &controls)?,
+            _ => session.step(model, &controls)?,
+        };
+        on_step(&step, &controls);
+        out.extend(step.frames);
+    }
+    out.truncate(rollout.frames);
+    Ok(out)
+}
+
 /// Runs `worldsim stream`.
 pub fn run(args: StreamArgs) -> Result<()> {
     let scene = args.scene.as_deref().map(Scene::load).transpose()?;
@@ -136,28 +185,23 @@ pub fn run(args: StreamArgs) -> Result<()> {
     let frames = with_backend!(args.device, |B| {
         let model = StreamModel::<B>::load(&model_dir, Default::default())?;
         let mut session = StreamSession::new(&model, spec, config)?;
-        let mut out: Vec<Frame> = Vec::new();
+        let rollout = Rollout {
+            prompt: &prompt,
+            script: &script,
+            fps,
+            frames: args.frames,
+            steps: args.steps,
+            guidance: args.guidance,
+            sampler: args.sampler,
+            start: start.as_ref(),
+        };
         let clock = Instant::now();
-        let mut printed_caption = false;
-        while out.len() < args.frames {
-            let t = out.len() as f32 / fps as f32;
-            let controls = StreamControls {
-                prompt: prompt.clone(),
-                action: action_at(&script, t),
-                steps: args.steps,
-                guidance: args.guidance,
-                sampler: args.sampler,
-            };
-            let step = match (&start, out.is_empty()) {
-                (Some(image), true) => session.start_from(&model, image, &controls)?,
-                _ => session.step(&model, &controls)?,
-            };
-            if !printed_caption {
+        let frames = roll_out(&model, &mut session, &rollout, |step, controls| {
+            if step.latent == 0 {
                 println!("caption: {}", step.caption);
                 if !step.unknown.is_empty() {
                     println!("unknown words (ignored): {}", step.unknown.join(", "));
                 }
-                printed_caption = true;
             }
             let tm = step.timings;
             println!(
@@ -170,12 +214,10 @@ pub fn run(args: StreamArgs) -> Result<()> {
                 tm.commit_ms,
                 tm.decode_ms
             );
-            out.extend(step.frames);
-        }
+        })?;
         let secs = clock.elapsed().as_secs_f64();
-        println!("{} frames in {secs:.2} s: {:.1} frames/s", out.len(), out.len() as f64 / secs);
-        out.truncate(args.frames);
-        out
+        println!("{} frames in {secs:.2} s: {:.1} frames/s", frames.len(), frames.len() as f64 / secs);
+        frames
     });
     write_video(&args.out, &frames, fps)?;
     println!("wrote {}", args.out);

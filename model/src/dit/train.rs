@@ -147,7 +147,7 @@ impl DitTrainConfig {
 }
 
 fn default_player_share() -> f32 {
-    0.5
+    RandomSceneConfig::default().player_share
 }
 
 /// A training clip in latent space.
