@@ -208,15 +208,28 @@ fn merge_heads_and_gated_residual_match_plain_ops() {
 fn conv3d_values_and_gradients_match_burn() {
     use burn::tensor::ops::ConvOptions;
     let x = random::<Cpu, 5>([2, 5, 6, 9, 11], 22);
-    let w = random::<Cpu, 5>([7, 5, 3, 3, 3], 23) * 0.2;
     let bias = random::<Cpu, 1>([7], 24);
-    // Causal-style (no time padding) stride 1, and a strided one as the VAE's downsampling.
-    for (stride, padding) in [([1, 1, 1], [0, 1, 1]), ([2, 2, 2], [0, 1, 1]), ([1, 1, 1], [1, 0, 1])] {
+    // Every shape of the VAE (3×3×3, causal 1×3×3 and 3×1×1, 1×1×1 skips, stride-2 downsampling
+    // in space and in time) and harder ones: stride 2 everywhere, padding in time, a window
+    // wider than its stride with padding on one axis only.
+    let cases = [
+        ([3, 3, 3], [1, 1, 1], [0, 1, 1]),
+        ([3, 3, 3], [2, 2, 2], [0, 1, 1]),
+        ([3, 3, 3], [1, 1, 1], [1, 0, 1]),
+        ([1, 3, 3], [1, 2, 2], [0, 1, 1]),
+        ([3, 1, 1], [2, 1, 1], [0, 0, 0]),
+        ([1, 1, 1], [1, 1, 1], [0, 0, 0]),
+        ([2, 3, 2], [1, 3, 2], [1, 1, 0]),
+    ];
+    for (case, (kernel, stride, padding)) in cases.into_iter().enumerate() {
+        let w = random::<Cpu, 5>([7, 5, kernel[0], kernel[1], kernel[2]], 23 + case as u64) * 0.2;
         let options = ConvOptions::new(stride, padding, [1, 1, 1], 1);
         let ours = kernels::conv3d(x.clone(), w.clone(), Some(bias.clone()), options.clone());
         let plain = module::conv3d(x.clone(), w.clone(), Some(bias.clone()), options.clone());
         assert_eq!(ours.dims(), plain.dims());
-        assert!(max_diff(ours, plain) < 1e-5, "forward, stride {stride:?}");
+        assert!(max_diff(ours, plain) < 1e-5, "forward, kernel {kernel:?} stride {stride:?}");
+        let unbiased = kernels::conv3d(x.clone(), w.clone(), None, options.clone());
+        assert!(max_diff(unbiased, module::conv3d(x.clone(), w.clone(), None, options.clone())) < 1e-5);
         let run = |fused: bool| {
             let xa = Tensor::<CpuAutodiff, 5>::from_inner(x.clone()).require_grad();
             let wa = Tensor::<CpuAutodiff, 5>::from_inner(w.clone()).require_grad();
@@ -232,10 +245,52 @@ fn conv3d_values_and_gradients_match_burn() {
         let (y1, dx1, dw1, db1) = run(true);
         let (y2, dx2, dw2, db2) = run(false);
         assert!(max_diff(y1, y2) < 1e-5);
-        assert!(max_diff(dx1, dx2) < 1e-3);
+        let scale = dx2.clone().abs().max().into_scalar();
+        assert!(max_diff(dx1, dx2) < 1e-5 * scale.max(1.0), "input gradient, kernel {kernel:?} stride {stride:?}");
         let scale = dw2.clone().abs().max().into_scalar();
-        assert!(max_diff(dw1, dw2) < 1e-5 * scale.max(1.0), "weight gradient, stride {stride:?}");
+        assert!(max_diff(dw1, dw2) < 1e-5 * scale.max(1.0), "weight gradient, kernel {kernel:?} stride {stride:?}");
         assert!(max_diff(db1, db2) < 1e-3);
+    }
+}
+
+#[test]
+fn conv3d_reads_strided_views() {
+    use burn::tensor::ops::ConvOptions;
+    // A time slice of a larger clip and a permuted weight: views, not contiguous tensors.
+    let clip = random::<Cpu, 5>([1, 4, 9, 8, 10], 31);
+    let x = clip.narrow(2, 2, 5);
+    let w = random::<Cpu, 5>([4, 6, 3, 3, 3], 32).swap_dims(0, 1) * 0.3;
+    let options = ConvOptions::new([1, 1, 1], [0, 1, 1], [1, 1, 1], 1);
+    let ours = kernels::conv3d(x.clone(), w.clone(), None, options.clone());
+    assert!(max_diff(ours, module::conv3d(x, w, None, options)) < 1e-5);
+}
+
+#[test]
+fn upsampled_conv3d_matches_upsample_then_conv() {
+    use burn::tensor::ops::ConvOptions;
+    let options = ConvOptions::new([1, 1, 1], [0, 1, 1], [1, 1, 1], 1);
+    // Odd sizes and one-pixel-wide frames: every phase meets the padding.
+    for (case, [c_in, c_out, t, h, w]) in [[5, 7, 3, 6, 9], [4, 3, 1, 1, 5], [8, 8, 2, 7, 1]].into_iter().enumerate() {
+        let seed = 40 + 3 * case as u64;
+        let x = random::<Cpu, 5>([2, c_in, t, h, w], seed);
+        let weight = random::<Cpu, 5>([c_out, c_in, 1, 3, 3], seed + 1) * 0.3;
+        let bias = random::<Cpu, 1>([c_out], seed + 2);
+        let fused = kernels::upsample2x_conv3d(x.clone(), weight.clone(), Some(bias.clone()), options.clone());
+        let up = kernels::upsample2x(x.clone());
+        assert_eq!(up.dims(), [2, c_in, t, 2 * h, 2 * w]);
+        // The upsampled pixels repeat their source.
+        for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+            let copy = up.clone().reshape([2, c_in, t, h, 2, w, 2]).narrow(4, dy, 1).narrow(6, dx, 1);
+            assert_eq!(max_diff(copy.reshape([2, c_in, t, h, w]), x.clone()), 0.0);
+        }
+        let plain = module::conv3d(up, weight.clone(), Some(bias.clone()), options.clone());
+        assert_eq!(fused.dims(), plain.dims());
+        assert!(max_diff(fused, plain) < 1e-5, "case {case}");
+        // Under autodiff it is the plain pair.
+        let xa = Tensor::<CpuAutodiff, 5>::from_inner(x).require_grad();
+        let y =
+            kernels::upsample2x_conv3d(xa, Tensor::from_inner(weight), Some(Tensor::from_inner(bias)), options.clone());
+        assert_eq!(y.dims(), [2, c_out, t, 2 * h, 2 * w]);
     }
 }
 

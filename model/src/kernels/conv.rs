@@ -1,10 +1,8 @@
-//! 3D convolution (groups 1, dilation 1) with fast gradients, one output frame at a time: unfold
-//! the input patches the frame read (`[c_in · k, h_out · w_out]`, rows copied whole where the
-//! stride allows), then `dy · patchesᵀ` for the weight gradient, and `wᵀ · dy` added back where
-//! each patch was read for the input gradient. burn computes the weight gradient as a
-//! convolution whose *kernel* is the whole output gradient (on burn-flex that unfolds the input
-//! into a matrix hundreds of MB large) and the input gradient as a transposed convolution. The
-//! forward stays burn-flex's own (measured faster than a whole-frame unfold and matmul).
+//! 3D convolution (groups 1, dilation 1) on the CPU: the forward, the weight gradient and the
+//! input gradient as matrix products over shifted windows of the input's padded planes
+//! (`conv_planes`), never unfolding patches. burn-flex's own forward converts to channels-last
+//! and unfolds tiles; burn's weight gradient is a convolution whose *kernel* is the whole output
+//! gradient (hundreds of MB unfolded) and its input gradient a transposed convolution.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::grads::Gradients;
@@ -15,14 +13,15 @@ use burn::tensor::ops::ConvOptions;
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
+use super::conv_planes::Geometry;
+use super::gemm::{self, View};
 use super::node::record;
 use super::route::{Kind, cast, kind_of};
-use super::storage::{contiguous, flex, flex_tensor, values, wrap};
-use super::vector;
+use super::storage::{contiguous, flex_tensor, values, wrap};
 use crate::{Cpu, CpuAutodiff};
 
-/// burn's `conv3d` (with a bias, groups 1 and dilation 1 — the VAE's convolutions — it takes the
-/// fast gradients under autodiff).
+/// burn's `conv3d`; on the CPU (groups 1, dilation 1 — the VAE's convolutions) the fast kernels,
+/// under autodiff when the convolution has a bias.
 ///
 /// # Shapes
 /// - `x` `[batch, c_in, t, h, w]`, `weight` `[c_out, c_in, kt, kh, kw]`, `bias` `[c_out]`
@@ -33,218 +32,170 @@ pub fn conv3d<B: Backend>(
     bias: Option<Tensor<B, 1>>,
     options: ConvOptions<3>,
 ) -> Tensor<B, 5> {
-    let fast = options.groups == 1 && options.dilation == [1, 1, 1];
+    let fast = options.groups == 1 && options.dilation == [1, 1, 1] && kind_of(&weight) == kind_of(&x);
     match (kind_of(&x), bias) {
+        (Kind::Cpu, bias) if fast => {
+            let bias = bias.map(|b| cast::<_, Tensor<Cpu, 1>>(b).into_primitive().tensor());
+            let y = conv3d_cpu(cast::<_, Tensor<Cpu, 5>>(x).into_primitive().tensor(), flex_of(weight), bias, &options);
+            cast(wrap::<5>(y))
+        }
         (Kind::CpuAutodiff, Some(bias)) if fast => cast(conv3d_autodiff(cast(x), cast(weight), cast(bias), options)),
         (_, bias) => module::conv3d(x, weight, bias, options),
     }
 }
 
-/// The sizes of one convolution (groups 1, dilation 1).
-#[derive(Clone, Copy, Debug)]
-struct Geometry {
-    batch: usize,
-    /// Input channels, frames, height, width.
-    ci: usize,
-    t: usize,
-    h: usize,
-    w: usize,
-    /// Output channels, frames, height, width.
-    co: usize,
-    to: usize,
-    ho: usize,
-    wo: usize,
-    kernel: [usize; 3],
-    stride: [usize; 3],
-    padding: [usize; 3],
+/// The flex tensor of a burn-flex tensor.
+fn flex_of<B: Backend, const D: usize>(x: Tensor<B, D>) -> FlexTensor {
+    cast::<_, Tensor<Cpu, D>>(x).into_primitive().tensor()
 }
 
-impl Geometry {
-    fn new(x: &burn::tensor::Shape, weight: &burn::tensor::Shape, options: &ConvOptions<3>) -> Self {
-        let out = |i: usize, k: usize, len: usize| (len + 2 * options.padding[i] - k) / options.stride[i] + 1;
-        let kernel = [weight[2], weight[3], weight[4]];
-        Geometry {
-            batch: x[0],
-            ci: x[1],
-            t: x[2],
-            h: x[3],
-            w: x[4],
-            co: weight[0],
-            to: out(0, kernel[0], x[2]),
-            ho: out(1, kernel[1], x[3]),
-            wo: out(2, kernel[2], x[4]),
-            kernel,
-            stride: options.stride,
-            padding: options.padding,
-        }
-    }
+/// Threads rayon runs kernels on.
+fn threads() -> usize {
+    rayon::current_num_threads().max(1)
+}
 
-    /// Taps of one output value: `c_in · kt · kh · kw`.
-    fn taps(&self) -> usize {
-        self.ci * self.kernel.iter().product::<usize>()
-    }
+/// Splits `channels` into chunks so that `frames × chunks` tasks keep every thread busy (chunks
+/// of at least 8 channels).
+fn channel_chunk(channels: usize, frames: usize) -> usize {
+    const MIN_CHUNK: usize = 8;
+    let wanted = (2 * threads()).div_ceil(frames.max(1));
+    channels.div_ceil(wanted).max(MIN_CHUNK).min(channels.max(1))
+}
 
-    /// Output pixels of one frame.
-    fn plane(&self) -> usize {
-        self.ho * self.wo
-    }
-
-    /// The input patches read by output frame `ot` of sample `n`: row `(c, a, b, e)` holds the
-    /// input value under tap `(a, b, e)` of channel `c` for every output pixel (0 in padding).
-    ///
-    /// # Shapes
-    /// - `x` `[batch, c_in, t, h, w]` (values); output `[taps, plane]`
-    fn unfold(&self, x: &[f32], n: usize, ot: usize) -> Vec<f32> {
-        let Geometry { ci, t, h, w, ho, wo, kernel: [kt, kh, kw], stride: [st, sh, sw], padding: [pt, ph, pw], .. } =
-            *self;
-        let mut patches = vec![0.0f32; self.taps() * self.plane()];
-        vector::rows(&mut patches, self.plane(), |row, out| {
-            let (c, a, b, e) = (row / (kt * kh * kw), row / (kh * kw) % kt, row / kw % kh, row % kw);
-            let it = (ot * st + a) as isize - pt as isize;
-            if it < 0 || it >= t as isize {
-                return;
-            }
-            let base = ((n * ci + c) * t + it as usize) * h * w;
-            let (lo, hi) = inside(wo, w, sw, e, pw);
-            for oy in 0..ho {
-                let iy = (oy * sh + b) as isize - ph as isize;
-                if iy < 0 || iy >= h as isize {
-                    continue;
-                }
-                let src = &x[base + iy as usize * w..base + (iy as usize + 1) * w];
-                let dst = &mut out[oy * wo..(oy + 1) * wo];
-                if sw == 1 {
-                    dst[lo..hi].copy_from_slice(&src[lo + e - pw..hi + e - pw]);
-                } else {
-                    for (ox, d) in dst.iter_mut().enumerate().take(hi).skip(lo) {
-                        *d = src[ox * sw + e - pw];
+/// The forward convolution: for every output frame and chunk of output channels, the sum over
+/// taps of `window · weightᵀ` (see `conv_planes`).
+///
+/// # Shapes
+/// - `x` `[batch, c_in, t, h, w]`, `weight` `[c_out, c_in, kt, kh, kw]`, `bias` `[c_out]`
+/// - output `[batch, c_out, t', h', w']`
+fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    let (planes, frames) = g.planes(x);
+    let (rows, taps, [kt, kh, kw]) = (g.rows(), g.taps(), g.kernel);
+    let chunk = channel_chunk(g.co, g.batch * g.to);
+    let mut products = vec![0.0f32; g.batch * g.to * g.co * rows]; // [batch, t', c_out, rows]
+    products.par_chunks_mut(g.co * rows).enumerate().for_each(|(frame, out)| {
+        let (n, ot) = (frame / g.to, frame % g.to);
+        out.par_chunks_mut(chunk * rows).enumerate().for_each(|(part, out)| {
+            let (o0, cols) = (part * chunk, out.len() / rows);
+            let mut first = true;
+            for a in 0..kt {
+                let Some(it) = g.input_frame(ot, a) else { continue };
+                for b in 0..kh {
+                    for e in 0..kw {
+                        gemm::matmul(
+                            out,
+                            View::new(0, [rows, cols], [1, rows]),
+                            &planes,
+                            View::new(frames.at(n, it) + g.window(b, e), [rows, g.ci], [1, frames.channel]),
+                            weight,
+                            View::new(o0 * g.ci * taps + g.tap(a, b, e), [g.ci, cols], [taps, g.ci * taps]),
+                            !first,
+                            1,
+                        );
+                        first = false;
                     }
                 }
             }
         });
-        patches
-    }
-
-    /// Frame `ot` of sample `n` of a `[batch, c_out, t', h', w']` tensor, as `[c_out, plane]`.
-    fn out_frame(&self, y: &[f32], n: usize, ot: usize) -> Vec<f32> {
-        let (co, to, plane) = (self.co, self.to, self.plane());
-        let mut frame = Vec::with_capacity(co * plane);
-        for o in 0..co {
-            let start = ((n * co + o) * to + ot) * plane;
-            frame.extend_from_slice(&y[start..start + plane]);
-        }
-        frame
-    }
+    });
+    g.output(&products, bias)
 }
 
-/// `∂loss/∂weight` of a convolution (groups 1, dilation 1): for each output frame, `dy ·
-/// patchesᵀ`, summed.
+/// `∂loss/∂weight`: for every output frame and tap, `dyᵀ · window`, summed.
 ///
 /// # Shapes
 /// - `x` `[batch, c_in, t, h, w]`, `dy` `[batch, c_out, t', h', w']`
 /// - output `[c_out, c_in, kt, kh, kw]`
-fn weight_grad(x: &FlexTensor, weight: &FlexTensor, dy: &FlexTensor, options: &ConvOptions<3>) -> FlexTensor {
-    let g = Geometry::new(x.layout().shape(), weight.layout().shape(), options);
-    let (plane, xv, dyv) = (g.plane(), values(x), values(dy));
-    let mut total: Option<Tensor<Cpu, 2>> = None;
-    for n in 0..g.batch {
-        for ot in 0..g.to {
-            let patches = wrap::<2>(flex_tensor(g.unfold(xv, n, ot), &[g.taps(), plane]));
-            let dy_frame = wrap::<2>(flex_tensor(g.out_frame(dyv, n, ot), &[g.co, plane]));
-            let part = dy_frame.matmul(patches.transpose()); // [co, taps]
-            total = Some(match total {
-                Some(sum) => sum + part,
-                None => part,
-            });
-        }
-    }
-    let total = total.unwrap_or_else(|| Tensor::zeros([g.co, g.taps()], &Default::default()));
-    let [kt, kh, kw] = g.kernel;
-    contiguous(total.reshape([g.co, g.ci, kt, kh, kw]).into_primitive().tensor())
-}
-
-/// `∂loss/∂x` of a convolution (groups 1, dilation 1): for each output frame, `wᵀ · dy` gives
-/// the gradient of every patch it read, added back where the patch came from.
-///
-/// # Shapes
-/// - `x_shape` `[batch, c_in, t, h, w]`, `weight` `[c_out, c_in, kt, kh, kw]`, `dy` `[batch, c_out, t', h', w']`
-/// - output `x_shape`
-fn input_grad(
-    x_shape: &burn::tensor::Shape,
-    weight: &FlexTensor,
-    dy: &FlexTensor,
-    options: &ConvOptions<3>,
-) -> FlexTensor {
-    let g = Geometry::new(x_shape, weight.layout().shape(), options);
-    let Geometry {
-        batch,
-        ci,
-        t,
-        h,
-        w,
-        co,
-        to,
-        ho,
-        wo,
-        kernel: [kt, kh, kw],
-        stride: [st, sh, sw],
-        padding: [pt, ph, pw],
-    } = g;
-    let (taps, plane) = (g.taps(), g.plane());
-    let wt = wrap::<2>(weight.clone()).reshape([co, taps]).transpose(); // [taps, co]
-    let dyv = values(dy);
-    let mut dx = vec![0.0f32; x_shape.num_elements()];
-    for n in 0..batch {
-        for ot in 0..to {
-            let frame = g.out_frame(dyv, n, ot);
-            let cols = flex(wt.clone().matmul(wrap::<2>(flex_tensor(frame, &[co, plane])))); // [taps, plane]
-            let cols = values(&cols);
-            // Channel c's taps write only into channel c of dx: one task per channel.
-            let channel = t * h * w;
-            dx[n * ci * channel..(n + 1) * ci * channel].par_chunks_mut(channel).enumerate().for_each(|(c, dxc)| {
+fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    let (planes, frames) = g.planes(x);
+    let (grads, grad_frames) = g.out_rows(dy);
+    let (rows, taps, [kt, kh, kw]) = (g.rows(), g.taps(), g.kernel);
+    let count = g.batch * g.to;
+    let groups = count.min(threads()).max(1);
+    let inner = (threads() / groups).max(1);
+    let size = g.co * g.ci * taps;
+    (0..groups)
+        .into_par_iter()
+        .map(|group| {
+            let mut dw = vec![0.0f32; size];
+            for frame in (group * count / groups)..((group + 1) * count / groups) {
+                let (n, ot) = (frame / g.to, frame % g.to);
                 for a in 0..kt {
-                    let it = (ot * st + a) as isize - pt as isize;
-                    if it < 0 || it >= t as isize {
-                        continue;
-                    }
-                    let dframe = &mut dxc[it as usize * h * w..(it as usize + 1) * h * w];
+                    let Some(it) = g.input_frame(ot, a) else { continue };
                     for b in 0..kh {
                         for e in 0..kw {
-                            let row = &cols[(((c * kt + a) * kh + b) * kw + e) * plane..][..plane];
-                            for oy in 0..ho {
-                                let iy = (oy * sh + b) as isize - ph as isize;
-                                if iy < 0 || iy >= h as isize {
-                                    continue;
-                                }
-                                let drow = &mut dframe[iy as usize * w..(iy as usize + 1) * w];
-                                let grads = &row[oy * wo..(oy + 1) * wo];
-                                let (lo, hi) = inside(wo, w, sw, e, pw);
-                                if sw == 1 {
-                                    for (d, &g) in drow[lo + e - pw..hi + e - pw].iter_mut().zip(&grads[lo..hi]) {
-                                        *d += g;
-                                    }
-                                } else {
-                                    for (ox, &g) in grads.iter().enumerate().take(hi).skip(lo) {
-                                        drow[ox * sw + e - pw] += g;
-                                    }
-                                }
-                            }
+                            gemm::matmul(
+                                &mut dw,
+                                View::new(g.tap(a, b, e), [g.co, g.ci], [g.ci * taps, taps]),
+                                &grads,
+                                View::new(grad_frames.at(n, ot), [g.co, rows], [grad_frames.channel, 1]),
+                                &planes,
+                                View::new(frames.at(n, it) + g.window(b, e), [rows, g.ci], [1, frames.channel]),
+                                true,
+                                inner,
+                            );
                         }
                     }
                 }
-            });
-        }
-    }
-    flex_tensor(dx, x_shape)
+            }
+            dw
+        })
+        .reduce_with(|mut a, b| {
+            a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+            a
+        })
+        .unwrap_or_else(|| vec![0.0; size])
 }
 
-/// The output columns `lo..hi` whose input column `ox · stride + tap − pad` lies inside
-/// `0..w` (`hi ≥ lo`; none when the tap reads only padding).
-fn inside(wo: usize, w: usize, stride: usize, tap: usize, pad: usize) -> (usize, usize) {
-    // ox · stride + tap ≥ pad  and  ox · stride + tap − pad ≤ w − 1
-    let lo = pad.saturating_sub(tap).div_ceil(stride);
-    let hi = if w + pad > tap { ((w + pad - tap - 1) / stride + 1).min(wo) } else { 0 };
-    (lo.min(hi), hi)
+/// `∂loss/∂x`: for every input frame and chunk of input channels, the sum over the output
+/// frames and taps that read it of `dy · weight`, added into the window the tap read; then the
+/// planes' gradients back to pixels.
+///
+/// # Shapes
+/// - `weight` `[c_out, c_in, kt, kh, kw]`, `dy` `[batch, c_out, t', h', w']`
+/// - output `[batch, c_in, t, h, w]`
+fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
+    let (grads, grad_frames) = g.out_rows(dy);
+    let (rows, taps, channel, [kt, kh, kw]) = (g.rows(), g.taps(), g.channel_len(), g.kernel);
+    let chunk = channel_chunk(g.ci, g.batch * g.t);
+    let mut planes = vec![0.0f32; g.batch * g.t * g.ci * channel]; // [batch, t, c_in, planes]
+    planes.par_chunks_mut(g.ci * channel).enumerate().for_each(|(frame, out)| {
+        let (n, it) = (frame / g.t, frame % g.t);
+        out.par_chunks_mut(chunk * channel).enumerate().for_each(|(part, out)| {
+            let (c0, cols) = (part * chunk, out.len() / channel);
+            for ot in 0..g.to {
+                for a in (0..kt).filter(|&a| g.input_frame(ot, a) == Some(it)) {
+                    for b in 0..kh {
+                        for e in 0..kw {
+                            gemm::matmul(
+                                out,
+                                View::new(g.window(b, e), [rows, cols], [1, channel]),
+                                &grads,
+                                View::new(grad_frames.at(n, ot), [rows, g.co], [1, grad_frames.channel]),
+                                weight,
+                                View::new(c0 * taps + g.tap(a, b, e), [g.co, cols], [g.ci * taps, taps]),
+                                true,
+                                1,
+                            );
+                        }
+                    }
+                }
+            }
+        });
+    });
+    g.input_from_planes(&planes)
+}
+
+/// The forward on burn-flex.
+///
+/// # Shapes
+/// - `x` `[batch, c_in, t, h, w]`, `weight` `[c_out, c_in, kt, kh, kw]`, `bias` `[c_out]`
+/// - output `[batch, c_out, t', h', w']`
+fn conv3d_cpu(x: FlexTensor, weight: FlexTensor, bias: Option<FlexTensor>, options: &ConvOptions<3>) -> FlexTensor {
+    let (x, weight, bias) = (contiguous(x), contiguous(weight), bias.map(contiguous));
+    let g = Geometry::new(x.layout().shape(), weight.layout().shape(), options);
+    let y = forward(&g, values(&x), values(&weight), bias.as_ref().map(values));
+    flex_tensor(y, &[g.batch, g.co, g.to, g.ho, g.wo])
 }
 
 #[derive(Debug)]
@@ -263,9 +214,11 @@ impl Backward<Cpu, 3> for ConvBackward {
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let ConvSaved { x, weight, options } = ops.state;
         let dy = contiguous(grads.consume::<Cpu>(&ops.node));
+        let g = Geometry::new(x.layout().shape(), weight.layout().shape(), &options);
         let [node_x, node_w, node_b] = ops.parents;
         if let Some(node) = node_w {
-            grads.register::<Cpu>(node.id, weight_grad(&x, &weight, &dy, &options));
+            let dw = weight_grad(&g, values(&x), values(&dy));
+            grads.register::<Cpu>(node.id, flex_tensor(dw, weight.layout().shape()));
         }
         if let Some(node) = node_b {
             let co = weight.layout().shape()[0];
@@ -273,7 +226,8 @@ impl Backward<Cpu, 3> for ConvBackward {
             grads.register::<Cpu>(node.id, db.into_primitive().tensor());
         }
         if let Some(node) = node_x {
-            grads.register::<Cpu>(node.id, input_grad(x.layout().shape(), &weight, &dy, &options));
+            let dx = input_grad(&g, values(&weight), values(&dy));
+            grads.register::<Cpu>(node.id, flex_tensor(dx, x.layout().shape()));
         }
     }
 }
@@ -288,14 +242,6 @@ fn conv3d_autodiff(
     let bias = bias.into_primitive().tensor();
     let xc = contiguous(x.primitive.clone());
     let wc = contiguous(weight.primitive.clone());
-    // The forward is burn-flex's own (its tiled unfold beats a whole-frame one).
-    let y = module::conv3d(
-        wrap::<5>(xc.clone()),
-        wrap::<5>(wc.clone()),
-        Some(wrap::<1>(bias.primitive.clone())),
-        options.clone(),
-    )
-    .into_primitive()
-    .tensor();
+    let y = conv3d_cpu(xc.clone(), wc.clone(), Some(bias.primitive.clone()), &options);
     record(ConvBackward, [&x, &weight, &bias], || ConvSaved { x: xc, weight: wc, options }, y)
 }

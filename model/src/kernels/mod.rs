@@ -5,7 +5,9 @@
 
 mod attention;
 mod conv;
+mod conv_planes;
 mod gelu;
+mod gemm;
 mod group_norm;
 mod heads;
 mod node;
@@ -14,6 +16,7 @@ mod residual;
 mod rope;
 pub mod route;
 mod storage;
+mod upsample_conv;
 pub mod vector;
 
 pub use attention::attention;
@@ -24,3 +27,4 @@ pub use heads::{merge_heads, merge_heads_plain};
 pub use norm::{layer_norm, layer_norm_plain, rms_norm, rms_norm_plain};
 pub use residual::gated_residual;
 pub use rope::{rope, rope_plain};
+pub use upsample_conv::{upsample2x, upsample2x_conv3d};

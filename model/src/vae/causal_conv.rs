@@ -73,16 +73,33 @@ impl<B: Backend> CausalConv3d<B> {
         (self.convolve(padded), Some(next))
     }
 
-    /// The inner convolution (burn's `Conv3d`, with the fast weight gradient on the CPU).
+    /// Convolves the 2× nearest-neighbour upsampling (in height and width) of a clip: the same
+    /// as [`Self::forward`] on the upsampled clip, without making it (on the CPU, a 1×3×3 kernel
+    /// becomes four 2×2 kernels on the input). Only for convolutions without a past (`kernel_t`
+    /// 1), which need no chunk cache.
+    ///
+    /// # Shapes
+    /// - input `[batch, c_in, t, h, w]`, output `[batch, c_out, t, 2h, 2w]`
+    pub fn forward_upsampled(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
+        debug_assert_eq!(self.past, 0, "upsampled convolutions have no past");
+        let conv = &self.conv;
+        kernels::upsample2x_conv3d(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), self.options())
+    }
+
+    /// The inner convolution (burn's `Conv3d`, with the fast kernels on the CPU).
     ///
     /// # Shapes
     /// - input `[batch, c_in, t, h, w]` (already padded in time), output `[batch, c_out, t', h', w']`
     fn convolve(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
         let conv = &self.conv;
-        // The padding `init` configured: none in time (done by the caller), half the kernel in space.
+        kernels::conv3d(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), self.options())
+    }
+
+    /// The inner convolution's options: the padding `init` configured — none in time (done by
+    /// the caller), half the kernel in space.
+    fn options(&self) -> ConvOptions<3> {
+        let conv = &self.conv;
         let [_, kh, kw] = conv.kernel_size;
-        let padding = [0, kh / 2, kw / 2];
-        let options = ConvOptions::new(conv.stride, padding, conv.dilation, conv.groups);
-        kernels::conv3d(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), options)
+        ConvOptions::new(conv.stride, [0, kh / 2, kw / 2], conv.dilation, conv.groups)
     }
 }

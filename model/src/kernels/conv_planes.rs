@@ -1,0 +1,260 @@
+//! The CPU convolution as shifted-window matrix products. Each input frame is laid out once as
+//! zero-padded planes, split by phase when the spatial stride is above 1 (plane `(py, px)` holds
+//! the padded pixels `(qy · sh + py, qx · sw + px)`), so that every kernel tap `(b, e)` reads a
+//! *contiguous* window of one plane: output pixel `(oy, ox)` ↦ plane row `oy + b / sh`, column
+//! `ox + e / sw`. With the output laid out at the planes' width, one tap is one matrix product
+//! `[pixels, c_in] · [c_in, c_out]` straight from the planes (no unfold), the forward is their
+//! sum over taps, the weight gradient their transposes, and the input gradient the same products
+//! scattered back into planes. The columns past the output width are scratch (forward) or zero
+//! (gradients).
+
+use std::borrow::Cow;
+
+use burn::tensor::ops::ConvOptions;
+use rayon::prelude::*;
+
+/// Where frame `(n, t)` of a `[.., channels, pixels]` operand starts, and its channel stride.
+#[derive(Clone, Copy, Debug)]
+pub struct Frames {
+    sample: usize,
+    frame: usize,
+    pub channel: usize,
+}
+
+impl Frames {
+    /// Offset of frame `t` of sample `n`.
+    pub fn at(&self, n: usize, t: usize) -> usize {
+        n * self.sample + t * self.frame
+    }
+}
+
+/// The sizes of one convolution (groups 1, dilation 1) and of its input planes.
+#[derive(Clone, Copy, Debug)]
+pub struct Geometry {
+    pub batch: usize,
+    /// Input channels, frames, height, width.
+    pub ci: usize,
+    pub t: usize,
+    pub h: usize,
+    pub w: usize,
+    /// Output channels, frames, height, width.
+    pub co: usize,
+    pub to: usize,
+    pub ho: usize,
+    pub wo: usize,
+    pub kernel: [usize; 3],
+    pub stride: [usize; 3],
+    pub padding: [usize; 3],
+}
+
+impl Geometry {
+    /// The geometry of `x` `[batch, c_in, t, h, w]` convolved with `weight` `[c_out, c_in, kt,
+    /// kh, kw]`.
+    pub fn new(x: &[usize], weight: &[usize], options: &ConvOptions<3>) -> Self {
+        let out = |i: usize, k: usize, len: usize| (len + 2 * options.padding[i] - k) / options.stride[i] + 1;
+        let kernel = [weight[2], weight[3], weight[4]];
+        Geometry {
+            batch: x[0],
+            ci: x[1],
+            t: x[2],
+            h: x[3],
+            w: x[4],
+            co: weight[0],
+            to: out(0, kernel[0], x[2]),
+            ho: out(1, kernel[1], x[3]),
+            wo: out(2, kernel[2], x[4]),
+            kernel,
+            stride: options.stride,
+            padding: options.padding,
+        }
+    }
+
+    /// Taps of one input channel: `kt · kh · kw`.
+    pub fn taps(&self) -> usize {
+        self.kernel.iter().product()
+    }
+
+    /// Index of tap `(a, b, e)` within a channel's taps.
+    pub fn tap(&self, a: usize, b: usize, e: usize) -> usize {
+        (a * self.kernel[1] + b) * self.kernel[2] + e
+    }
+
+    /// Phases in height and width (`min(stride, kernel)`: the ones some tap reads).
+    fn phases(&self) -> [usize; 2] {
+        [self.stride[1].min(self.kernel[1]), self.stride[2].min(self.kernel[2])]
+    }
+
+    /// Width of a plane (and of the output rows the products write).
+    fn plane_width(&self) -> usize {
+        self.wo + (self.kernel[2] - 1) / self.stride[2]
+    }
+
+    /// Rows of a plane.
+    fn plane_height(&self) -> usize {
+        self.ho + (self.kernel[1] - 1) / self.stride[1]
+    }
+
+    /// Values of one plane: its rows, plus the columns the last tap's window reads past them.
+    fn plane_len(&self) -> usize {
+        self.plane_height() * self.plane_width() + (self.kernel[2] - 1) / self.stride[2]
+    }
+
+    /// Values of one channel of one frame: all its planes.
+    pub fn channel_len(&self) -> usize {
+        let [py, px] = self.phases();
+        py * px * self.plane_len()
+    }
+
+    /// Rows of every tap's product: output pixels at the planes' width.
+    pub fn rows(&self) -> usize {
+        self.ho * self.plane_width()
+    }
+
+    /// Where tap `(b, e)`'s window starts within a channel's planes.
+    pub fn window(&self, b: usize, e: usize) -> usize {
+        let [sh, sw] = [self.stride[1], self.stride[2]];
+        let phase = (b % sh) * self.phases()[1] + e % sw;
+        phase * self.plane_len() + (b / sh) * self.plane_width() + e / sw
+    }
+
+    /// The input frame temporal tap `a` of output frame `ot` reads (`None` in the padding).
+    pub fn input_frame(&self, ot: usize, a: usize) -> Option<usize> {
+        (ot * self.stride[0] + a).checked_sub(self.padding[0]).filter(|&it| it < self.t)
+    }
+
+    /// Whether the planes are the input frames themselves (a `1×1` window, stride 1, no padding).
+    fn planes_are_input(&self) -> bool {
+        self.kernel[1..] == [1, 1] && self.stride[1..] == [1, 1] && self.padding[1..] == [0, 0]
+    }
+
+    /// Whether the products' rows are the output rows (no scratch columns).
+    fn rows_are_output(&self) -> bool {
+        self.plane_width() == self.wo
+    }
+
+    /// Frames of a `[batch, channels, frames, pixels]` tensor.
+    fn channel_major(channels: usize, frames: usize, pixels: usize) -> Frames {
+        Frames { sample: channels * frames * pixels, frame: pixels, channel: frames * pixels }
+    }
+
+    /// Frames of a `[batch, frames, channels, pixels]` buffer.
+    fn frame_major(channels: usize, frames: usize, pixels: usize) -> Frames {
+        Frames { sample: frames * channels * pixels, frame: channels * pixels, channel: pixels }
+    }
+
+    /// The input's planes, frame-major `[batch, t, c_in, planes]` (or the input itself when
+    /// they are the same).
+    ///
+    /// # Shapes
+    /// - `x` `[batch, c_in, t, h, w]`
+    pub fn planes<'a>(&self, x: &'a [f32]) -> (Cow<'a, [f32]>, Frames) {
+        let Geometry { ci, t, h, w, .. } = *self;
+        if self.planes_are_input() {
+            return (Cow::Borrowed(x), Self::channel_major(ci, t, h * w));
+        }
+        let (len, wq, hq) = (self.plane_len(), self.plane_width(), self.plane_height());
+        let [phy, phx] = self.phases();
+        let [_, sh, sw] = self.stride;
+        let [_, ph, pw] = self.padding;
+        let channel = self.channel_len();
+        let mut planes = vec![0.0f32; self.batch * t * ci * channel];
+        planes.par_chunks_mut(ci * channel).enumerate().for_each(|(frame, out)| {
+            let (n, it) = (frame / t, frame % t);
+            for c in 0..ci {
+                let src = &x[((n * ci + c) * t + it) * h * w..][..h * w];
+                for py in 0..phy {
+                    for px in 0..phx {
+                        let plane = &mut out[c * channel + (py * phx + px) * len..][..len];
+                        // Plane column qx reads input column qx · sw + px − pw.
+                        let lo = pw.saturating_sub(px).div_ceil(sw);
+                        let hi = (w + pw).checked_sub(px).map_or(0, |v| v.div_ceil(sw)).min(wq);
+                        for qy in 0..hq {
+                            let Some(y) = (qy * sh + py).checked_sub(ph).filter(|&y| y < h) else { continue };
+                            let row = &src[y * w..(y + 1) * w];
+                            let dst = &mut plane[qy * wq..(qy + 1) * wq];
+                            for qx in lo..hi.max(lo) {
+                                dst[qx] = row[qx * sw + px - pw];
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        (Cow::Owned(planes), Self::frame_major(ci, t, channel))
+    }
+
+    /// A `[batch, c_out, t', h', w']` tensor (an output gradient) at the products' row width,
+    /// frame-major `[batch, t', c_out, rows]` with zeros in the scratch columns (or the tensor
+    /// itself when no columns are added).
+    pub fn out_rows<'a>(&self, dy: &'a [f32]) -> (Cow<'a, [f32]>, Frames) {
+        let Geometry { co, to, ho, wo, .. } = *self;
+        if self.rows_are_output() {
+            return (Cow::Borrowed(dy), Self::channel_major(co, to, ho * wo));
+        }
+        let (rows, wq) = (self.rows(), self.plane_width());
+        let mut out = vec![0.0f32; self.batch * to * co * rows];
+        out.par_chunks_mut(co * rows).enumerate().for_each(|(frame, out)| {
+            let (n, ot) = (frame / to, frame % to);
+            for o in 0..co {
+                let src = &dy[((n * co + o) * to + ot) * ho * wo..][..ho * wo];
+                for oy in 0..ho {
+                    out[o * rows + oy * wq..][..wo].copy_from_slice(&src[oy * wo..(oy + 1) * wo]);
+                }
+            }
+        });
+        (Cow::Owned(out), Self::frame_major(co, to, rows))
+    }
+
+    /// The output `[batch, c_out, t', h', w']` from the products' frame-major rows `[batch, t',
+    /// c_out, rows]`, scratch columns dropped and `bias` added.
+    pub fn output(&self, rows_buf: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+        let Geometry { co, to, ho, wo, .. } = *self;
+        let (rows, wq) = (self.rows(), self.plane_width());
+        let mut y = vec![0.0f32; self.batch * co * to * ho * wo];
+        y.par_chunks_mut(to * ho * wo).enumerate().for_each(|(slab, out)| {
+            let (n, o) = (slab / co, slab % co);
+            let b = bias.map_or(0.0, |b| b[o]);
+            for ot in 0..to {
+                let src = &rows_buf[((n * to + ot) * co + o) * rows..][..rows];
+                for oy in 0..ho {
+                    let dst = &mut out[(ot * ho + oy) * wo..][..wo];
+                    for (d, &s) in dst.iter_mut().zip(&src[oy * wq..oy * wq + wo]) {
+                        *d = s + b;
+                    }
+                }
+            }
+        });
+        y
+    }
+
+    /// The input gradient `[batch, c_in, t, h, w]` from gradients of the planes, frame-major
+    /// `[batch, t, c_in, planes]` (padding and unread pixels dropped).
+    pub fn input_from_planes(&self, planes: &[f32]) -> Vec<f32> {
+        let Geometry { ci, t, h, w, .. } = *self;
+        let (len, wq, hq, channel) = (self.plane_len(), self.plane_width(), self.plane_height(), self.channel_len());
+        let [phy, phx] = self.phases();
+        let [_, sh, sw] = self.stride;
+        let [_, ph, pw] = self.padding;
+        let mut dx = vec![0.0f32; self.batch * ci * t * h * w];
+        dx.par_chunks_mut(t * h * w).enumerate().for_each(|(slab, out)| {
+            let (n, c) = (slab / ci, slab % ci);
+            for it in 0..t {
+                let src = &planes[((n * t + it) * ci + c) * channel..][..channel];
+                for y in 0..h {
+                    let (py, qy) = ((y + ph) % sh, (y + ph) / sh);
+                    if py >= phy || qy >= hq {
+                        continue;
+                    }
+                    let dst = &mut out[(it * h + y) * w..][..w];
+                    for (x, d) in dst.iter_mut().enumerate() {
+                        let (px, qx) = ((x + pw) % sw, (x + pw) / sw);
+                        if px < phx && qx < wq {
+                            *d = src[(py * phx + px) * len + qy * wq + qx];
+                        }
+                    }
+                }
+            }
+        });
+        dx
+    }
+}
