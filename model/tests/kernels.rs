@@ -286,11 +286,27 @@ fn upsampled_conv3d_matches_upsample_then_conv() {
         let plain = module::conv3d(up, weight.clone(), Some(bias.clone()), options.clone());
         assert_eq!(fused.dims(), plain.dims());
         assert!(max_diff(fused, plain) < 1e-5, "case {case}");
-        // Under autodiff it is the plain pair.
-        let xa = Tensor::<CpuAutodiff, 5>::from_inner(x).require_grad();
-        let y =
-            kernels::upsample2x_conv3d(xa, Tensor::from_inner(weight), Some(Tensor::from_inner(bias)), options.clone());
-        assert_eq!(y.dims(), [2, c_out, t, 2 * h, 2 * w]);
+        // Gradients of the fused node against burn's upsample and convolution.
+        let run = |fused: bool| {
+            let xa = Tensor::<CpuAutodiff, 5>::from_inner(x.clone()).require_grad();
+            let wa = Tensor::<CpuAutodiff, 5>::from_inner(weight.clone()).require_grad();
+            let ba = Tensor::<CpuAutodiff, 1>::from_inner(bias.clone()).require_grad();
+            let y = if fused {
+                kernels::upsample2x_conv3d(xa.clone(), wa.clone(), Some(ba.clone()), options.clone())
+            } else {
+                module::conv3d(kernels::upsample2x(xa.clone()), wa.clone(), Some(ba.clone()), options.clone())
+            };
+            let g = y.clone().powi_scalar(2).sum().backward();
+            (y.inner(), xa.grad(&g).unwrap(), wa.grad(&g).unwrap(), ba.grad(&g).unwrap())
+        };
+        let (y1, dx1, dw1, db1) = run(true);
+        let (y2, dx2, dw2, db2) = run(false);
+        assert!(max_diff(y1, y2) < 1e-5);
+        for (ours, plain, what) in [(dx1, dx2, "input"), (dw1, dw2, "weight")] {
+            let scale = plain.clone().abs().max().into_scalar();
+            assert!(max_diff(ours, plain) < 1e-5 * scale.max(1.0), "{what} gradient, case {case}");
+        }
+        assert!(max_diff(db1, db2) < 1e-3);
     }
 }
 

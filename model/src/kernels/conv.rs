@@ -50,13 +50,13 @@ fn flex_of<B: Backend, const D: usize>(x: Tensor<B, D>) -> FlexTensor {
 }
 
 /// Threads rayon runs kernels on.
-fn threads() -> usize {
+pub(super) fn threads() -> usize {
     rayon::current_num_threads().max(1)
 }
 
 /// Splits `channels` into chunks so that `frames × chunks` tasks keep every thread busy (chunks
 /// of at least 8 channels).
-fn channel_chunk(channels: usize, frames: usize) -> usize {
+pub(super) fn channel_chunk(channels: usize, frames: usize) -> usize {
     const MIN_CHUNK: usize = 8;
     let wanted = (2 * threads()).div_ceil(frames.max(1));
     channels.div_ceil(wanted).max(MIN_CHUNK).min(channels.max(1))
