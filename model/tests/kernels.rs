@@ -204,6 +204,33 @@ fn merge_heads_and_gated_residual_match_plain_ops() {
     }
 }
 
+/// A convolution-like op `f(x, weight, bias)` under autodiff: its output and the gradients of
+/// `Σ y²` with respect to `x`, `weight` and `bias` (as `[1, 1, 1, 1, c_out]`).
+fn conv_grads(
+    f: impl Fn(Tensor<CpuAutodiff, 5>, Tensor<CpuAutodiff, 5>, Tensor<CpuAutodiff, 1>) -> Tensor<CpuAutodiff, 5>,
+    x: &Tensor<Cpu, 5>,
+    w: &Tensor<Cpu, 5>,
+    bias: &Tensor<Cpu, 1>,
+) -> [Tensor<Cpu, 5>; 4] {
+    let xa = Tensor::<CpuAutodiff, 5>::from_inner(x.clone()).require_grad();
+    let wa = Tensor::<CpuAutodiff, 5>::from_inner(w.clone()).require_grad();
+    let ba = Tensor::<CpuAutodiff, 1>::from_inner(bias.clone()).require_grad();
+    let y = f(xa.clone(), wa.clone(), ba.clone());
+    let g = y.clone().powi_scalar(2).sum().backward();
+    let db = ba.grad(&g).unwrap().reshape([1, 1, 1, 1, bias.dims()[0]]);
+    [y.inner(), xa.grad(&g).unwrap(), wa.grad(&g).unwrap(), db]
+}
+
+/// Asserts that two [`conv_grads`] results agree (gradients relative to their largest value).
+fn assert_same_grads(ours: [Tensor<Cpu, 5>; 4], plain: [Tensor<Cpu, 5>; 4], case: &str) {
+    for ((a, b), what) in
+        ours.into_iter().zip(plain).zip(["output", "input gradient", "weight gradient", "bias gradient"])
+    {
+        let scale = b.clone().abs().max().into_scalar().max(1.0);
+        assert!(max_diff(a, b) < 1e-5 * scale, "{what}, {case}");
+    }
+}
+
 #[test]
 fn conv3d_values_and_gradients_match_burn() {
     use burn::tensor::ops::ConvOptions;
@@ -230,26 +257,9 @@ fn conv3d_values_and_gradients_match_burn() {
         assert!(max_diff(ours, plain) < 1e-5, "forward, kernel {kernel:?} stride {stride:?}");
         let unbiased = kernels::conv3d(x.clone(), w.clone(), None, options.clone());
         assert!(max_diff(unbiased, module::conv3d(x.clone(), w.clone(), None, options.clone())) < 1e-5);
-        let run = |fused: bool| {
-            let xa = Tensor::<CpuAutodiff, 5>::from_inner(x.clone()).require_grad();
-            let wa = Tensor::<CpuAutodiff, 5>::from_inner(w.clone()).require_grad();
-            let ba = Tensor::<CpuAutodiff, 1>::from_inner(bias.clone()).require_grad();
-            let y = if fused {
-                kernels::conv3d(xa.clone(), wa.clone(), Some(ba.clone()), options.clone())
-            } else {
-                module::conv3d(xa.clone(), wa.clone(), Some(ba.clone()), options.clone())
-            };
-            let g = y.clone().powi_scalar(2).sum().backward();
-            (y.inner(), xa.grad(&g).unwrap(), wa.grad(&g).unwrap(), ba.grad(&g).unwrap())
-        };
-        let (y1, dx1, dw1, db1) = run(true);
-        let (y2, dx2, dw2, db2) = run(false);
-        assert!(max_diff(y1, y2) < 1e-5);
-        let scale = dx2.clone().abs().max().into_scalar();
-        assert!(max_diff(dx1, dx2) < 1e-5 * scale.max(1.0), "input gradient, kernel {kernel:?} stride {stride:?}");
-        let scale = dw2.clone().abs().max().into_scalar();
-        assert!(max_diff(dw1, dw2) < 1e-5 * scale.max(1.0), "weight gradient, kernel {kernel:?} stride {stride:?}");
-        assert!(max_diff(db1, db2) < 1e-3);
+        let ours = conv_grads(|x, w, b| kernels::conv3d(x, w, Some(b), options.clone()), &x, &w, &bias);
+        let plain = conv_grads(|x, w, b| module::conv3d(x, w, Some(b), options.clone()), &x, &w, &bias);
+        assert_same_grads(ours, plain, &format!("kernel {kernel:?} stride {stride:?}"));
     }
 }
 
@@ -287,26 +297,14 @@ fn upsampled_conv3d_matches_upsample_then_conv() {
         assert_eq!(fused.dims(), plain.dims());
         assert!(max_diff(fused, plain) < 1e-5, "case {case}");
         // Gradients of the fused node against burn's upsample and convolution.
-        let run = |fused: bool| {
-            let xa = Tensor::<CpuAutodiff, 5>::from_inner(x.clone()).require_grad();
-            let wa = Tensor::<CpuAutodiff, 5>::from_inner(weight.clone()).require_grad();
-            let ba = Tensor::<CpuAutodiff, 1>::from_inner(bias.clone()).require_grad();
-            let y = if fused {
-                kernels::upsample2x_conv3d(xa.clone(), wa.clone(), Some(ba.clone()), options.clone())
-            } else {
-                module::conv3d(kernels::upsample2x(xa.clone()), wa.clone(), Some(ba.clone()), options.clone())
-            };
-            let g = y.clone().powi_scalar(2).sum().backward();
-            (y.inner(), xa.grad(&g).unwrap(), wa.grad(&g).unwrap(), ba.grad(&g).unwrap())
-        };
-        let (y1, dx1, dw1, db1) = run(true);
-        let (y2, dx2, dw2, db2) = run(false);
-        assert!(max_diff(y1, y2) < 1e-5);
-        for (ours, plain, what) in [(dx1, dx2, "input"), (dw1, dw2, "weight")] {
-            let scale = plain.clone().abs().max().into_scalar();
-            assert!(max_diff(ours, plain) < 1e-5 * scale.max(1.0), "{what} gradient, case {case}");
-        }
-        assert!(max_diff(db1, db2) < 1e-3);
+        let ours = conv_grads(|x, w, b| kernels::upsample2x_conv3d(x, w, Some(b), options.clone()), &x, &weight, &bias);
+        let plain = conv_grads(
+            |x, w, b| module::conv3d(kernels::upsample2x(x), w, Some(b), options.clone()),
+            &x,
+            &weight,
+            &bias,
+        );
+        assert_same_grads(ours, plain, &format!("case {case}"));
     }
 }
 

@@ -50,7 +50,7 @@ fn flex_of<B: Backend, const D: usize>(x: Tensor<B, D>) -> FlexTensor {
 }
 
 /// Threads rayon runs kernels on.
-pub(super) fn threads() -> usize {
+fn threads() -> usize {
     rayon::current_num_threads().max(1)
 }
 
@@ -110,41 +110,57 @@ fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let (planes, frames) = g.planes(x);
     let (grads, grad_frames) = g.out_rows(dy);
     let (rows, taps, [kt, kh, kw]) = (g.rows(), g.taps(), g.kernel);
-    let count = g.batch * g.to;
-    let groups = count.min(threads()).max(1);
+    sum_over_frames(g.batch * g.to, g.co * g.ci * taps, |frame, dw, inner| {
+        let (n, ot) = (frame / g.to, frame % g.to);
+        for a in 0..kt {
+            let Some(it) = g.input_frame(ot, a) else { continue };
+            for b in 0..kh {
+                for e in 0..kw {
+                    gemm::matmul(
+                        dw,
+                        View::new(g.tap(a, b, e), [g.co, g.ci], [g.ci * taps, taps]),
+                        &grads,
+                        View::new(grad_frames.at(n, ot), [g.co, rows], [grad_frames.channel, 1]),
+                        &planes,
+                        View::new(frames.at(n, it) + g.window(b, e), [rows, g.ci], [1, frames.channel]),
+                        true,
+                        inner,
+                    );
+                }
+            }
+        }
+    })
+}
+
+/// `Σ_frame body(frame)` of `size` values: `body(frame, sum, threads)` adds frame `frame`'s
+/// part into `sum` using up to `threads` threads. Frames are split into one group per thread,
+/// each with its own sum, added at the end.
+pub(super) fn sum_over_frames(frames: usize, size: usize, body: impl Fn(usize, &mut [f32], usize) + Sync) -> Vec<f32> {
+    let groups = frames.min(threads()).max(1);
     let inner = (threads() / groups).max(1);
-    let size = g.co * g.ci * taps;
     (0..groups)
         .into_par_iter()
         .map(|group| {
-            let mut dw = vec![0.0f32; size];
-            for frame in (group * count / groups)..((group + 1) * count / groups) {
-                let (n, ot) = (frame / g.to, frame % g.to);
-                for a in 0..kt {
-                    let Some(it) = g.input_frame(ot, a) else { continue };
-                    for b in 0..kh {
-                        for e in 0..kw {
-                            gemm::matmul(
-                                &mut dw,
-                                View::new(g.tap(a, b, e), [g.co, g.ci], [g.ci * taps, taps]),
-                                &grads,
-                                View::new(grad_frames.at(n, ot), [g.co, rows], [grad_frames.channel, 1]),
-                                &planes,
-                                View::new(frames.at(n, it) + g.window(b, e), [rows, g.ci], [1, frames.channel]),
-                                true,
-                                inner,
-                            );
-                        }
-                    }
-                }
+            let mut sum = vec![0.0f32; size];
+            for frame in (group * frames / groups)..((group + 1) * frames / groups) {
+                body(frame, &mut sum, inner);
             }
-            dw
+            sum
         })
         .reduce_with(|mut a, b| {
             a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
             a
         })
         .unwrap_or_else(|| vec![0.0; size])
+}
+
+/// `∂loss/∂bias`: `dy` summed over batch, time and space.
+///
+/// # Shapes
+/// - `dy` `[batch, c_out, t', h', w']`, output `[c_out]`
+pub(super) fn bias_grad(dy: &FlexTensor) -> FlexTensor {
+    let co = dy.layout().shape()[1];
+    wrap::<5>(dy.clone()).sum_dims(&[0, 2, 3, 4]).reshape([co]).into_primitive().tensor()
 }
 
 /// `∂loss/∂x`: for every input frame and chunk of input channels, the sum over the output
@@ -221,9 +237,7 @@ impl Backward<Cpu, 3> for ConvBackward {
             grads.register::<Cpu>(node.id, flex_tensor(dw, weight.layout().shape()));
         }
         if let Some(node) = node_b {
-            let co = weight.layout().shape()[0];
-            let db = wrap::<5>(dy.clone()).sum_dims(&[0, 2, 3, 4]).reshape([co]); // Σ over batch, time, space
-            grads.register::<Cpu>(node.id, db.into_primitive().tensor());
+            grads.register::<Cpu>(node.id, bias_grad(&dy));
         }
         if let Some(node) = node_x {
             let dx = input_grad(&g, values(&weight), values(&dy));

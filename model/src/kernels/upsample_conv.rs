@@ -14,7 +14,7 @@ use burn::tensor::ops::ConvOptions;
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
-use super::conv::{channel_chunk, conv3d, threads};
+use super::conv::{bias_grad, channel_chunk, conv3d, sum_over_frames};
 use super::conv_planes::Geometry;
 use super::gemm::{self, View};
 use super::node::record;
@@ -204,41 +204,27 @@ fn weight_grad(g: &Geometry, x: &[f32], grads: &[f32]) -> Vec<f32> {
     let (co, ci, rows) = (g.co, g.ci, g.rows());
     let (planes, frames) = g.planes(x);
     let (phases, taps) = (FACTOR * FACTOR, FACTOR * FACTOR);
-    let count = g.batch * g.t;
-    let groups = count.min(threads()).max(1);
-    let inner = (threads() / groups).max(1);
-    let size = phases * co * ci * taps;
-    let merged = (0..groups)
-        .into_par_iter()
-        .map(|group| {
-            let mut dk = vec![0.0f32; size]; // [phase, c_out, c_in, 2, 2]
-            for frame in (group * count / groups)..((group + 1) * count / groups) {
-                let (n, it) = (frame / g.t, frame % g.t);
-                for phase in 0..phases {
-                    let (py, px) = (phase / FACTOR, phase % FACTOR);
-                    for i in 0..FACTOR {
-                        for j in 0..FACTOR {
-                            gemm::matmul(
-                                &mut dk,
-                                View::new(phase * co * ci * taps + i * FACTOR + j, [co, ci], [ci * taps, taps]),
-                                grads,
-                                View::new((frame * phases + phase) * co * rows, [co, rows], [rows, 1]),
-                                &planes,
-                                View::new(frames.at(n, it) + g.window(py + i, px + j), [rows, ci], [1, frames.channel]),
-                                true,
-                                inner,
-                            );
-                        }
-                    }
+    // [phase, c_out, c_in, 2, 2]
+    let merged = sum_over_frames(g.batch * g.t, phases * co * ci * taps, |frame, dk, inner| {
+        let (n, it) = (frame / g.t, frame % g.t);
+        for phase in 0..phases {
+            let (py, px) = (phase / FACTOR, phase % FACTOR);
+            for i in 0..FACTOR {
+                for j in 0..FACTOR {
+                    gemm::matmul(
+                        dk,
+                        View::new(phase * co * ci * taps + i * FACTOR + j, [co, ci], [ci * taps, taps]),
+                        grads,
+                        View::new((frame * phases + phase) * co * rows, [co, rows], [rows, 1]),
+                        &planes,
+                        View::new(frames.at(n, it) + g.window(py + i, px + j), [rows, ci], [1, frames.channel]),
+                        true,
+                        inner,
+                    );
                 }
             }
-            dk
-        })
-        .reduce_with(|mut a, b| {
-            a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-            a
-        })
-        .unwrap_or_else(|| vec![0.0; size]);
+        }
+    });
     let mut dw = vec![0.0f32; co * ci * K * K];
     for phase in 0..phases {
         let (py, px) = (phase / FACTOR, phase % FACTOR);
@@ -318,8 +304,7 @@ impl Backward<Cpu, 3> for UpsampleConvBackward {
             grads.register::<Cpu>(node.id, flex_tensor(dw, weight.layout().shape()));
         }
         if let Some(node) = node_b {
-            let db = wrap::<5>(dy.clone()).sum_dims(&[0, 2, 3, 4]).reshape([g.co]); // Σ over batch, time, space
-            grads.register::<Cpu>(node.id, db.into_primitive().tensor());
+            grads.register::<Cpu>(node.id, bias_grad(&dy));
         }
         if let Some(node) = node_x {
             let dx = input_grad(&g, values(&weight), &rows);
