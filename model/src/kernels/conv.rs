@@ -32,7 +32,10 @@ pub fn conv3d<B: Backend>(
     bias: Option<Tensor<B, 1>>,
     options: ConvOptions<3>,
 ) -> Tensor<B, 5> {
-    let fast = options.groups == 1 && options.dilation == [1, 1, 1] && kind_of(&weight) == kind_of(&x);
+    let fast = options.groups == 1
+        && options.dilation == [1, 1, 1]
+        && kind_of(&weight) == kind_of(&x)
+        && Geometry::fits(&x.dims(), &weight.dims(), &options);
     match (kind_of(&x), bias) {
         (Kind::Cpu, bias) if fast => {
             let bias = bias.map(|b| cast::<_, Tensor<Cpu, 1>>(b).into_primitive().tensor());

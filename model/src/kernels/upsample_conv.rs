@@ -50,7 +50,7 @@ pub fn upsample2x_conv3d<B: Backend>(
         && options.padding == [0, 1, 1]
         && options.dilation == [1, 1, 1]
         && options.groups == 1;
-    let fused = fused && kind_of(&weight) == kind_of(&x);
+    let fused = fused && kind_of(&weight) == kind_of(&x) && Geometry::fits(&x.dims(), &weight.dims(), &options);
     match (kind_of(&x), bias) {
         (Kind::Cpu, bias) if fused => {
             let flex = |t: Tensor<B, 5>| contiguous(cast::<_, Tensor<Cpu, 5>>(t).into_primitive().tensor());
