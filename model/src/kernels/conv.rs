@@ -38,8 +38,7 @@ pub fn conv3d<B: Backend>(
         && Geometry::fits(&x.dims(), &weight.dims(), &options);
     match (kind_of(&x), bias) {
         (Kind::Cpu, bias) if fast => {
-            let bias = bias.map(|b| cast::<_, Tensor<Cpu, 1>>(b).into_primitive().tensor());
-            let y = conv3d_cpu(cast::<_, Tensor<Cpu, 5>>(x).into_primitive().tensor(), flex_of(weight), bias, &options);
+            let y = conv3d_cpu(flex_of(x), flex_of(weight), bias.map(flex_of), &options);
             cast(wrap::<5>(y))
         }
         (Kind::CpuAutodiff, Some(bias)) if fast => cast(conv3d_autodiff(cast(x), cast(weight), cast(bias), options)),
@@ -47,8 +46,8 @@ pub fn conv3d<B: Backend>(
     }
 }
 
-/// The flex tensor of a burn-flex tensor.
-fn flex_of<B: Backend, const D: usize>(x: Tensor<B, D>) -> FlexTensor {
+/// The flex tensor of a burn-flex tensor (as it is: possibly a strided view).
+pub(super) fn flex_of<B: Backend, const D: usize>(x: Tensor<B, D>) -> FlexTensor {
     cast::<_, Tensor<Cpu, D>>(x).into_primitive().tensor()
 }
 

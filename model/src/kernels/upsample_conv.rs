@@ -14,7 +14,7 @@ use burn::tensor::ops::ConvOptions;
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
-use super::conv::{bias_grad, channel_chunk, conv3d, sum_over_frames};
+use super::conv::{bias_grad, channel_chunk, conv3d, flex_of, sum_over_frames};
 use super::conv_planes::Geometry;
 use super::gemm::{self, View};
 use super::node::record;
@@ -53,9 +53,8 @@ pub fn upsample2x_conv3d<B: Backend>(
     let fused = fused && kind_of(&weight) == kind_of(&x) && Geometry::fits(&x.dims(), &weight.dims(), &options);
     match (kind_of(&x), bias) {
         (Kind::Cpu, bias) if fused => {
-            let flex = |t: Tensor<B, 5>| contiguous(cast::<_, Tensor<Cpu, 5>>(t).into_primitive().tensor());
-            let bias = bias.map(|b| contiguous(cast::<_, Tensor<Cpu, 1>>(b).into_primitive().tensor()));
-            let (x, weight) = (flex(x), flex(weight));
+            let bias = bias.map(|b| contiguous(flex_of(b)));
+            let (x, weight) = (contiguous(flex_of(x)), contiguous(flex_of(weight)));
             let g = geometry(&x, &weight);
             let y = forward(&g, values(&x), values(&weight), bias.as_ref().map(values));
             cast(wrap::<5>(flex_tensor(y, &output_shape(&g))))
