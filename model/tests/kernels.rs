@@ -264,6 +264,25 @@ fn conv3d_values_and_gradients_match_burn() {
 }
 
 #[test]
+fn large_frames_are_done_in_several_tiles() {
+    use burn::tensor::ops::ConvOptions;
+    // 50×52-pixel planes and 48×50 ones: more rows than one tile of the products.
+    let options = ConvOptions::new([1, 1, 1], [0, 1, 1], [1, 1, 1], 1);
+    let x = random::<Cpu, 5>([1, 3, 3, 50, 50], 50);
+    let w = random::<Cpu, 5>([4, 3, 3, 3, 3], 51) * 0.3;
+    let bias = random::<Cpu, 1>([4], 52);
+    let ours = conv_grads(|x, w, b| kernels::conv3d(x, w, Some(b), options.clone()), &x, &w, &bias);
+    let plain = conv_grads(|x, w, b| module::conv3d(x, w, Some(b), options.clone()), &x, &w, &bias);
+    assert_same_grads(ours, plain, "conv3d, 50×50");
+    let x = random::<Cpu, 5>([1, 3, 2, 48, 48], 53);
+    let w = random::<Cpu, 5>([4, 3, 1, 3, 3], 54) * 0.3;
+    let ours = conv_grads(|x, w, b| kernels::upsample2x_conv3d(x, w, Some(b), options.clone()), &x, &w, &bias);
+    let plain =
+        conv_grads(|x, w, b| module::conv3d(kernels::upsample2x(x), w, Some(b), options.clone()), &x, &w, &bias);
+    assert_same_grads(ours, plain, "upsample + conv, 48×48");
+}
+
+#[test]
 fn conv3d_reads_strided_views() {
     use burn::tensor::ops::ConvOptions;
     // A time slice of a larger clip and a permuted weight: views, not contiguous tensors.

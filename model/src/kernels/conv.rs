@@ -79,22 +79,24 @@ fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec
         let (n, ot) = (frame / g.to, frame % g.to);
         out.par_chunks_mut(chunk * rows).enumerate().for_each(|(part, out)| {
             let (o0, cols) = (part * chunk, out.len() / rows);
-            let mut first = true;
-            for a in 0..kt {
-                let Some(it) = g.input_frame(ot, a) else { continue };
-                for b in 0..kh {
-                    for e in 0..kw {
-                        gemm::matmul(
-                            out,
-                            View::new(0, [rows, cols], [1, rows]),
-                            &planes,
-                            View::new(frames.at(n, it) + g.window(b, e), [rows, g.ci], [1, frames.channel]),
-                            weight,
-                            View::new(o0 * g.ci * taps + g.tap(a, b, e), [g.ci, cols], [taps, g.ci * taps]),
-                            !first,
-                            1,
-                        );
-                        first = false;
+            for (p0, len) in g.tiles() {
+                let mut first = true;
+                for a in 0..kt {
+                    let Some(it) = g.input_frame(ot, a) else { continue };
+                    for b in 0..kh {
+                        for e in 0..kw {
+                            gemm::matmul(
+                                out,
+                                View::new(p0, [len, cols], [1, rows]),
+                                &planes,
+                                View::new(frames.at(n, it) + g.window(b, e) + p0, [len, g.ci], [1, frames.channel]),
+                                weight,
+                                View::new(o0 * g.ci * taps + g.tap(a, b, e), [g.ci, cols], [taps, g.ci * taps]),
+                                !first,
+                                1,
+                            );
+                            first = false;
+                        }
                     }
                 }
             }
@@ -111,23 +113,25 @@ fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec
 fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let (planes, frames) = g.planes(x);
     let (grads, grad_frames) = g.out_rows(dy);
-    let (rows, taps, [kt, kh, kw]) = (g.rows(), g.taps(), g.kernel);
+    let (taps, [kt, kh, kw]) = (g.taps(), g.kernel);
     sum_over_frames(g.batch * g.to, g.co * g.ci * taps, |frame, dw, inner| {
         let (n, ot) = (frame / g.to, frame % g.to);
-        for a in 0..kt {
-            let Some(it) = g.input_frame(ot, a) else { continue };
-            for b in 0..kh {
-                for e in 0..kw {
-                    gemm::matmul(
-                        dw,
-                        View::new(g.tap(a, b, e), [g.co, g.ci], [g.ci * taps, taps]),
-                        &grads,
-                        View::new(grad_frames.at(n, ot), [g.co, rows], [grad_frames.channel, 1]),
-                        &planes,
-                        View::new(frames.at(n, it) + g.window(b, e), [rows, g.ci], [1, frames.channel]),
-                        true,
-                        inner,
-                    );
+        for (p0, len) in g.tiles() {
+            for a in 0..kt {
+                let Some(it) = g.input_frame(ot, a) else { continue };
+                for b in 0..kh {
+                    for e in 0..kw {
+                        gemm::matmul(
+                            dw,
+                            View::new(g.tap(a, b, e), [g.co, g.ci], [g.ci * taps, taps]),
+                            &grads,
+                            View::new(grad_frames.at(n, ot) + p0, [g.co, len], [grad_frames.channel, 1]),
+                            &planes,
+                            View::new(frames.at(n, it) + g.window(b, e) + p0, [len, g.ci], [1, frames.channel]),
+                            true,
+                            inner,
+                        );
+                    }
                 }
             }
         }
@@ -174,7 +178,7 @@ pub(super) fn bias_grad(dy: &FlexTensor) -> FlexTensor {
 /// - output `[batch, c_in, t, h, w]`
 fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
     let (grads, grad_frames) = g.out_rows(dy);
-    let (rows, taps, channel, [kt, kh, kw]) = (g.rows(), g.taps(), g.channel_len(), g.kernel);
+    let (taps, channel, [kt, kh, kw]) = (g.taps(), g.channel_len(), g.kernel);
     let chunk = channel_chunk(g.ci, g.batch * g.t);
     let mut planes = vec![0.0f32; g.batch * g.t * g.ci * channel]; // [batch, t, c_in, planes]
     planes.par_chunks_mut(g.ci * channel).enumerate().for_each(|(frame, out)| {
@@ -182,19 +186,21 @@ fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
         out.par_chunks_mut(chunk * channel).enumerate().for_each(|(part, out)| {
             let (c0, cols) = (part * chunk, out.len() / channel);
             for ot in 0..g.to {
-                for a in (0..kt).filter(|&a| g.input_frame(ot, a) == Some(it)) {
-                    for b in 0..kh {
-                        for e in 0..kw {
-                            gemm::matmul(
-                                out,
-                                View::new(g.window(b, e), [rows, cols], [1, channel]),
-                                &grads,
-                                View::new(grad_frames.at(n, ot), [rows, g.co], [1, grad_frames.channel]),
-                                weight,
-                                View::new(c0 * taps + g.tap(a, b, e), [g.co, cols], [g.ci * taps, taps]),
-                                true,
-                                1,
-                            );
+                for (p0, len) in g.tiles() {
+                    for a in (0..kt).filter(|&a| g.input_frame(ot, a) == Some(it)) {
+                        for b in 0..kh {
+                            for e in 0..kw {
+                                gemm::matmul(
+                                    out,
+                                    View::new(g.window(b, e) + p0, [len, cols], [1, channel]),
+                                    &grads,
+                                    View::new(grad_frames.at(n, ot) + p0, [len, g.co], [1, grad_frames.channel]),
+                                    weight,
+                                    View::new(c0 * taps + g.tap(a, b, e), [g.co, cols], [g.ci * taps, taps]),
+                                    true,
+                                    1,
+                                );
+                            }
                         }
                     }
                 }

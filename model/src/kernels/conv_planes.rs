@@ -13,6 +13,11 @@ use std::borrow::Cow;
 use burn::tensor::ops::ConvOptions;
 use rayon::prelude::*;
 
+/// Rows per tile of the products (output pixels). Measured (`cargo bench --bench vae`): at
+/// 256×256 tiles of 4,096 or 2,048 rows are equally fast and ~13 % faster than none; at 64×64
+/// (4,224 rows) tiling makes no difference, and 4,096 keeps the gemm calls fewer.
+const PIXEL_TILE: usize = 4096;
+
 /// Where frame `(n, t)` of a `[.., channels, pixels]` operand starts, and its channel stride.
 #[derive(Clone, Copy, Debug)]
 pub struct Frames {
@@ -115,6 +120,15 @@ impl Geometry {
     /// Rows of every tap's product: output pixels at the planes' width.
     pub fn rows(&self) -> usize {
         self.ho * self.plane_width()
+    }
+
+    /// The products' rows in tiles `(first, len)` of near-equal length: every tap of a tile is done before the next
+    /// tile, so the tile's products and windows stay in cache across taps.
+    pub fn tiles(&self) -> impl Iterator<Item = (usize, usize)> {
+        // Equal tiles of at most `PIXEL_TILE` rows, a multiple of 16 (one AVX-512 vector).
+        let rows = self.rows();
+        let tile = rows.div_ceil(rows.div_ceil(PIXEL_TILE).max(1)).next_multiple_of(16).max(16);
+        (0..rows).step_by(tile).map(move |first| (first, tile.min(rows - first)))
     }
 
     /// Where tap `(b, e)`'s window starts within a channel's planes.

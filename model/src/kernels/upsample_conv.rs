@@ -126,18 +126,20 @@ fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec
         let (frame, phase) = (task / phases, task % phases);
         let (n, it) = (frame / g.t, frame % g.t);
         let (py, px) = (phase / FACTOR, phase % FACTOR);
-        for i in 0..FACTOR {
-            for j in 0..FACTOR {
-                gemm::matmul(
-                    out,
-                    View::new(0, [rows, co], [1, rows]),
-                    &planes,
-                    View::new(frames.at(n, it) + g.window(py + i, px + j), [rows, ci], [1, frames.channel]),
-                    &kernels,
-                    View::new(phase * co * ci * taps + i * FACTOR + j, [ci, co], [taps, ci * taps]),
-                    i + j > 0,
-                    1,
-                );
+        for (p0, len) in g.tiles() {
+            for i in 0..FACTOR {
+                for j in 0..FACTOR {
+                    gemm::matmul(
+                        out,
+                        View::new(p0, [len, co], [1, rows]),
+                        &planes,
+                        View::new(frames.at(n, it) + g.window(py + i, px + j) + p0, [len, ci], [1, frames.channel]),
+                        &kernels,
+                        View::new(phase * co * ci * taps + i * FACTOR + j, [ci, co], [taps, ci * taps]),
+                        i + j > 0,
+                        1,
+                    );
+                }
             }
         }
     });
@@ -206,20 +208,22 @@ fn weight_grad(g: &Geometry, x: &[f32], grads: &[f32]) -> Vec<f32> {
     // [phase, c_out, c_in, 2, 2]
     let merged = sum_over_frames(g.batch * g.t, phases * co * ci * taps, |frame, dk, inner| {
         let (n, it) = (frame / g.t, frame % g.t);
-        for phase in 0..phases {
-            let (py, px) = (phase / FACTOR, phase % FACTOR);
-            for i in 0..FACTOR {
-                for j in 0..FACTOR {
-                    gemm::matmul(
-                        dk,
-                        View::new(phase * co * ci * taps + i * FACTOR + j, [co, ci], [ci * taps, taps]),
-                        grads,
-                        View::new((frame * phases + phase) * co * rows, [co, rows], [rows, 1]),
-                        &planes,
-                        View::new(frames.at(n, it) + g.window(py + i, px + j), [rows, ci], [1, frames.channel]),
-                        true,
-                        inner,
-                    );
+        for (p0, len) in g.tiles() {
+            for phase in 0..phases {
+                let (py, px) = (phase / FACTOR, phase % FACTOR);
+                for i in 0..FACTOR {
+                    for j in 0..FACTOR {
+                        gemm::matmul(
+                            dk,
+                            View::new(phase * co * ci * taps + i * FACTOR + j, [co, ci], [ci * taps, taps]),
+                            grads,
+                            View::new((frame * phases + phase) * co * rows + p0, [co, len], [rows, 1]),
+                            &planes,
+                            View::new(frames.at(n, it) + g.window(py + i, px + j) + p0, [len, ci], [1, frames.channel]),
+                            true,
+                            inner,
+                        );
+                    }
                 }
             }
         }
@@ -254,24 +258,26 @@ fn input_grad(g: &Geometry, weight: &[f32], grads: &[f32]) -> Vec<f32> {
     planes.par_chunks_mut(ci * channel).enumerate().for_each(|(frame, out)| {
         out.par_chunks_mut(chunk * channel).enumerate().for_each(|(part, out)| {
             let (c0, cols) = (part * chunk, out.len() / channel);
-            for phase in 0..phases {
-                let (py, px) = (phase / FACTOR, phase % FACTOR);
-                for i in 0..FACTOR {
-                    for j in 0..FACTOR {
-                        gemm::matmul(
-                            out,
-                            View::new(g.window(py + i, px + j), [rows, cols], [1, channel]),
-                            grads,
-                            View::new((frame * phases + phase) * co * rows, [rows, co], [1, rows]),
-                            &kernels,
-                            View::new(
-                                phase * co * ci * taps + c0 * taps + i * FACTOR + j,
-                                [co, cols],
-                                [ci * taps, taps],
-                            ),
-                            true,
-                            1,
-                        );
+            for (p0, len) in g.tiles() {
+                for phase in 0..phases {
+                    let (py, px) = (phase / FACTOR, phase % FACTOR);
+                    for i in 0..FACTOR {
+                        for j in 0..FACTOR {
+                            gemm::matmul(
+                                out,
+                                View::new(g.window(py + i, px + j) + p0, [len, cols], [1, channel]),
+                                grads,
+                                View::new((frame * phases + phase) * co * rows + p0, [len, co], [1, rows]),
+                                &kernels,
+                                View::new(
+                                    phase * co * ci * taps + c0 * taps + i * FACTOR + j,
+                                    [co, cols],
+                                    [ci * taps, taps],
+                                ),
+                                true,
+                                1,
+                            );
+                        }
                     }
                 }
             }
