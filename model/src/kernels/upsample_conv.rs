@@ -33,6 +33,13 @@ fn merged_tap(p: usize, k: usize) -> usize {
     (p + k).div_ceil(FACTOR) - p
 }
 
+/// Phase `py · 2 + px`'s taps `(tap, b, e)`: tap `i · 2 + j` reads the planes' window at `(b,
+/// e) = (py + i, px + j)`.
+fn taps_of(phase: usize) -> impl Iterator<Item = (usize, usize, usize)> {
+    let (py, px) = (phase / FACTOR, phase % FACTOR);
+    (0..FACTOR * FACTOR).map(move |tap| (tap, py + tap / FACTOR, px + tap % FACTOR))
+}
+
 /// `conv3d(upsample_nearest_2x(x), weight, bias)` for a `1×3×3` kernel with stride 1 and
 /// padding `[0, 1, 1]` (the decoder's upsamplers); any other convolution is the plain pair.
 ///
@@ -99,7 +106,7 @@ fn phase_kernels(weight: &[f32], co: usize, ci: usize) -> Vec<f32> {
 }
 
 /// The geometry of the input's planes for a 3×3 window with padding 1: plane rows `y + r` hold
-/// input row `y + r − 1`, so phase `(py, px)`'s tap `(i, j)` is the window at `(py + i, px + j)`.
+/// input row `y + r − 1`, so phase `(py, px)`'s tap `(i, j)` is the window at `(py + i, px + j)` ([`taps_of`]).
 fn geometry(x: &FlexTensor, weight: &FlexTensor) -> Geometry {
     let options = ConvOptions::new([1, 1, 1], [0, 1, 1], [1, 1, 1], 1);
     Geometry::new(x.layout().shape(), weight.layout().shape(), &options)
@@ -125,21 +132,18 @@ fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec
     products.par_chunks_mut(co * rows).enumerate().for_each(|(task, out)| {
         let (frame, phase) = (task / phases, task % phases);
         let (n, it) = (frame / g.t, frame % g.t);
-        let (py, px) = (phase / FACTOR, phase % FACTOR);
         for (p0, len) in g.tiles() {
-            for i in 0..FACTOR {
-                for j in 0..FACTOR {
-                    gemm::matmul(
-                        out,
-                        View::new(p0, [len, co], [1, rows]),
-                        &planes,
-                        View::new(frames.at(n, it) + g.window(py + i, px + j) + p0, [len, ci], [1, frames.channel]),
-                        &kernels,
-                        View::new(phase * co * ci * taps + i * FACTOR + j, [ci, co], [taps, ci * taps]),
-                        i + j > 0,
-                        1,
-                    );
-                }
+            for (tap, b, e) in taps_of(phase) {
+                gemm::matmul(
+                    out,
+                    View::new(p0, [len, co], [1, rows]),
+                    &planes,
+                    View::new(frames.at(n, it) + g.window(b, e) + p0, [len, ci], [1, frames.channel]),
+                    &kernels,
+                    View::new(phase * co * ci * taps + tap, [ci, co], [taps, ci * taps]),
+                    tap > 0,
+                    1,
+                );
             }
         }
     });
@@ -210,20 +214,17 @@ fn weight_grad(g: &Geometry, x: &[f32], grads: &[f32]) -> Vec<f32> {
         let (n, it) = (frame / g.t, frame % g.t);
         for (p0, len) in g.tiles() {
             for phase in 0..phases {
-                let (py, px) = (phase / FACTOR, phase % FACTOR);
-                for i in 0..FACTOR {
-                    for j in 0..FACTOR {
-                        gemm::matmul(
-                            dk,
-                            View::new(phase * co * ci * taps + i * FACTOR + j, [co, ci], [ci * taps, taps]),
-                            grads,
-                            View::new((frame * phases + phase) * co * rows + p0, [co, len], [rows, 1]),
-                            &planes,
-                            View::new(frames.at(n, it) + g.window(py + i, px + j) + p0, [len, ci], [1, frames.channel]),
-                            true,
-                            inner,
-                        );
-                    }
+                for (tap, b, e) in taps_of(phase) {
+                    gemm::matmul(
+                        dk,
+                        View::new(phase * co * ci * taps + tap, [co, ci], [ci * taps, taps]),
+                        grads,
+                        View::new((frame * phases + phase) * co * rows + p0, [co, len], [rows, 1]),
+                        &planes,
+                        View::new(frames.at(n, it) + g.window(b, e) + p0, [len, ci], [1, frames.channel]),
+                        true,
+                        inner,
+                    );
                 }
             }
         }
@@ -260,24 +261,17 @@ fn input_grad(g: &Geometry, weight: &[f32], grads: &[f32]) -> Vec<f32> {
             let (c0, cols) = (part * chunk, out.len() / channel);
             for (p0, len) in g.tiles() {
                 for phase in 0..phases {
-                    let (py, px) = (phase / FACTOR, phase % FACTOR);
-                    for i in 0..FACTOR {
-                        for j in 0..FACTOR {
-                            gemm::matmul(
-                                out,
-                                View::new(g.window(py + i, px + j) + p0, [len, cols], [1, channel]),
-                                grads,
-                                View::new((frame * phases + phase) * co * rows + p0, [len, co], [1, rows]),
-                                &kernels,
-                                View::new(
-                                    phase * co * ci * taps + c0 * taps + i * FACTOR + j,
-                                    [co, cols],
-                                    [ci * taps, taps],
-                                ),
-                                true,
-                                1,
-                            );
-                        }
+                    for (tap, b, e) in taps_of(phase) {
+                        gemm::matmul(
+                            out,
+                            View::new(g.window(b, e) + p0, [len, cols], [1, channel]),
+                            grads,
+                            View::new((frame * phases + phase) * co * rows + p0, [len, co], [1, rows]),
+                            &kernels,
+                            View::new(phase * co * ci * taps + c0 * taps + tap, [co, cols], [ci * taps, taps]),
+                            true,
+                            1,
+                        );
                     }
                 }
             }
