@@ -237,8 +237,8 @@ fn conv3d_values_and_gradients_match_burn() {
     let x = random::<Cpu, 5>([2, 5, 6, 9, 11], 22);
     let bias = random::<Cpu, 1>([7], 24);
     // Every shape of the VAE (3×3×3, causal 1×3×3 and 3×1×1, 1×1×1 skips, stride-2 downsampling
-    // in space and in time) and harder ones: stride 2 everywhere, padding in time, a window
-    // wider than its stride with padding on one axis only.
+    // in space and in time) and harder ones: stride 2 everywhere, padding in time, windows as
+    // wide as their strides (2×3×2 at 1×3×2: one phase per tap) with no padding in width.
     let cases = [
         ([3, 3, 3], [1, 1, 1], [0, 1, 1]),
         ([3, 3, 3], [2, 2, 2], [0, 1, 1]),
