@@ -13,7 +13,7 @@ use burn::tensor::ops::ConvOptions;
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
-use super::conv_planes::Geometry;
+use super::conv_planes::{Frames, Geometry};
 use super::gemm::{self, View};
 use super::node::record;
 use super::route::{Kind, cast, kind_of};
@@ -108,11 +108,10 @@ fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec
 /// `∂loss/∂weight`: for every output frame and tap, `dyᵀ · window`, summed.
 ///
 /// # Shapes
-/// - `x` `[batch, c_in, t, h, w]`, `dy` `[batch, c_out, t', h', w']`
+/// - `x` `[batch, c_in, t, h, w]`; the output gradient as its rows ([`Geometry::out_rows`] of `dy` `[batch, c_out, t', h', w']`)
 /// - output `[c_out, c_in, kt, kh, kw]`
-fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
+fn weight_grad(g: &Geometry, x: &[f32], (grads, grad_frames): (&[f32], Frames)) -> Vec<f32> {
     let (planes, frames) = g.planes(x);
-    let (grads, grad_frames) = g.out_rows(dy);
     let (taps, [kt, kh, kw]) = (g.taps(), g.kernel);
     sum_over_frames(g.batch * g.to, g.co * g.ci * taps, |frame, dw, inner| {
         let (n, ot) = (frame / g.to, frame % g.to);
@@ -174,10 +173,9 @@ pub(super) fn bias_grad(dy: &FlexTensor) -> FlexTensor {
 /// planes' gradients back to pixels.
 ///
 /// # Shapes
-/// - `weight` `[c_out, c_in, kt, kh, kw]`, `dy` `[batch, c_out, t', h', w']`
+/// - `weight` `[c_out, c_in, kt, kh, kw]`; the output gradient as its rows ([`Geometry::out_rows`])
 /// - output `[batch, c_in, t, h, w]`
-fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
-    let (grads, grad_frames) = g.out_rows(dy);
+fn input_grad(g: &Geometry, weight: &[f32], (grads, grad_frames): (&[f32], Frames)) -> Vec<f32> {
     let (taps, channel, [kt, kh, kw]) = (g.taps(), g.channel_len(), g.kernel);
     let chunk = channel_chunk(g.ci, g.batch * g.t);
     let mut planes = vec![0.0f32; g.batch * g.t * g.ci * channel]; // [batch, t, c_in, planes]
@@ -239,16 +237,18 @@ impl Backward<Cpu, 3> for ConvBackward {
         let ConvSaved { x, weight, options } = ops.state;
         let dy = contiguous(grads.consume::<Cpu>(&ops.node));
         let g = Geometry::new(x.layout().shape(), weight.layout().shape(), &options);
+        // The output gradient at the products' row width, shared by both gradients.
+        let (dy_rows, dy_frames) = g.out_rows(values(&dy));
         let [node_x, node_w, node_b] = ops.parents;
         if let Some(node) = node_w {
-            let dw = weight_grad(&g, values(&x), values(&dy));
+            let dw = weight_grad(&g, values(&x), (&dy_rows, dy_frames));
             grads.register::<Cpu>(node.id, flex_tensor(dw, weight.layout().shape()));
         }
         if let Some(node) = node_b {
             grads.register::<Cpu>(node.id, bias_grad(&dy));
         }
         if let Some(node) = node_x {
-            let dx = input_grad(&g, values(&weight), values(&dy));
+            let dx = input_grad(&g, values(&weight), (&dy_rows, dy_frames));
             grads.register::<Cpu>(node.id, flex_tensor(dx, x.layout().shape()));
         }
     }
