@@ -77,8 +77,8 @@ impl Geometry {
     /// Whether `x` and `weight` make a convolution with at least one output value per axis
     /// and non-empty channels (anything else is left to burn, which reports it).
     pub fn fits(x: &[usize], weight: &[usize], options: &ConvOptions<3>) -> bool {
-        let axes_fit = (0..3).all(|i| x[2 + i] + 2 * options.padding[i] >= weight[2 + i] && options.stride[i] > 0);
-        x.len() == 5 && weight.len() == 5 && x[1] == weight[1] && x[0] * x[1] * weight[0] > 0 && axes_fit
+        let axes_fit = || (0..3).all(|i| x[2 + i] + 2 * options.padding[i] >= weight[2 + i] && options.stride[i] > 0);
+        x.len() == 5 && weight.len() == 5 && x[1] == weight[1] && x[0] * x[1] * weight[0] > 0 && axes_fit()
     }
 
     /// Taps of one input channel: `kt · kh · kw`.

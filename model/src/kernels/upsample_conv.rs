@@ -56,8 +56,9 @@ pub fn upsample2x_conv3d<B: Backend>(
         && options.stride == [1, 1, 1]
         && options.padding == [0, 1, 1]
         && options.dilation == [1, 1, 1]
-        && options.groups == 1;
-    let fused = fused && kind_of(&weight) == kind_of(&x) && Geometry::fits(&x.dims(), &weight.dims(), &options);
+        && options.groups == 1
+        && kind_of(&weight) == kind_of(&x)
+        && Geometry::fits(&x.dims(), &weight.dims(), &options);
     match (kind_of(&x), bias) {
         (Kind::Cpu, bias) if fused => {
             let bias = bias.map(|b| contiguous(flex_of(b)));
