@@ -351,3 +351,74 @@ fn group_norm_silu_matches_plain_ops() {
     assert!(max_diff(dg1, dg2) < 1e-4);
     assert!(max_diff(db1, db2) < 1e-4);
 }
+
+/// Three AdamW steps of `param` with the given gradients, through `update`.
+fn adamw_steps(
+    update: impl Fn(
+        Tensor<Cpu, 2>,
+        Tensor<Cpu, 2>,
+        Option<(Tensor<Cpu, 2>, Tensor<Cpu, 2>)>,
+        &kernels::AdamWStep,
+    ) -> [Tensor<Cpu, 2>; 3],
+    param: Tensor<Cpu, 2>,
+    grads: &[Tensor<Cpu, 2>],
+    max_grad_norm: Option<f32>,
+) -> [Tensor<Cpu, 2>; 3] {
+    let mut state: Option<(Tensor<Cpu, 2>, Tensor<Cpu, 2>)> = None;
+    let mut param = param;
+    for (i, g) in grads.iter().enumerate() {
+        let step = kernels::AdamWStep {
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-5,
+            weight_decay: 0.01,
+            max_grad_norm,
+            lr: 1e-2,
+            time: i + 1,
+        };
+        let [p, m, v] = update(param, g.clone(), state, &step);
+        param = p;
+        state = Some((m, v));
+    }
+    let (m, v) = state.expect("at least one step");
+    [param, m, v]
+}
+
+#[test]
+fn adamw_update_matches_plain_ops() {
+    // 300×70 is more than one task's chunk, so the threaded path runs; 3×5 is one chunk.
+    for (shape, seed) in [([300, 70], 40), ([3, 5], 50)] {
+        let param = random::<Cpu, 2>(shape, seed);
+        let grads: Vec<_> = (0..3).map(|i| random::<Cpu, 2>(shape, seed + 1 + i) * (i as f32 + 0.5)).collect();
+        // Norms: ~√(21,000) and ~√15 times the scale; 5.0 clips the large tensor's steps and
+        // not the small one's first step, `None` never.
+        for clip in [Some(5.0), None] {
+            let kept = param.clone();
+            let ours = adamw_steps(
+                |p, g, s, step| {
+                    let (p, m, v) = kernels::adamw_update(p, g, s, step);
+                    [p, m, v]
+                },
+                param.clone(),
+                &grads,
+                clip,
+            );
+            let plain = adamw_steps(
+                |p, g, s, step| {
+                    let (p, m, v) = kernels::adamw_update_plain(p, g, s, step);
+                    [p, m, v]
+                },
+                param.clone(),
+                &grads,
+                clip,
+            );
+            // A parameter held elsewhere is not written in place.
+            assert_eq!(max_diff(kept, param.clone()), 0.0);
+            for (name, (a, b)) in ["param", "moment 1", "moment 2"].iter().zip(ours.into_iter().zip(plain)) {
+                let scale = b.clone().abs().max().into_scalar().elem::<f32>();
+                let diff = max_diff(a, b);
+                assert!(diff <= 1e-6 * scale.max(1.0), "{name} {shape:?} clip {clip:?}: differs by {diff}");
+            }
+        }
+    }
+}

@@ -252,3 +252,41 @@ fn the_ema_warms_up_then_keeps_its_decay() {
     assert!((ema.current_decay() - 0.999).abs() < 1e-12);
     assert!(values(&ema.module).iter().all(|v| (v - 1.0).abs() < 1e-4));
 }
+
+#[test]
+fn the_fused_adamw_follows_burns_adamw() {
+    use burn::nn::{Linear, LinearConfig};
+    use burn::optim::grad_clipping::GradientClippingConfig;
+    use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+    use burn::tensor::Distribution;
+    use worldsim_model::train::FusedAdamWConfig;
+
+    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let device = Default::default();
+    CpuAutodiff::seed(&device, 7);
+    // 200×100 weights: more than one task's chunk of the fused kernel.
+    let start: Linear<CpuAutodiff> = LinearConfig::new(200, 100).init(&device);
+    let x = Tensor::<CpuAutodiff, 2>::random([16, 200], Distribution::Normal(0.0, 1.0), &device);
+    // Parameters are initialised lazily: read them once so every clone starts from the same.
+    let initial = values(&start);
+    let train = |mut optim: Box<dyn FnMut(Linear<CpuAutodiff>, GradientsParams) -> Linear<CpuAutodiff>>| {
+        let mut model = start.clone();
+        for _ in 0..5 {
+            let loss = model.forward(x.clone()).powi_scalar(2).mean();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim(model, grads);
+        }
+        values(&model)
+    };
+    // A clipping norm that some parameters' gradients exceed (the weights') and some not.
+    let (decay, clip) = (0.05, 0.5);
+    let mut fused = FusedAdamWConfig::new().with_weight_decay(decay).with_max_grad_norm(Some(clip)).init();
+    let mut burns =
+        AdamWConfig::new().with_weight_decay(decay).with_grad_clipping(Some(GradientClippingConfig::Norm(clip))).init();
+    let ours = train(Box::new(move |m, g| fused.step(3e-2, m, g)));
+    let theirs = train(Box::new(move |m, g| burns.step(3e-2, m, g)));
+    let moved = ours.iter().zip(&initial).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(moved > 0.05, "five steps at lr 0.03 move some weight by more than 0.05 (moved {moved})");
+    let diff = ours.iter().zip(&theirs).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(diff < 1e-5, "fused AdamW differs from burn's by {diff}");
+}

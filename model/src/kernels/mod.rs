@@ -3,6 +3,7 @@
 //! a fused backward, and on every other backend they are exactly the plain burn ops. See
 //! `docs/PERFORMANCE.md` for what each one buys and how it was measured.
 
+mod adamw;
 mod attention;
 mod conv;
 mod conv_planes;
@@ -19,6 +20,7 @@ mod storage;
 mod upsample_conv;
 pub mod vector;
 
+pub use adamw::{AdamWStep, adamw_update, adamw_update_plain};
 pub use attention::attention;
 pub use conv::conv3d;
 pub use gelu::gelu;

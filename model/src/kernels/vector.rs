@@ -9,7 +9,7 @@
 use rayon::prelude::*;
 
 /// Elements per task when a loop is split across threads (smaller inputs run on one thread).
-const CHUNK: usize = 1 << 14;
+pub const CHUNK: usize = 1 << 14;
 
 /// `e^x` for f32 (Cephes' polynomial on `x − n·ln 2`, relative error < 2e-7; 0 below −87.3,
 /// +∞ above 88.7).
@@ -66,6 +66,35 @@ pub fn erf(x: f32) -> f32 {
 pub fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + exp(-x))
 }
+
+/// The body of a function that calls `body(args…)` compiled with the widest vector
+/// instructions the CPU has: AVX-512, AVX2+FMA, or the baseline, picked at run time. `body`
+/// must be `#[inline(always)]` (so it is compiled into each variant) and not generic.
+macro_rules! widest_call {
+    ($body:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx512f,avx2,fma")]
+            unsafe fn avx512($($arg: $ty),*) $(-> $ret)? {
+                $body($($arg),*)
+            }
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
+                $body($($arg),*)
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has the features the function was compiled for.
+                return unsafe { avx512($($arg),*) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                // SAFETY: as above.
+                return unsafe { avx2($($arg),*) };
+            }
+        }
+        $body($($arg),*)
+    }};
+}
+pub(crate) use widest_call;
 
 /// Runs `body` with the widest vector instructions the CPU has: the same source compiled with
 /// AVX-512, with AVX2+FMA, or for the baseline, picked at run time.
@@ -185,26 +214,24 @@ fn softmax_body(row: &mut [f32]) {
 
 /// Softmax of one row in place (entries of −∞ get 0; a row of only −∞ becomes all 0).
 pub fn softmax_row(row: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f,avx2,fma")]
-        unsafe fn avx512(row: &mut [f32]) {
-            softmax_body(row)
-        }
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn avx2(row: &mut [f32]) {
-            softmax_body(row)
-        }
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has the features the function was compiled for.
-            return unsafe { avx512(row) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            // SAFETY: as above.
-            return unsafe { avx2(row) };
+    widest_call!(softmax_body(row: &mut [f32]))
+}
+
+#[inline(always)]
+fn sum_of_squares_body(x: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; LANES];
+    let mut chunks = x.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (l, &v) in lanes.iter_mut().zip(c) {
+            *l += v * v;
         }
     }
-    softmax_body(row)
+    chunks.remainder().iter().map(|v| v * v).sum::<f32>() + lanes.iter().sum::<f32>()
+}
+
+/// `Σ x²` over a slice (one thread).
+pub fn sum_of_squares(x: &[f32]) -> f32 {
+    widest_call!(sum_of_squares_body(x: &[f32]) -> f32)
 }
 
 /// `output[i] = f(input[i])`, on all threads for large inputs.

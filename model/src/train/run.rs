@@ -4,12 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use burn::module::AutodiffModule;
-use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamWConfig, Optimizer};
+use burn::optim::Optimizer;
 use burn::tensor::backend::AutodiffBackend;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::MetricsLog;
+use super::adamw::FusedAdamWConfig;
 
 /// When a run stops.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -45,10 +45,7 @@ pub struct TrainSummary {
 
 /// AdamW with decoupled weight decay and per-tensor gradient-norm clipping.
 pub fn adamw<B: AutodiffBackend, M: AutodiffModule<B>>(weight_decay: f32, grad_clip: f32) -> impl Optimizer<M, B> {
-    AdamWConfig::new()
-        .with_weight_decay(weight_decay)
-        .with_grad_clipping(Some(GradientClippingConfig::Norm(grad_clip)))
-        .init::<B, M>()
+    FusedAdamWConfig::new().with_weight_decay(weight_decay).with_max_grad_norm(Some(grad_clip)).init::<B, M>()
 }
 
 /// A progress bar from `step` to `total` with loss, throughput and ETA (hidden when `show` is
