@@ -106,6 +106,52 @@ fn attention_matches_burn_with_and_without_mask() {
     }
 }
 
+/// burn's attention with `mask` expanded to the scores' shape.
+fn plain_attention<B: Backend>(
+    q: Tensor<B, 4>,
+    k: Tensor<B, 4>,
+    v: Tensor<B, 4>,
+    mask: Option<Tensor<B, 4, Bool>>,
+) -> Tensor<B, 4> {
+    let [b, h, n, _] = q.dims();
+    let m = k.dims()[2];
+    module::attention(q, k, v, mask.map(|x| x.expand([b, h, n, m])), None, AttentionModuleOptions::default())
+}
+
+#[test]
+fn attention_reads_head_views_and_broadcast_masks() {
+    // Heads split from tokens (strided views), a mask shared by all heads, and enough queries
+    // for several blocks per head.
+    let (b, h, n, m, d) = (2, 3, 150, 70, 16);
+    let split = |x: Tensor<Cpu, 3>| x.reshape([b as i32, -1, h as i32, d as i32]).swap_dims(1, 2);
+    let q = split(random::<Cpu, 3>([b, n, h * d], 20));
+    let k = split(random::<Cpu, 3>([b, m, h * d], 21));
+    let v = split(random::<Cpu, 3>([b, m, h * d], 22));
+    let pattern = |full_row: Option<usize>| {
+        let blocked: Vec<bool> =
+            (0..b * n * m).map(|i| Some((i / m) % n) == full_row || ((i * 31 % 11) < 3 && i % m != 0)).collect();
+        Tensor::<Cpu, 4, Bool>::from_data(TensorData::new(blocked, [b, 1, n, m]), &Default::default())
+    };
+    let mask = pattern(None);
+    let ours = kernels::attention(q.clone(), k.clone(), v.clone(), Some(mask.clone()));
+    assert!(max_diff(ours, plain_attention(q.clone(), k.clone(), v.clone(), Some(mask.clone()))) < 1e-5);
+
+    let am = Some(Tensor::<CpuAutodiff, 4, Bool>::from_inner(mask));
+    let w = random::<Cpu, 4>([b, h, n, d], 23);
+    let inputs = [q.clone(), k.clone(), v.clone()];
+    let (_, g_ours) =
+        grads(&inputs, w.clone(), |t| kernels::attention(t[0].clone(), t[1].clone(), t[2].clone(), am.clone()));
+    let (_, g_plain) = grads(&inputs, w, |t| plain_attention(t[0].clone(), t[1].clone(), t[2].clone(), am.clone()));
+    for (name, (a, p)) in ["q", "k", "v"].iter().zip(g_ours.into_iter().zip(g_plain)) {
+        let diff = max_diff(a, p);
+        assert!(diff < 1e-4, "gradient of {name} differs by {diff}");
+    }
+
+    // A query that may attend to nothing gives 0.
+    let out = kernels::attention(q, k, v, Some(pattern(Some(7))));
+    assert_eq!(out.narrow(2, 7, 1).abs().max().into_scalar().elem::<f32>(), 0.0);
+}
+
 #[test]
 fn rms_norm_matches_burn() {
     let x = random::<Cpu, 4>([2, 3, 29, 64], 10) * 2.0 + 0.5;
