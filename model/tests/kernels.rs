@@ -468,3 +468,36 @@ fn adamw_update_matches_plain_ops() {
         }
     }
 }
+
+#[test]
+fn linear_matches_burn_on_views() {
+    let (rows, inputs, out) = (70, 48, 3 * 40);
+    // Rows of a wider matrix and a column block of a fused weight: both strided views.
+    let x = random::<Cpu, 2>([rows, inputs + 5], 30).narrow(1, 2, inputs);
+    let w = random::<Cpu, 2>([inputs, out], 31).narrow(1, 40, 40);
+    let bias = random::<Cpu, 1>([out], 32).narrow(0, 40, 40);
+    let plain = module::linear(x.clone(), w.clone(), Some(bias.clone()));
+    assert!(max_diff(kernels::linear(x.clone(), w.clone(), Some(bias.clone())), plain) < 1e-5);
+    let plain = module::linear(x.clone(), w.clone(), None);
+    assert!(max_diff(kernels::linear(x.clone(), w.clone(), None), plain) < 1e-5);
+
+    // Gradients of x, w and the bias, all three tracked.
+    let track2 = |t: &Tensor<Cpu, 2>| Tensor::<CpuAutodiff, 2>::from_inner(t.clone()).require_grad();
+    let gw = random::<Cpu, 2>([rows, 40], 33);
+    let run = |fused: bool| {
+        let (xa, wa) = (track2(&x), track2(&w));
+        let ba = Tensor::<CpuAutodiff, 1>::from_inner(bias.clone()).require_grad();
+        let y = if fused {
+            kernels::linear(xa.clone(), wa.clone(), Some(ba.clone()))
+        } else {
+            module::linear(xa.clone(), wa.clone(), Some(ba.clone()))
+        };
+        let g = (y * Tensor::from_inner(gw.clone())).sum().backward();
+        let grad2 = |t: &Tensor<CpuAutodiff, 2>| t.grad(&g).expect("tracked");
+        (grad2(&xa), grad2(&wa), ba.grad(&g).expect("tracked"))
+    };
+    let (ours, plain) = (run(true), run(false));
+    assert!(max_diff(ours.0, plain.0) < 1e-4, "input gradient");
+    assert!(max_diff(ours.1, plain.1) < 1e-4, "weight gradient");
+    assert!(max_diff(ours.2, plain.2) < 1e-4, "bias gradient");
+}

@@ -8,7 +8,7 @@ use burn::prelude::*;
 use burn::tensor::Bool;
 
 use super::rope::Rope;
-use crate::kernels::{attention, merge_heads, rms_norm};
+use crate::kernels::{self, attention, merge_heads, rms_norm};
 
 /// Keys and values of some tokens, after normalisation and rotation.
 #[derive(Clone, Debug)]
@@ -37,11 +37,21 @@ fn split_heads<B: Backend>(x: Tensor<B, 3>, heads: usize) -> Tensor<B, 4> {
     x.reshape([b, n, heads, d / heads]).swap_dims(1, 2)
 }
 
-/// A linear layer applied to the last dimension of a 3-D input, flattened to 2-D first (faster
-/// on the CPU backend).
+/// A linear layer through the fused kernel.
+///
+/// # Shapes
+/// - input `[rows, in]`, output `[rows, out]`
+pub fn linear2<B: Backend>(layer: &Linear<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
+    kernels::linear(x, layer.weight.val(), layer.bias.as_ref().map(|b| b.val()))
+}
+
+/// A linear layer applied to the last dimension of a 3-D input, flattened to 2-D first.
+///
+/// # Shapes
+/// - input `[b, n, in]`, output `[b, n, out]`
 pub fn linear3<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
     let [b, n, d] = x.dims();
-    let y = layer.forward(x.reshape([b * n, d]));
+    let y = linear2(layer, x.reshape([b * n, d]));
     let out = y.dims()[1];
     y.reshape([b, n, out])
 }
@@ -59,11 +69,8 @@ fn qk_norm<B: Backend>(norm: &RmsNorm<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
 /// # Shapes
 /// - input `[rows, in]`, output `[rows, len]`
 fn linear_columns<B: Backend>(layer: &Linear<B>, x: Tensor<B, 2>, start: usize, len: usize) -> Tensor<B, 2> {
-    let y = x.matmul(layer.weight.val().narrow(1, start, len));
-    match &layer.bias {
-        Some(bias) => y + bias.val().narrow(0, start, len).unsqueeze(),
-        None => y,
-    }
+    let bias = layer.bias.as_ref().map(|b| b.val().narrow(0, start, len));
+    kernels::linear(x, layer.weight.val().narrow(1, start, len), bias)
 }
 
 /// Self-attention with QK-norm and rotary positions.
@@ -116,7 +123,7 @@ impl<B: Backend> SelfAttention<B> {
             None => own.clone(),
         };
         let o = attention(q, all.k, all.v, mask); // [b, h, n, hd]
-        (self.out.forward(merge_heads(o)).reshape([b, n, d]), own)
+        (linear2(&self.out, merge_heads(o)).reshape([b, n, d]), own)
     }
 }
 
@@ -156,6 +163,6 @@ impl<B: Backend> CrossAttention<B> {
         let k = qk_norm(&self.k_norm, split_heads(kv.clone().narrow(2, 0, d), self.heads)); // [b, h, L, hd]
         let v = split_heads(kv.narrow(2, d, d), self.heads);
         let o = attention(q, k, v, mask); // [b, h, n, hd]
-        self.out.forward(merge_heads(o)).reshape([b, n, d])
+        linear2(&self.out, merge_heads(o)).reshape([b, n, d])
     }
 }

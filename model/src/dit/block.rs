@@ -7,7 +7,7 @@ use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::{Bool, Int};
 
-use super::attention::{CrossAttention, KeyValue, SelfAttention, linear3};
+use super::attention::{CrossAttention, KeyValue, SelfAttention, linear2, linear3};
 use super::rope::Rope;
 use crate::kernels::{self, gelu};
 
@@ -88,7 +88,7 @@ impl<B: Backend> DitBlock<B> {
     ) -> (Tensor<B, 3>, KeyValue<B>) {
         let [rows, _, d] = x.dims();
         // Cut the per-frame table, then gather: slicing (and its gradient) stays frame-sized.
-        let table = self.ada.forward(cond); // [frames, 6d]
+        let table = linear2(&self.ada, cond); // [frames, 6d]
         let chunk = |i: usize| per_token(table.clone().narrow(1, i * d, d), ctx.frame_index.clone(), rows); // [rows, n, d]
         let (shift1, scale1, gate1) = (chunk(0), chunk(1), chunk(2));
         let (shift2, scale2, gate2) = (chunk(3), chunk(4), chunk(5));

@@ -8,7 +8,7 @@ use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::silu;
 
-use super::attention::{KeyValue, linear3};
+use super::attention::{KeyValue, linear2, linear3};
 use super::block::{BlockContext, DitBlock, modulated_norm, per_token};
 use super::config::DitConfig;
 use super::layout::{AttentionMode, Layout, LayoutTensors, SampleShape};
@@ -145,8 +145,9 @@ impl<B: Backend> Dit<B> {
     /// # Shapes
     /// - output `[frames, dim]`
     fn frame_cond(&self, input: &DitInput<B>) -> Tensor<B, 2> {
-        let t = self.time_out.forward(silu(self.time_in.forward(noise_features(input.noise.clone(), self.freq_dim))));
-        silu(t + self.text_pool.forward(input.pooled_text.clone()) + self.action.forward(input.action.clone()))
+        let t =
+            linear2(&self.time_out, silu(linear2(&self.time_in, noise_features(input.noise.clone(), self.freq_dim))));
+        silu(t + linear2(&self.text_pool, input.pooled_text.clone()) + linear2(&self.action, input.action.clone()))
     }
 
     fn run(
@@ -165,7 +166,7 @@ impl<B: Backend> Dit<B> {
             kvs.push(kv);
         }
         let d = x.dims()[2];
-        let table = self.final_ada.forward(cond); // [frames, 2d]
+        let table = linear2(&self.final_ada, cond); // [frames, 2d]
         let chunk = |i: usize| per_token(table.clone().narrow(1, i * d, d), ctx.frame_index.clone(), rows); // [rows, n, d]
         let (shift, scale) = (chunk(0), chunk(1));
         let x = modulated_norm(x, shift, scale, self.eps);

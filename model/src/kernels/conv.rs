@@ -123,7 +123,7 @@ fn weight_grad(g: &Geometry, x: &[f32], (grads, grad_frames): (&[f32], Frames)) 
                         gemm::matmul(
                             dw,
                             View::new(g.tap(a, b, e), [g.co, g.ci], [g.ci * taps, taps]),
-                            &grads,
+                            grads,
                             View::new(grad_frames.at(n, ot) + p0, [g.co, len], [grad_frames.channel, 1]),
                             &planes,
                             View::new(frames.at(n, it) + g.window(b, e) + p0, [len, g.ci], [1, frames.channel]),
@@ -191,7 +191,7 @@ fn input_grad(g: &Geometry, weight: &[f32], (grads, grad_frames): (&[f32], Frame
                                 gemm::matmul(
                                     out,
                                     View::new(g.window(b, e) + p0, [len, cols], [1, channel]),
-                                    &grads,
+                                    grads,
                                     View::new(grad_frames.at(n, ot) + p0, [len, g.co], [1, grad_frames.channel]),
                                     weight,
                                     View::new(c0 * taps + g.tap(a, b, e), [g.co, cols], [g.ci * taps, taps]),
