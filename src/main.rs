@@ -60,6 +60,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Every command drives the model from one of rayon's workers (see `threads`).
+    worldsim_model::threads::on_compute_pool(|| run_cli(cli))
+}
+
+fn run_cli(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Scene(c) => commands::scene::run(c),
         Command::Dataset(c) => commands::dataset::run(c),

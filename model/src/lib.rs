@@ -16,6 +16,7 @@ pub mod prompting;
 pub mod quality;
 pub mod stream;
 pub mod text;
+pub mod threads;
 pub mod train;
 pub mod vae;
 pub mod video;

@@ -132,9 +132,10 @@ impl WorkerHandle {
     pub fn spawn(model: PathBuf, device: ComputeDevice, config: StreamConfig) -> std::io::Result<Self> {
         let (requests, request_rx) = bounded(REQUEST_CAPACITY);
         let (reply_tx, replies) = bounded(REPLY_CAPACITY);
-        let thread = std::thread::Builder::new()
-            .name("worldsim-worker".into())
-            .spawn(move || Worker::new(request_rx, reply_tx, config).run(model, device))?;
+        let thread = std::thread::Builder::new().name("worldsim-worker".into()).spawn(move || {
+            // The worker drives the model from one of rayon's threads (see `threads`).
+            worldsim_model::threads::on_compute_pool(|| Worker::new(request_rx, reply_tx, config).run(model, device))
+        })?;
         Ok(WorkerHandle { requests, replies, thread: Some(thread) })
     }
 }

@@ -67,6 +67,10 @@ pub struct DitArgs {
     /// configuration; needs `python3` with `torch`.
     #[arg(long)]
     reference: Option<PathBuf>,
+    /// Rounds per case, ours and the reference taking turns; the table gives the medians of the
+    /// timings and of the per-round ratios (a shared machine drifts by tens of percent).
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
     /// One JSON object per case instead of a table.
     #[arg(long)]
     json: bool,
@@ -135,6 +139,13 @@ fn json_line(mut line: Value, reference: &[(&str, Option<f64>)]) -> Value {
     line
 }
 
+/// The median of `values` (the mean of the middle two for an even count); `None` if empty.
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    (n > 0).then(|| if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 })
+}
+
 /// A table cell for a timing that may be missing.
 fn cell(ms: Option<f64>) -> String {
     ms.map_or_else(|| "-".into(), |v| format!("{v:.1}"))
@@ -166,22 +177,48 @@ fn run_dit(a: DitArgs) -> Result<()> {
             "tokens", "frames", "fwd ms", "GFLOP/s", "train ms", "torch fwd", "torch trn", "fwd ×", "train ×"
         );
     }
+    if a.rounds == 0 {
+        bail!("--rounds: give at least 1");
+    }
     for &tokens in &a.tokens {
         let case = DitCase::with_tokens(tokens, a.text);
-        let t: DitTiming = bench_dit::<CpuAutodiff>(&config, case, a.reps, &device);
-        let args = [
-            format!("--dim={}", t.dim),
-            format!("--depth={}", t.depth),
-            format!("--heads={}", t.heads),
-            format!("--tokens={}", t.tokens),
-            format!("--text={}", t.text_tokens),
-            format!("--frames={}", t.frames),
-            format!("--reps={}", a.reps),
-        ];
-        let [tf, tt] = reference(a.reference.as_deref(), &args, ["forward_ms", "train_ms"])?;
+        let mut rounds = Vec::new();
+        for _ in 0..a.rounds {
+            let t: DitTiming = bench_dit::<CpuAutodiff>(&config, case, a.reps, &device);
+            let args = [
+                format!("--dim={}", t.dim),
+                format!("--depth={}", t.depth),
+                format!("--heads={}", t.heads),
+                format!("--tokens={}", t.tokens),
+                format!("--text={}", t.text_tokens),
+                format!("--frames={}", t.frames),
+                format!("--reps={}", a.reps),
+            ];
+            let [tf, tt] = reference(a.reference.as_deref(), &args, ["forward_ms", "train_ms"])?;
+            rounds.push((t, tf, tt));
+        }
+        let med = |f: &dyn Fn(&(DitTiming, Option<f64>, Option<f64>)) -> Option<f64>| {
+            median(rounds.iter().filter_map(f).collect())
+        };
+        let (forward_ms, train_ms) = (med(&|r| Some(r.0.forward_ms)), med(&|r| Some(r.0.train_ms)));
+        let (tf, tt) = (med(&|r| r.1), med(&|r| r.2));
+        let forward_ratio = med(&|r| r.1.map(|t| r.0.forward_ms / t));
+        let train_ratio = med(&|r| r.2.map(|t| r.0.train_ms / t));
+        let t = DitTiming {
+            forward_ms: forward_ms.unwrap_or(f64::NAN),
+            train_ms: train_ms.unwrap_or(f64::NAN),
+            ..rounds[0].0.clone()
+        };
         if a.json {
-            println!("{}", json_line(serde_json::to_value(&t)?, &[("torch_forward_ms", tf), ("torch_train_ms", tt)]));
+            let reference = [
+                ("torch_forward_ms", tf),
+                ("torch_train_ms", tt),
+                ("forward_ratio", forward_ratio),
+                ("train_ratio", train_ratio),
+            ];
+            println!("{}", json_line(serde_json::to_value(&t)?, &reference));
         } else {
+            let ratio = |r: Option<f64>| r.map_or_else(|| "-".into(), |r| format!("{r:.2}×"));
             println!(
                 "{:>7} {:>6} | {:>10.1} {:>8.0} {:>10.1} | {:>10} {:>10} | {:>7} {:>7}",
                 t.tokens,
@@ -191,8 +228,8 @@ fn run_dit(a: DitArgs) -> Result<()> {
                 t.train_ms,
                 cell(tf),
                 cell(tt),
-                ratio(t.forward_ms, tf),
-                ratio(t.train_ms, tt)
+                ratio(forward_ratio),
+                ratio(train_ratio)
             );
         }
     }
