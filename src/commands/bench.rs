@@ -139,6 +139,13 @@ fn json_line(mut line: Value, reference: &[(&str, Option<f64>)]) -> Value {
     line
 }
 
+/// One round of `bench dit` on one case: ours, then the reference's forward and training step.
+struct Round {
+    ours: DitTiming,
+    torch_forward: Option<f64>,
+    torch_train: Option<f64>,
+}
+
 /// The median of `values` (the mean of the middle two for an even count); `None` if empty.
 fn median(mut values: Vec<f64>) -> Option<f64> {
     values.sort_by(f64::total_cmp);
@@ -195,19 +202,17 @@ fn run_dit(a: DitArgs) -> Result<()> {
                 format!("--reps={}", a.reps),
             ];
             let [tf, tt] = reference(a.reference.as_deref(), &args, ["forward_ms", "train_ms"])?;
-            rounds.push((t, tf, tt));
+            rounds.push(Round { ours: t, torch_forward: tf, torch_train: tt });
         }
-        let med = |f: &dyn Fn(&(DitTiming, Option<f64>, Option<f64>)) -> Option<f64>| {
-            median(rounds.iter().filter_map(f).collect())
-        };
-        let (forward_ms, train_ms) = (med(&|r| Some(r.0.forward_ms)), med(&|r| Some(r.0.train_ms)));
-        let (tf, tt) = (med(&|r| r.1), med(&|r| r.2));
-        let forward_ratio = med(&|r| r.1.map(|t| r.0.forward_ms / t));
-        let train_ratio = med(&|r| r.2.map(|t| r.0.train_ms / t));
+        let med = |f: &dyn Fn(&Round) -> Option<f64>| median(rounds.iter().filter_map(f).collect());
+        let (forward_ms, train_ms) = (med(&|r| Some(r.ours.forward_ms)), med(&|r| Some(r.ours.train_ms)));
+        let (tf, tt) = (med(&|r| r.torch_forward), med(&|r| r.torch_train));
+        let forward_ratio = med(&|r| r.torch_forward.map(|t| r.ours.forward_ms / t));
+        let train_ratio = med(&|r| r.torch_train.map(|t| r.ours.train_ms / t));
         let t = DitTiming {
             forward_ms: forward_ms.unwrap_or(f64::NAN),
             train_ms: train_ms.unwrap_or(f64::NAN),
-            ..rounds[0].0.clone()
+            ..rounds[0].ours.clone()
         };
         if a.json {
             let reference = [
