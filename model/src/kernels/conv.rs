@@ -64,13 +64,25 @@ pub(super) fn channel_chunk(channels: usize, frames: usize) -> usize {
     channels.div_ceil(wanted).max(MIN_CHUNK).min(channels.max(1))
 }
 
-/// The forward convolution: for every output frame and chunk of output channels, the sum over
-/// taps of `window · weightᵀ` (see `conv_planes`).
+/// The forward convolution. When some horizontal taps share a phase (a kernel wider than its
+/// stride) they are merged into one product of K = taps · c_in on channels-last planes (the
+/// 64→64 3³ case: ~20 % faster); other shapes (1×1 skips, 3×1×1 temporal) gain nothing from
+/// the layout change and stay channel-major.
 ///
 /// # Shapes
 /// - `x` `[batch, c_in, t, h, w]`, `weight` `[c_out, c_in, kt, kh, kw]`, `bias` `[c_out]`
 /// - output `[batch, c_out, t', h', w']`
 fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    if g.merges_taps() { forward_channels_last(g, x, weight, bias) } else { forward_channel_major(g, x, weight, bias) }
+}
+
+/// The forward convolution when no taps merge: for every output frame and chunk of output
+/// channels, the sum over taps of `window · weightᵀ` (see `conv_planes`).
+///
+/// # Shapes
+/// - `x` `[batch, c_in, t, h, w]`, `weight` `[c_out, c_in, kt, kh, kw]`, `bias` `[c_out]`
+/// - output `[batch, c_out, t', h', w']`
+fn forward_channel_major(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     let (planes, frames) = g.planes(x);
     let (rows, taps, [kt, kh, kw]) = (g.rows(), g.taps(), g.kernel);
     let chunk = channel_chunk(g.co, g.batch * g.to);
@@ -103,6 +115,56 @@ fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec
         });
     });
     g.output(&products, bias)
+}
+
+/// The forward convolution, channels-last, when horizontal taps merge: for every output frame and tile of its pixels, the
+/// sum over `(a, b)` and horizontal phase of `window · weight`, where the window holds the
+/// phase's horizontal taps side by side (`[pixels, taps · c_in]`, see
+/// [`Geometry::planes_channels_last`]) — for a 3×3×3 kernel, 9 products with K = 3 · c_in.
+///
+/// # Shapes
+/// - `x` `[batch, c_in, t, h, w]`, `weight` `[c_out, c_in, kt, kh, kw]`, `bias` `[c_out]`
+/// - output `[batch, c_out, t', h', w']`
+fn forward_channels_last(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    let planes = g.planes_channels_last(x);
+    let (packed, starts) = g.weight_channels_last(weight);
+    let ([kt, kh, _], rows, frame_len) = (g.kernel, g.rows(), g.frame_len_channels_last());
+    let frames = g.batch * g.to;
+    let mut tasks: Vec<(usize, usize, &mut [f32])> = Vec::new();
+    let mut products = vec![0.0f32; frames * rows * g.co]; // [batch, t', rows, c_out]
+    let mut rest = products.as_mut_slice();
+    for frame in 0..frames {
+        for (p0, len) in g.forward_tiles(frames, threads()) {
+            let (tile, tail) = rest.split_at_mut(len * g.co);
+            tasks.push((frame, p0, tile));
+            rest = tail;
+        }
+    }
+    tasks.into_par_iter().for_each(|(frame, p0, out)| {
+        let (n, ot, len) = (frame / g.to, frame % g.to, out.len() / g.co);
+        let mut first = true;
+        for a in 0..kt {
+            let Some(it) = g.input_frame(ot, a) else { continue };
+            let base = (n * g.t + it) * frame_len + p0 * g.ci;
+            for b in 0..kh {
+                for px in 0..g.horizontal_phases() {
+                    let k = g.phase_taps(px) * g.ci;
+                    gemm::matmul(
+                        out,
+                        View::new(0, [len, g.co], [g.co, 1]),
+                        &planes,
+                        View::new(base + g.window_channels_last(b, px), [len, k], [g.ci, 1]),
+                        &packed,
+                        View::new(starts[(a * kh + b) * g.horizontal_phases() + px], [k, g.co], [g.co, 1]),
+                        !first,
+                        1,
+                    );
+                    first = false;
+                }
+            }
+        }
+    });
+    g.output_from_channels_last(&products, bias)
 }
 
 /// `∂loss/∂weight`: for every output frame and tap, `dyᵀ · window`, summed.

@@ -18,6 +18,14 @@ use rayon::prelude::*;
 /// (4,224 rows) tiling makes no difference, and 4,096 keeps the gemm calls fewer.
 const PIXEL_TILE: usize = 4096;
 
+/// Rows per task of the forward (output pixels, channels-last): a task's products (`rows ×
+/// c_out`) stay in L2 across its taps.
+const FORWARD_TILE: usize = 1024;
+
+/// Output channels per task when the forward's channels-last products are written back
+/// channel-major: each task reads `OUT_CHANNELS` neighbouring values of a pixel at once.
+const OUT_CHANNELS: usize = 8;
+
 /// Where frame `(n, t)` of a `[.., channels, pixels]` operand starts, and its channel stride.
 #[derive(Clone, Copy, Debug)]
 pub struct Frames {
@@ -202,6 +210,137 @@ impl Geometry {
             }
         });
         (Cow::Owned(planes), Self::frame_major(ci, t, channel))
+    }
+
+    /// The forward's tiles of a frame's rows `(first, len)`: near-equal, at most
+    /// `FORWARD_TILE` rows, and enough of them that `frames` frames make a few tasks per thread.
+    pub fn forward_tiles(&self, frames: usize, threads: usize) -> impl Iterator<Item = (usize, usize)> {
+        let rows = self.rows();
+        let wanted = (4 * threads).div_ceil(frames.max(1)).max(rows.div_ceil(FORWARD_TILE));
+        let tile = rows.div_ceil(wanted).next_multiple_of(16).max(16);
+        (0..rows).step_by(tile).map(move |first| (first, tile.min(rows - first)))
+    }
+
+    /// Whether some horizontal taps share a phase (the kernel is wider than its stride).
+    pub fn merges_taps(&self) -> bool {
+        self.kernel[2] > self.stride[2]
+    }
+
+    /// Horizontal taps of phase `px` (`e = px, px + sw, …`): consecutive columns of one plane.
+    pub fn phase_taps(&self, px: usize) -> usize {
+        (self.kernel[2] - px).div_ceil(self.stride[2])
+    }
+
+    /// Horizontal phases some tap reads.
+    pub fn horizontal_phases(&self) -> usize {
+        self.phases()[1]
+    }
+
+    /// Values of one frame of the channels-last planes.
+    pub fn frame_len_channels_last(&self) -> usize {
+        self.channel_len() * self.ci
+    }
+
+    /// Where the window of taps `(b, px + j · sw)` (every `j`) starts within a frame of the
+    /// channels-last planes, in values.
+    pub fn window_channels_last(&self, b: usize, px: usize) -> usize {
+        self.window(b, px) * self.ci
+    }
+
+    /// The input's planes channels-last, `[batch, t, planes, c_in]`: each padded pixel holds its
+    /// `c_in` values together, so the windows of a phase's horizontal taps are one
+    /// `[pixels, taps · c_in]` view (row stride `c_in`).
+    ///
+    /// # Shapes
+    /// - `x` `[batch, c_in, t, h, w]`
+    pub fn planes_channels_last(&self, x: &[f32]) -> Vec<f32> {
+        let Geometry { ci, t, h, w, .. } = *self;
+        let (len, wq, hq) = (self.plane_len(), self.plane_width(), self.plane_height());
+        let [phy, phx] = self.phases();
+        let [_, sh, sw] = self.stride;
+        let [_, ph, pw] = self.padding;
+        let mut planes = vec![0.0f32; self.batch * t * self.frame_len_channels_last()];
+        planes.par_chunks_mut(self.frame_len_channels_last()).enumerate().for_each(|(frame, out)| {
+            let (n, it) = (frame / t, frame % t);
+            for py in 0..phy {
+                for px in 0..phx {
+                    let plane = &mut out[(py * phx + px) * len * ci..][..len * ci];
+                    let lo = pw.saturating_sub(px).div_ceil(sw);
+                    let hi = (w + pw).checked_sub(px).map_or(0, |v| v.div_ceil(sw)).min(wq);
+                    for qy in 0..hq {
+                        let Some(y) = (qy * sh + py).checked_sub(ph).filter(|&y| y < h) else { continue };
+                        // One plane row of every channel: `wq × c_in` values, in cache.
+                        let dst = &mut plane[qy * wq * ci..(qy + 1) * wq * ci];
+                        for c in 0..ci {
+                            let row = &x[((n * ci + c) * t + it) * h * w + y * w..][..w];
+                            for qx in lo..hi.max(lo) {
+                                dst[qx * ci + c] = row[qx * sw + px - pw];
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        planes
+    }
+
+    /// The weight as the forward reads it: for each `(a, b, px)`, the `[taps · c_in, c_out]`
+    /// matrix of that phase's horizontal taps (row `j · c_in + c` is tap `e = px + j · sw` of
+    /// channel `c`), one after another; and where each starts.
+    ///
+    /// # Shapes
+    /// - `weight` `[c_out, c_in, kt, kh, kw]`
+    pub fn weight_channels_last(&self, weight: &[f32]) -> (Vec<f32>, Vec<usize>) {
+        let Geometry { ci, co, .. } = *self;
+        let ([kt, kh, kw], sw, taps) = (self.kernel, self.stride[2], self.taps());
+        let mut packed = Vec::with_capacity(weight.len());
+        let mut starts = Vec::new();
+        for a in 0..kt {
+            for b in 0..kh {
+                for px in 0..self.horizontal_phases() {
+                    starts.push(packed.len());
+                    for j in 0..self.phase_taps(px) {
+                        let e = px + j * sw;
+                        for c in 0..ci {
+                            packed.extend((0..co).map(|o| weight[(o * ci + c) * taps + (a * kh + b) * kw + e]));
+                        }
+                    }
+                }
+            }
+        }
+        (packed, starts)
+    }
+
+    /// The output `[batch, c_out, t', h', w']` from the forward's channels-last products
+    /// `[batch, t', rows, c_out]`, scratch columns dropped and `bias` added.
+    pub fn output_from_channels_last(&self, products: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+        let Geometry { co, to, ho, wo, .. } = *self;
+        let (rows, wq, slab) = (self.rows(), self.plane_width(), to * ho * wo);
+        let mut y = vec![0.0f32; self.batch * co * slab];
+        // Tasks of `OUT_CHANNELS` output channels of one sample (never across samples).
+        let per_sample = co.div_ceil(OUT_CHANNELS);
+        let mut tasks: Vec<(usize, usize, &mut [f32])> = Vec::new();
+        for (n, sample) in y.chunks_mut(co * slab).enumerate() {
+            for (i, part) in sample.chunks_mut(OUT_CHANNELS * slab).enumerate() {
+                tasks.push((n, i * OUT_CHANNELS, part));
+            }
+        }
+        debug_assert_eq!(tasks.len(), self.batch * per_sample);
+        tasks.into_par_iter().for_each(|(n, o0, out)| {
+            let channels = out.len() / slab;
+            for ot in 0..to {
+                let frame = &products[(n * to + ot) * rows * co..][..rows * co];
+                for oy in 0..ho {
+                    for ox in 0..wo {
+                        let src = &frame[(oy * wq + ox) * co + o0..][..channels];
+                        for (k, &v) in src.iter().enumerate() {
+                            out[k * slab + (ot * ho + oy) * wo + ox] = v + bias.map_or(0.0, |b| b[o0 + k]);
+                        }
+                    }
+                }
+            }
+        });
+        y
     }
 
     /// A `[batch, c_out, t', h', w']` tensor (an output gradient) at the products' row width,
