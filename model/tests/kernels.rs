@@ -153,6 +153,23 @@ fn attention_reads_head_views_and_broadcast_masks() {
 }
 
 #[test]
+fn attention_gradients_of_one_long_head_match_burn() {
+    // One head of many queries (several forward blocks), more keys than one block of rows.
+    let (n, m, d) = (300, 90, 16);
+    let inputs =
+        [random::<Cpu, 4>([1, 1, n, d], 40), random::<Cpu, 4>([1, 1, m, d], 41), random::<Cpu, 4>([1, 1, m, d], 42)];
+    let w = random::<Cpu, 4>([1, 1, n, d], 43);
+    let (ours, g_ours) =
+        grads(&inputs, w.clone(), |t| kernels::attention(t[0].clone(), t[1].clone(), t[2].clone(), None));
+    let (plain, g_plain) = grads(&inputs, w, |t| plain_attention(t[0].clone(), t[1].clone(), t[2].clone(), None));
+    assert!(max_diff(ours, plain) < 1e-5);
+    for (name, (a, p)) in ["q", "k", "v"].iter().zip(g_ours.into_iter().zip(g_plain)) {
+        let diff = max_diff(a, p);
+        assert!(diff < 1e-4, "gradient of {name} differs by {diff}");
+    }
+}
+
+#[test]
 fn rms_norm_matches_burn() {
     let x = random::<Cpu, 4>([2, 3, 29, 64], 10) * 2.0 + 0.5;
     let gamma = random::<Cpu, 1>([64], 11);
