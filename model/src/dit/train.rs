@@ -111,7 +111,7 @@ impl DitTrainConfig {
             image_share: 0.3,
             checkpoint_every: 100,
             log_every: 10,
-            workers: 1,
+            workers: 2,
             init_from: None,
         }
     }
