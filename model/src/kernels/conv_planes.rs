@@ -6,7 +6,11 @@
 //! `[pixels, c_in] · [c_in, c_out]` straight from the planes (no unfold), the forward is their
 //! sum over taps, the weight gradient their transposes, and the input gradient the same products
 //! scattered back into planes. The columns past the output width are scratch (forward) or zero
-//! (gradients).
+//! (gradients). For kernels wider than their stride the forward uses the same planes laid out
+//! channels-last (`planes_channels_last`): a pixel's `c_in` values are adjacent, so the windows
+//! of the horizontal taps sharing a phase are one `[pixels, taps · c_in]` view, with the weight
+//! packed to match (`weight_channels_last`) and the products written back channel-major
+//! (`output_from_channels_last`).
 
 use std::borrow::Cow;
 
