@@ -1,5 +1,7 @@
 //! Where the model's work runs: on one of rayon's worker threads, so that the thread driving a
-//! training step or a denoising loop is itself one of the threads its parallel kernels run on.
+//! training step or a denoising step is itself one of the threads its parallel kernels run on.
+//! The CLI runs each command this way; the plugin's worker runs each stream step this way (and
+//! waits for requests on its own thread, holding no pool thread while idle).
 //! Called from an ordinary thread, every parallel op hands its work to rayon's workers and the
 //! caller waits; between ops the workers spin while the caller does the serial part, so on a
 //! 2-core machine three busy threads share two cores. Run from a worker, the driving thread

@@ -132,10 +132,9 @@ impl WorkerHandle {
     pub fn spawn(model: PathBuf, device: ComputeDevice, config: StreamConfig) -> std::io::Result<Self> {
         let (requests, request_rx) = bounded(REQUEST_CAPACITY);
         let (reply_tx, replies) = bounded(REPLY_CAPACITY);
-        let thread = std::thread::Builder::new().name("worldsim-worker".into()).spawn(move || {
-            // The worker drives the model from one of rayon's threads (see `threads`).
-            worldsim_model::threads::on_compute_pool(|| Worker::new(request_rx, reply_tx, config).run(model, device))
-        })?;
+        let thread = std::thread::Builder::new()
+            .name("worldsim-worker".into())
+            .spawn(move || Worker::new(request_rx, reply_tx, config).run(model, device))?;
         Ok(WorkerHandle { requests, replies, thread: Some(thread) })
     }
 }
@@ -288,9 +287,13 @@ impl Worker {
         let Some(stream) = self.streams.get_mut(&id) else { return };
         let controls = stream.steering.controls.clone();
         let start = stream.start.take();
-        let outcome = catch_unwind(AssertUnwindSafe(|| match &start {
-            Some(image) => sim.start_from(id, image, &controls),
-            None => sim.step(id, &controls),
+        // The step runs on one of rayon's threads, which then takes part in its parallel ops
+        // (`worldsim_model::threads`); waiting for requests never holds one.
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            worldsim_model::threads::on_compute_pool(|| match &start {
+                Some(image) => sim.start_from(id, image, &controls),
+                None => sim.step(id, &controls),
+            })
         }));
         let failure = match outcome {
             Ok(Ok(step)) => {

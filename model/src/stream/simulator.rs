@@ -91,7 +91,7 @@ impl Simulator {
 }
 
 /// The backend-erased face of [`Streams`].
-trait Engine {
+trait Engine: Send {
     fn size_multiple(&self) -> usize;
     fn open(&mut self, id: StreamId, spec: StreamSpec, config: StreamConfig) -> Result<(), ModelError>;
     fn step(
