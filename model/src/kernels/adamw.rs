@@ -9,9 +9,8 @@ use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
 use super::route::{Kind, cast, kind_of};
-use super::storage::{contiguous, flex_tensor, values, wrap};
+use super::storage::{contiguous, flex_of, flex_tensor, values, wrap};
 use super::vector::{self, CHUNK};
-use crate::Cpu;
 
 /// The scalars of one AdamW step of one tensor.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -81,7 +80,6 @@ pub fn adamw_update<B: Backend, const D: usize>(
 ) -> (Tensor<B, D>, Tensor<B, D>, Tensor<B, D>) {
     match kind_of(&param) {
         Kind::Cpu => {
-            let flex_of = |t: Tensor<B, D>| cast::<_, Tensor<Cpu, D>>(t).into_primitive().tensor();
             let moments = moments.map(|(m, v)| (flex_of(m), flex_of(v)));
             let [p, m, v] = update(flex_of(param), &contiguous(flex_of(grad)), moments, step);
             (cast(wrap::<D>(p)), cast(wrap::<D>(m)), cast(wrap::<D>(v)))

@@ -17,7 +17,7 @@ use super::conv_planes::{Frames, Geometry};
 use super::gemm::{self, View};
 use super::node::record;
 use super::route::{Kind, cast, kind_of};
-use super::storage::{contiguous, flex_tensor, values, wrap};
+use super::storage::{contiguous, flex_of, flex_tensor, values, wrap};
 use crate::{Cpu, CpuAutodiff};
 
 /// burn's `conv3d`; on the CPU (groups 1, dilation 1 — the VAE's convolutions) the fast kernels,
@@ -44,11 +44,6 @@ pub fn conv3d<B: Backend>(
         (Kind::CpuAutodiff, Some(bias)) if fast => cast(conv3d_autodiff(cast(x), cast(weight), cast(bias), options)),
         (_, bias) => module::conv3d(x, weight, bias, options),
     }
-}
-
-/// The flex tensor of a burn-flex tensor (as it is: possibly a strided view).
-pub(super) fn flex_of<B: Backend, const D: usize>(x: Tensor<B, D>) -> FlexTensor {
-    cast::<_, Tensor<Cpu, D>>(x).into_primitive().tensor()
 }
 
 /// Threads rayon runs kernels on.

@@ -14,7 +14,7 @@ use burn_flex::FlexTensor;
 use super::gemm::{self, View};
 use super::node::record;
 use super::route::{Kind, cast, kind_of};
-use super::storage::{contiguous, flex_tensor, values, wrap};
+use super::storage::{contiguous, flex_of, flex_tensor, values, wrap};
 use crate::{Cpu, CpuAutodiff};
 
 /// `x · weight + bias`.
@@ -25,8 +25,7 @@ use crate::{Cpu, CpuAutodiff};
 pub fn linear<B: Backend>(x: Tensor<B, 2>, weight: Tensor<B, 2>, bias: Option<Tensor<B, 1>>) -> Tensor<B, 2> {
     match (kind_of(&x), bias) {
         (Kind::Cpu, bias) => {
-            let flex_of = |t: Tensor<B, 2>| cast::<_, Tensor<Cpu, 2>>(t).into_primitive().tensor();
-            let bias = bias.map(|b| contiguous(cast::<_, Tensor<Cpu, 1>>(b).into_primitive().tensor()));
+            let bias = bias.map(|b| contiguous(flex_of(b)));
             cast(wrap::<2>(forward(&Matrix::new(flex_of(x)), &Matrix::new(flex_of(weight)), bias.as_ref())))
         }
         (Kind::CpuAutodiff, Some(bias)) => cast(linear_autodiff(cast(x), cast(weight), cast(bias))),

@@ -11,6 +11,12 @@ pub fn flex<const D: usize>(x: Tensor<Cpu, D>) -> FlexTensor {
     contiguous(x.into_primitive().tensor())
 }
 
+/// The flex tensor behind a tensor of a generic backend that [`super::route::kind_of`] said is
+/// burn-flex (as it is: possibly a strided view).
+pub fn flex_of<B: Backend, const D: usize>(x: Tensor<B, D>) -> FlexTensor {
+    super::route::cast::<_, Tensor<Cpu, D>>(x).into_primitive().tensor()
+}
+
 /// `t`, contiguous from offset 0.
 pub fn contiguous(t: FlexTensor) -> FlexTensor {
     if t.layout().is_contiguous() && t.layout().start_offset() == 0 { t } else { t.to_contiguous() }

@@ -14,12 +14,12 @@ use burn::tensor::ops::ConvOptions;
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
-use super::conv::{bias_grad, channel_chunk, conv3d, flex_of, sum_over_frames};
+use super::conv::{bias_grad, channel_chunk, conv3d, sum_over_frames};
 use super::conv_planes::Geometry;
 use super::gemm::{self, View};
 use super::node::record;
 use super::route::{Kind, cast, kind_of};
-use super::storage::{contiguous, flex_tensor, values, wrap};
+use super::storage::{contiguous, flex_of, flex_tensor, values, wrap};
 use crate::{Cpu, CpuAutodiff};
 
 /// Output phases per axis (the upsampling factor) and the input taps of one phase per axis.
