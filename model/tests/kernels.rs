@@ -415,19 +415,24 @@ fn group_norm_silu_matches_plain_ops() {
     assert!(max_diff(db1, db2) < 1e-4);
 }
 
+/// A tensor's two AdamW moments.
+type Moments = (Tensor<Cpu, 2>, Tensor<Cpu, 2>);
+/// One AdamW step: `(param, grad, moments, step) → (param, moment 1, moment 2)`.
+type Update = fn(
+    Tensor<Cpu, 2>,
+    Tensor<Cpu, 2>,
+    Option<Moments>,
+    &kernels::AdamWStep,
+) -> (Tensor<Cpu, 2>, Tensor<Cpu, 2>, Tensor<Cpu, 2>);
+
 /// Three AdamW steps of `param` with the given gradients, through `update`.
 fn adamw_steps(
-    update: impl Fn(
-        Tensor<Cpu, 2>,
-        Tensor<Cpu, 2>,
-        Option<(Tensor<Cpu, 2>, Tensor<Cpu, 2>)>,
-        &kernels::AdamWStep,
-    ) -> [Tensor<Cpu, 2>; 3],
+    update: Update,
     param: Tensor<Cpu, 2>,
     grads: &[Tensor<Cpu, 2>],
     max_grad_norm: Option<f32>,
 ) -> [Tensor<Cpu, 2>; 3] {
-    let mut state: Option<(Tensor<Cpu, 2>, Tensor<Cpu, 2>)> = None;
+    let mut state: Option<Moments> = None;
     let mut param = param;
     for (i, g) in grads.iter().enumerate() {
         let step = kernels::AdamWStep {
@@ -439,7 +444,7 @@ fn adamw_steps(
             lr: 1e-2,
             time: i + 1,
         };
-        let [p, m, v] = update(param, g.clone(), state, &step);
+        let (p, m, v) = update(param, g.clone(), state, &step);
         param = p;
         state = Some((m, v));
     }
@@ -457,24 +462,8 @@ fn adamw_update_matches_plain_ops() {
         // not the small one's first step, `None` never.
         for clip in [Some(5.0), None] {
             let kept = param.clone();
-            let ours = adamw_steps(
-                |p, g, s, step| {
-                    let (p, m, v) = kernels::adamw_update(p, g, s, step);
-                    [p, m, v]
-                },
-                param.clone(),
-                &grads,
-                clip,
-            );
-            let plain = adamw_steps(
-                |p, g, s, step| {
-                    let (p, m, v) = kernels::adamw_update_plain(p, g, s, step);
-                    [p, m, v]
-                },
-                param.clone(),
-                &grads,
-                clip,
-            );
+            let ours = adamw_steps(kernels::adamw_update, param.clone(), &grads, clip);
+            let plain = adamw_steps(kernels::adamw_update_plain, param.clone(), &grads, clip);
             // A parameter held elsewhere is not written in place.
             assert_eq!(max_diff(kept, param.clone()), 0.0);
             for (name, (a, b)) in ["param", "moment 1", "moment 2"].iter().zip(ours.into_iter().zip(plain)) {
