@@ -175,6 +175,21 @@ impl Geometry {
         Frames { sample: frames * channels * pixels, frame: channels * pixels, channel: pixels }
     }
 
+    /// The input row that row `qy` of the planes of vertical phase `py` holds (`None` in the
+    /// padding).
+    fn input_row(&self, qy: usize, py: usize) -> Option<usize> {
+        (qy * self.stride[1] + py).checked_sub(self.padding[1]).filter(|&y| y < self.h)
+    }
+
+    /// The columns of a plane of horizontal phase `px` that hold input pixels: column `qx`
+    /// reads input column `qx · sw + px − pw`.
+    fn plane_columns(&self, px: usize) -> std::ops::Range<usize> {
+        let ([sw, pw], w) = ([self.stride[2], self.padding[2]], self.w);
+        let lo = pw.saturating_sub(px).div_ceil(sw);
+        let hi = (w + pw).checked_sub(px).map_or(0, |v| v.div_ceil(sw)).min(self.plane_width());
+        lo..hi.max(lo)
+    }
+
     /// The input's planes, frame-major `[batch, t, c_in, planes]` (or the input itself when
     /// they are the same).
     ///
@@ -187,8 +202,8 @@ impl Geometry {
         }
         let (len, wq, hq) = (self.plane_len(), self.plane_width(), self.plane_height());
         let [phy, phx] = self.phases();
-        let [_, sh, sw] = self.stride;
-        let [_, ph, pw] = self.padding;
+        let sw = self.stride[2];
+        let pw = self.padding[2];
         let channel = self.channel_len();
         let mut planes = vec![0.0f32; self.batch * t * ci * channel];
         planes.par_chunks_mut(ci * channel).enumerate().for_each(|(frame, out)| {
@@ -198,14 +213,11 @@ impl Geometry {
                 for py in 0..phy {
                     for px in 0..phx {
                         let plane = &mut out[c * channel + (py * phx + px) * len..][..len];
-                        // Plane column qx reads input column qx · sw + px − pw.
-                        let lo = pw.saturating_sub(px).div_ceil(sw);
-                        let hi = (w + pw).checked_sub(px).map_or(0, |v| v.div_ceil(sw)).min(wq);
                         for qy in 0..hq {
-                            let Some(y) = (qy * sh + py).checked_sub(ph).filter(|&y| y < h) else { continue };
+                            let Some(y) = self.input_row(qy, py) else { continue };
                             let row = &src[y * w..(y + 1) * w];
                             let dst = &mut plane[qy * wq..(qy + 1) * wq];
-                            for qx in lo..hi.max(lo) {
+                            for qx in self.plane_columns(px) {
                                 dst[qx] = row[qx * sw + px - pw];
                             }
                         }
@@ -261,23 +273,21 @@ impl Geometry {
         let Geometry { ci, t, h, w, .. } = *self;
         let (len, wq, hq) = (self.plane_len(), self.plane_width(), self.plane_height());
         let [phy, phx] = self.phases();
-        let [_, sh, sw] = self.stride;
-        let [_, ph, pw] = self.padding;
+        let sw = self.stride[2];
+        let pw = self.padding[2];
         let mut planes = vec![0.0f32; self.batch * t * self.frame_len_channels_last()];
         planes.par_chunks_mut(self.frame_len_channels_last()).enumerate().for_each(|(frame, out)| {
             let (n, it) = (frame / t, frame % t);
             for py in 0..phy {
                 for px in 0..phx {
                     let plane = &mut out[(py * phx + px) * len * ci..][..len * ci];
-                    let lo = pw.saturating_sub(px).div_ceil(sw);
-                    let hi = (w + pw).checked_sub(px).map_or(0, |v| v.div_ceil(sw)).min(wq);
                     for qy in 0..hq {
-                        let Some(y) = (qy * sh + py).checked_sub(ph).filter(|&y| y < h) else { continue };
+                        let Some(y) = self.input_row(qy, py) else { continue };
                         // One plane row of every channel: `wq × c_in` values, in cache.
                         let dst = &mut plane[qy * wq * ci..(qy + 1) * wq * ci];
                         for c in 0..ci {
                             let row = &x[((n * ci + c) * t + it) * h * w + y * w..][..w];
-                            for qx in lo..hi.max(lo) {
+                            for qx in self.plane_columns(px) {
                                 dst[qx * ci + c] = row[qx * sw + px - pw];
                             }
                         }
