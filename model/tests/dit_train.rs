@@ -9,6 +9,7 @@ use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::prelude::*;
 use worldsim_model::diffusion::SamplerKind;
 use worldsim_model::dit::DitConfig;
+use worldsim_model::dit::focus::object_focus;
 use worldsim_model::dit::layout::AttentionMode;
 use worldsim_model::dit::train::{DitTrainConfig, LatentSample, flow_loss, init_denoiser, train_dit};
 use worldsim_model::dit::weights::{DIT_FORMAT, DitMeta, load_denoiser, save_denoiser};
@@ -19,6 +20,7 @@ use worldsim_model::vae::train::Stop;
 use worldsim_model::vae::weights::load_vae;
 use worldsim_model::{Cpu, CpuAutodiff, ModelError};
 use worldsim_scenes::rng::Rng;
+use worldsim_scenes::{Clip, Scene};
 
 /// This package's folder, from cargo at run time (a test binary built in another checkout that
 /// shares the target folder must still read this checkout's files).
@@ -81,6 +83,7 @@ fn a_small_dit_overfits_one_clip() {
         grid: (2, 2),
         caption: "A red ball falls.".into(),
         actions: vec!["the camera holds still".into(); 2],
+        focus: Vec::new(),
     };
     let batch = vec![clip.clone(), clip];
     CpuAutodiff::seed(&device, 3);
@@ -106,6 +109,88 @@ fn a_small_dit_overfits_one_clip() {
     }
     let after = eval(&model);
     assert!(after < 0.25 * before, "loss on one clip went from {before} to {after}; a DiT should over-fit it");
+}
+
+#[test]
+fn object_focus_marks_the_tokens_that_hold_objects() {
+    let scene = Scene::load(&manifest_dir().join("../scenes/bouncing_balls.ron"))
+        .expect("scene")
+        .with_overrides(Some((64, 64)), Some(9), Some(4242))
+        .expect("valid");
+    let clip = Clip::render(&scene);
+    let (cell, temporal, frames, grid) = (8usize, 4usize, 3usize, (8usize, 8usize));
+    let focus = object_focus(&clip.truth, frames, grid, cell, temporal);
+    assert_eq!(focus.len(), frames * 64);
+    // Brute force, pixel by pixel: the tokens whose pixel centres fall inside a visible
+    // object's box (`inner`), and those within one pixel of one (`outer`).
+    let mut inner = vec![false; focus.len()];
+    let mut outer = vec![false; focus.len()];
+    for (i, truth) in clip.truth.iter().enumerate() {
+        let f = if i == 0 { 0 } else { (i - 1) / temporal + 1 };
+        for o in truth.objects.iter().filter(|o| o.visible_fraction > 0.0) {
+            let b = &o.pixel;
+            for y in 0..64usize {
+                for x in 0..64usize {
+                    let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
+                    let within = |m: f32| {
+                        px >= b.x0.min(b.x1) - m
+                            && px <= b.x0.max(b.x1) + m
+                            && py >= b.y0.min(b.y1) - m
+                            && py <= b.y0.max(b.y1) + m
+                    };
+                    let token = (f * 8 + y / cell) * 8 + x / cell;
+                    inner[token] |= within(0.0);
+                    outer[token] |= within(1.0);
+                }
+            }
+        }
+    }
+    for (t, &v) in focus.iter().enumerate() {
+        assert!(v == 0.0 || v == 1.0, "token {t}: focus {v} is not a mask value");
+        assert!(!inner[t] || v == 1.0, "token {t} holds an object's pixels but is not marked");
+        assert!(!(v == 1.0 && !outer[t]), "token {t} is marked but no object comes within a pixel of it");
+    }
+    let marked = focus.iter().sum::<f32>();
+    assert!(marked >= 3.0 && marked <= 0.4 * focus.len() as f32, "{marked} of {} tokens marked", focus.len());
+}
+
+#[test]
+fn object_weighting_is_a_weighted_mean() {
+    let device = Default::default();
+    let mut config = micro(1);
+    // Every frame denoised (a given frame weighs 0 whatever it holds).
+    config.noise.given_share = 0.0;
+    let td = config.model.token_dim();
+    let mut rng = Rng::new(5);
+    let sample = |focus: Vec<f32>, rng: &mut Rng| LatentSample {
+        tokens: (0..2 * 4 * td).map(|_| worldsim_model::diffusion::flow::normal(rng)).collect(),
+        frames: 2,
+        grid: (2, 2),
+        caption: "A red ball falls.".into(),
+        actions: vec!["the camera holds still".into(); 2],
+        focus,
+    };
+    let clip = sample(Vec::new(), &mut rng);
+    CpuAutodiff::seed(&device, 3);
+    let model = init_denoiser::<Cpu>(&config, &device);
+    let loss = |c: &DitTrainConfig, s: &LatentSample| -> f32 {
+        flow_loss::<Cpu>(&model, c, std::slice::from_ref(s), AttentionMode::Bidirectional, &mut Rng::new(9), &device)
+            .into_scalar()
+    };
+    let plain = loss(&DitTrainConfig { object_weight: 0.0, ..config.clone() }, &clip);
+    // Every token marked: uniform weights, the same mean.
+    let everywhere = LatentSample { focus: vec![1.0; 8], ..clip.clone() };
+    let uniform = loss(&DitTrainConfig { object_weight: 3.0, ..config.clone() }, &everywhere);
+    assert!((plain - uniform).abs() < 1e-5 * plain.abs().max(1.0), "{plain} vs {uniform}");
+    // One token marked: L(w) = (S + w·e) / (8 + w) per token, with S the plain sum and e that
+    // token's error. Solve e from w = 3, then predict w = 10.
+    let one = LatentSample { focus: (0..8).map(|i| f32::from(i == 5)).collect(), ..clip.clone() };
+    let at = |w: f32| f64::from(loss(&DitTrainConfig { object_weight: w, ..config.clone() }, &one));
+    let (l0, l3, l10) = (f64::from(plain), at(3.0), at(10.0));
+    let e = (l3 * 11.0 - 8.0 * l0) / 3.0;
+    let predicted = (8.0 * l0 + 10.0 * e) / 18.0;
+    assert!((l10 - predicted).abs() < 1e-4 * l0, "weight 10: {l10}, a weighted mean predicts {predicted}");
+    assert!((l3 - l0).abs() > 1e-4 * l0, "a weighted token moves the mean: {l3} vs {l0}");
 }
 
 #[test]

@@ -97,6 +97,10 @@ pub enum TrainCommand {
         /// Fine-tune: start from the DiT of this model folder (e.g. assets/models/tiny).
         #[arg(long)]
         init_from: Option<PathBuf>,
+        /// Extra loss weight of tokens that hold a ball, box or the player (default: the
+        /// recipe's, 4; 0 weighs every token alike).
+        #[arg(long)]
+        object_weight: Option<f32>,
         /// Threads rendering and encoding training clips (2: the 2-core machine's measured best,
         /// the encoding of one clip overlapping the next while the step runs).
         #[arg(long, default_value_t = 2)]
@@ -176,6 +180,7 @@ pub fn run(command: TrainCommand) -> Result<()> {
             batch,
             lr,
             init_from,
+            object_weight,
             workers,
             device,
         } => {
@@ -192,6 +197,12 @@ pub fn run(command: TrainCommand) -> Result<()> {
                 DitTrainConfig { model, seed: seed.unwrap_or(base.seed), batch, workers, init_from, ..base };
             if let Some(peak) = lr {
                 config.schedule.peak = peak;
+            }
+            if let Some(w) = object_weight {
+                if !(w.is_finite() && w >= 0.0) {
+                    bail!("--object-weight {w} must be a finite number ≥ 0 (0 weighs every token alike)");
+                }
+                config.object_weight = w;
             }
             let stop = minutes.map_or(Stop::Steps(steps), Stop::Minutes);
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());

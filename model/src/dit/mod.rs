@@ -1,12 +1,14 @@
 //! The diffusion transformer over spacetime latent patches (DESIGN §3): patches and positions
 //! ([`patch`]), 3D rotary positions ([`rope`]), Patch n' Pack layouts with their attention masks
 //! ([`layout`]), attention ([`attention`]), the adaLN-Zero block ([`block`]) and the model with
-//! its per-latent-frame conditioning and key/value cache ([`model`]).
+//! its per-latent-frame conditioning and key/value cache ([`model`]); training ([`train`]) with
+//! its object-weighted loss ([`focus`]).
 
 pub mod attention;
 pub mod block;
 pub mod config;
 pub mod denoiser;
+pub mod focus;
 pub mod layout;
 pub mod model;
 pub mod patch;

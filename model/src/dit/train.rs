@@ -21,6 +21,7 @@ use worldsim_scenes::rng::{Rng, mix64};
 
 use super::config::DitConfig;
 use super::denoiser::{Denoiser, NoisySample};
+use super::focus::object_focus;
 use super::layout::AttentionMode;
 use super::patch::patchify;
 use super::weights::load_denoiser;
@@ -80,6 +81,11 @@ pub struct DitTrainConfig {
     pub log_every: u64,
     /// Data worker threads (each renders and VAE-encodes clips).
     pub workers: usize,
+    /// Extra loss weight of the tokens that hold an object (`focus`): a token's squared error
+    /// counts `1 + object_weight` times when a ball, box or the player is in it, once otherwise
+    /// (0: every token alike, the shipped run's original recipe).
+    #[serde(default)]
+    pub object_weight: f32,
     /// Fine-tune: start from the weights of this model folder (`dit.json` + `dit.mpk`, e.g.
     /// the shipped one) instead of a fresh initialisation.
     #[serde(default)]
@@ -112,6 +118,7 @@ impl DitTrainConfig {
             checkpoint_every: 100,
             log_every: 10,
             workers: 2,
+            object_weight: 4.0,
             init_from: None,
         }
     }
@@ -163,6 +170,9 @@ pub struct LatentSample {
     pub caption: String,
     /// The action caption at the start of each latent frame.
     pub actions: Vec<String>,
+    /// `[frames · gh · gw]`: 1 where a token holds an object ([`object_focus`]), else 0; empty
+    /// for none.
+    pub focus: Vec<f32>,
 }
 
 /// The `index`-th training clip: rendered, encoded (latent mean), normalised and patchified.
@@ -178,11 +188,13 @@ pub fn latent_sample(config: &DitTrainConfig, vae: &LoadedVae<Cpu>, index: u64) 
     let tokens = patchify(z, p).into_data().to_vec::<f32>().unwrap_or_default();
     let ft = vae.meta.config.temporal_factor();
     let actions = (0..t).map(|f| clip.captions.actions[if f == 0 { 0 } else { (f - 1) * ft + 1 }].clone()).collect();
-    LatentSample { tokens, frames: t, grid: (h / p, w / p), caption: clip.captions.caption, actions }
+    let grid = (h / p, w / p);
+    let focus = object_focus(&clip.truth, t, grid, p * vae.meta.config.spatial_factor(), ft);
+    LatentSample { tokens, frames: t, grid, caption: clip.captions.caption, actions, focus }
 }
 
-/// Mean squared error of the velocity over every denoised token of a batch (frames given clean
-/// as conditions carry no loss).
+/// Weighted mean squared error of the velocity over every denoised token of a batch: frames
+/// given as conditions carry no loss, tokens holding an object weigh `1 + object_weight`.
 ///
 /// # Shapes
 /// - output `[1]`
@@ -210,7 +222,10 @@ pub fn flow_loss<B: Backend>(
                 *level = if config.noise.given_level > 0.0 { rng.range(0.0, config.noise.given_level) } else { 0.0 };
             }
         }
-        weights.extend((0..n).map(|i| if given[i / per_frame] { 0.0 } else { 1.0 }));
+        let focus = |i: usize| s.focus.get(i).copied().unwrap_or(0.0);
+        weights.extend(
+            (0..n).map(|i| if given[i / per_frame] { 0.0 } else { 1.0 + config.object_weight * focus(i) }),
+        );
         let eps: Vec<f32> = (0..s.tokens.len()).map(|_| normal(rng)).collect();
         let mut noisy = Vec::with_capacity(s.tokens.len());
         let mut target = Vec::with_capacity(s.tokens.len());
