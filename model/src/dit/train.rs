@@ -223,9 +223,7 @@ pub fn flow_loss<B: Backend>(
             }
         }
         let focus = |i: usize| s.focus.get(i).copied().unwrap_or(0.0);
-        weights.extend(
-            (0..n).map(|i| if given[i / per_frame] { 0.0 } else { 1.0 + config.object_weight * focus(i) }),
-        );
+        weights.extend((0..n).map(|i| if given[i / per_frame] { 0.0 } else { 1.0 + config.object_weight * focus(i) }));
         let eps: Vec<f32> = (0..s.tokens.len()).map(|_| normal(rng)).collect();
         let mut noisy = Vec::with_capacity(s.tokens.len());
         let mut target = Vec::with_capacity(s.tokens.len());
