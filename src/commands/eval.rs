@@ -36,8 +36,8 @@ pub enum EvalCommand {
         /// Sampler steps.
         #[arg(long, default_value_t = 30)]
         steps: usize,
-        /// Classifier-free guidance scale.
-        #[arg(long, default_value_t = 3.0)]
+        /// Classifier-free guidance scale (default: text-to-video's, 9).
+        #[arg(long, default_value_t = worldsim_model::generate::TEXT_TO_VIDEO_GUIDANCE)]
         guidance: f32,
         /// Seed of the held-out scenes (training uses seed 1).
         #[arg(long, default_value_t = 777)]

@@ -9,8 +9,8 @@ use worldsim_model::Cpu;
 use worldsim_model::diffusion::SamplerKind;
 use worldsim_model::dit::train::{DitTrainConfig, init_denoiser};
 use worldsim_model::dit::weights::{DIT_FORMAT, DitMeta, load_denoiser, save_denoiser};
-use worldsim_model::generate::{GenerateRequest, generate};
-use worldsim_model::prompting::SamplingSettings;
+use worldsim_model::generate::{GenerateRequest, TEXT_TO_VIDEO_GUIDANCE, generate};
+use worldsim_model::prompting::{PROMPTING_GUIDANCE, SamplingSettings};
 use worldsim_model::train::Checkpoint;
 use worldsim_model::train::checkpoint::RunState;
 use worldsim_model::vae::weights::load_vae;
@@ -54,22 +54,23 @@ pub struct SamplingArgs {
     /// Sampler steps (from pure noise; SDEdit takes the steps below its strength).
     #[arg(long, default_value_t = 30)]
     pub steps: usize,
-    /// Classifier-free guidance scale (1: none).
-    #[arg(long, default_value_t = 3.0)]
-    pub guidance: f32,
+    /// Classifier-free guidance scale (1: none; default 9 for `generate`, 3 for the prompting
+    /// verbs: each the measured best of its evaluation).
+    #[arg(long)]
+    pub guidance: Option<f32>,
     /// ODE solver: euler or heun.
     #[arg(long, default_value = "euler")]
     pub sampler: SamplerKind,
 }
 
 impl SamplingArgs {
-    /// The settings for `prompt`.
+    /// The settings of a prompting task for `prompt`.
     pub fn settings(&self, prompt: &str) -> SamplingSettings {
         SamplingSettings {
             prompt: prompt.to_string(),
             seed: self.seed,
             steps: self.steps,
-            guidance: self.guidance,
+            guidance: self.guidance.unwrap_or(PROMPTING_GUIDANCE),
             sampler: self.sampler,
         }
     }
@@ -102,8 +103,8 @@ pub enum DitCommand {
         /// Sampler steps.
         #[arg(long, default_value_t = 30)]
         steps: usize,
-        /// Classifier-free guidance scale.
-        #[arg(long, default_value_t = 3.0)]
+        /// Classifier-free guidance scale (default: text-to-video's, 9).
+        #[arg(long, default_value_t = TEXT_TO_VIDEO_GUIDANCE)]
         guidance: f32,
         /// Seed of the noise.
         #[arg(long, default_value_t = 0)]
@@ -154,7 +155,7 @@ fn generate_on<B: Backend>(args: GenerateArgs) -> Result<()> {
         height: args.size.1 as usize,
         seed: args.sampling.seed,
         steps: args.sampling.steps,
-        guidance: args.sampling.guidance,
+        guidance: args.sampling.guidance.unwrap_or(TEXT_TO_VIDEO_GUIDANCE),
         sampler: args.sampling.sampler,
     };
     let start = std::time::Instant::now();

@@ -97,8 +97,8 @@ pub enum TrainCommand {
         /// Fine-tune: start from the DiT of this model folder (e.g. assets/models/tiny).
         #[arg(long)]
         init_from: Option<PathBuf>,
-        /// Extra loss weight of tokens that hold a ball, box or the player (default: the
-        /// recipe's, 4; 0 weighs every token alike).
+        /// Extra loss weight of tokens that hold a ball, box or the player (default 0: every
+        /// token alike, as the shipped model was trained).
         #[arg(long)]
         object_weight: Option<f32>,
         /// Threads rendering and encoding training clips (2: the 2-core machine's measured best,

@@ -83,7 +83,7 @@ pub struct DitTrainConfig {
     pub workers: usize,
     /// Extra loss weight of the tokens that hold an object (`focus`): a token's squared error
     /// counts `1 + object_weight` times when a ball, box or the player is in it, once otherwise
-    /// (0: every token alike, the shipped run's original recipe).
+    /// (0, the recipe's: every token alike, as the shipped model was trained; `--object-weight`).
     #[serde(default)]
     pub object_weight: f32,
     /// Fine-tune: start from the weights of this model folder (`dit.json` + `dit.mpk`, e.g.
@@ -118,7 +118,7 @@ impl DitTrainConfig {
             checkpoint_every: 100,
             log_every: 10,
             workers: 2,
-            object_weight: 4.0,
+            object_weight: 0.0,
             init_from: None,
         }
     }

@@ -10,5 +10,5 @@ pub mod roles;
 pub mod seams;
 pub mod tasks;
 
-pub use pipeline::{PromptRequest, Prompted, SamplingSettings, run_request};
+pub use pipeline::{PROMPTING_GUIDANCE, PromptRequest, Prompted, SamplingSettings, run_request};
 pub use roles::FrameRole;

@@ -21,6 +21,10 @@ use crate::text::Tokens;
 use crate::vae::weights::LoadedVae;
 use crate::video::{VideoSample, frames_from_tensor};
 
+/// The classifier-free guidance scale of the prompting tasks unless told otherwise (measured
+/// with `worldsim eval prompting`; text-to-video has its own, `generate::TEXT_TO_VIDEO_GUIDANCE`).
+pub const PROMPTING_GUIDANCE: f32 = 3.0;
+
 /// How to sample: the settings every generation and prompting task shares.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SamplingSettings {
