@@ -79,7 +79,7 @@ fn attention_matches_burn_with_and_without_mask() {
     let mask = Tensor::<Cpu, 4, Bool>::from_data(TensorData::new(blocked, [b, h, n, m]), &Default::default());
     let w = random::<Cpu, 4>([b, h, n, d], 9);
     for mask in [None, Some(mask)] {
-        let am = mask.clone().map(|m| Tensor::<CpuAutodiff, 4, Bool>::from_inner(m));
+        let am = mask.clone().map(Tensor::<CpuAutodiff, 4, Bool>::from_inner);
         let plain_fwd =
             module::attention(q.clone(), k.clone(), v.clone(), mask.clone(), None, AttentionModuleOptions::default());
         let ours_fwd = kernels::attention(q.clone(), k.clone(), v.clone(), mask.clone());
