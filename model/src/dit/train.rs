@@ -189,7 +189,11 @@ pub fn latent_sample(config: &DitTrainConfig, vae: &LoadedVae<Cpu>, index: u64) 
     let ft = vae.meta.config.temporal_factor();
     let actions = (0..t).map(|f| clip.captions.actions[if f == 0 { 0 } else { (f - 1) * ft + 1 }].clone()).collect();
     let grid = (h / p, w / p);
-    let focus = object_focus(&clip.truth, t, grid, p * vae.meta.config.spatial_factor(), ft);
+    let focus = if config.object_weight > 0.0 {
+        object_focus(&clip.truth, t, grid, p * vae.meta.config.spatial_factor(), ft)
+    } else {
+        Vec::new()
+    };
     LatentSample { tokens, frames: t, grid, caption: clip.captions.caption, actions, focus }
 }
 
