@@ -55,7 +55,7 @@ pub struct SamplingArgs {
     #[arg(long, default_value_t = 30)]
     pub steps: usize,
     /// Classifier-free guidance scale (1: none; default 9 for `generate`, 3 for the prompting
-    /// verbs: each the measured best of its evaluation).
+    /// verbs: each chosen with its evaluation, `eval dit` and `eval prompting`).
     #[arg(long)]
     pub guidance: Option<f32>,
     /// ODE solver: euler or heun.
