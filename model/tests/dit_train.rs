@@ -70,21 +70,27 @@ fn values<B: Backend, M: Module<B>>(m: &M) -> Vec<f32> {
     v.0
 }
 
-#[test]
-fn a_small_dit_overfits_one_clip() {
-    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
-    let device = Default::default();
-    let config = DitTrainConfig { cond_dropout: 0.0, ..micro(800) };
-    let td = config.model.token_dim();
+/// A two-latent-frame clip of 2×2 tokens of standard normal latents (seed 5), no object marks.
+fn random_clip(config: &DitTrainConfig) -> LatentSample {
     let mut rng = Rng::new(5);
-    let clip = LatentSample {
-        tokens: (0..2 * 4 * td).map(|_| worldsim_model::diffusion::flow::normal(&mut rng)).collect(),
+    LatentSample {
+        tokens: (0..2 * 4 * config.model.token_dim())
+            .map(|_| worldsim_model::diffusion::flow::normal(&mut rng))
+            .collect(),
         frames: 2,
         grid: (2, 2),
         caption: "A red ball falls.".into(),
         actions: vec!["the camera holds still".into(); 2],
         focus: Vec::new(),
-    };
+    }
+}
+
+#[test]
+fn a_small_dit_overfits_one_clip() {
+    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let device = Default::default();
+    let config = DitTrainConfig { cond_dropout: 0.0, ..micro(800) };
+    let clip = random_clip(&config);
     let batch = vec![clip.clone(), clip];
     CpuAutodiff::seed(&device, 3);
     let mut model = init_denoiser::<CpuAutodiff>(&config, &device);
@@ -160,17 +166,7 @@ fn object_weighting_is_a_weighted_mean() {
     let mut config = micro(1);
     // Every frame denoised (a given frame weighs 0 whatever it holds).
     config.noise.given_share = 0.0;
-    let td = config.model.token_dim();
-    let mut rng = Rng::new(5);
-    let sample = |focus: Vec<f32>, rng: &mut Rng| LatentSample {
-        tokens: (0..2 * 4 * td).map(|_| worldsim_model::diffusion::flow::normal(rng)).collect(),
-        frames: 2,
-        grid: (2, 2),
-        caption: "A red ball falls.".into(),
-        actions: vec!["the camera holds still".into(); 2],
-        focus,
-    };
-    let clip = sample(Vec::new(), &mut rng);
+    let clip = random_clip(&config);
     CpuAutodiff::seed(&device, 3);
     let model = init_denoiser::<Cpu>(&config, &device);
     let loss = |c: &DitTrainConfig, s: &LatentSample| -> f32 {

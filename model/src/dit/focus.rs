@@ -4,9 +4,12 @@
 //! prompts name and actions move.
 //!
 //! A token covers a `cell × cell` pixel square (patch side × the VAE's spatial factor) of the
-//! pixel frames of its latent frame: frame 0 alone, then `temporal` frames each.
+//! pixel frames of its latent frame (`prompting::roles::pixel_span`): frame 0 alone, then
+//! `temporal` frames each.
 
 use worldsim_scenes::truth::FrameTruth;
+
+use crate::prompting::roles::pixel_span;
 
 /// 1 for every token whose pixel square meets the box of an object that is at least partly
 /// visible in one of its latent frame's pixel frames, else 0.
@@ -33,12 +36,10 @@ pub fn object_focus(
         let last = ((hi.min(side) / cell as f32).ceil() as usize).max(first + 1);
         Some((first, last.min(n)))
     };
-    for (i, frame) in truth.iter().enumerate() {
-        let f = if i == 0 { 0 } else { (i - 1) / temporal.max(1) + 1 };
-        if f >= latent_frames {
-            break;
-        }
-        for object in frame.objects.iter().filter(|o| o.visible_fraction > 0.0) {
+    for f in 0..latent_frames {
+        let span = pixel_span(f, temporal);
+        let frames = truth.get(span.start..span.end.min(truth.len())).unwrap_or_default();
+        for object in frames.iter().flat_map(|t| &t.objects).filter(|o| o.visible_fraction > 0.0) {
             let b = &object.pixel;
             let (Some((y0, y1)), Some((x0, x1))) = (cells(b.y0, b.y1, gh), cells(b.x0, b.x1, gw)) else {
                 continue;

@@ -27,6 +27,7 @@ use super::patch::patchify;
 use super::weights::load_denoiser;
 use crate::Cpu;
 use crate::diffusion::flow::{NoiseLevels, normal};
+use crate::prompting::roles::pixel_span;
 use crate::text::{TextEncoderConfig, Tokenizer, Tokens};
 use crate::train::checkpoint::RunState;
 use crate::train::metrics::MetricsLine;
@@ -187,7 +188,7 @@ pub fn latent_sample(config: &DitTrainConfig, vae: &LoadedVae<Cpu>, index: u64) 
     let p = config.model.patch;
     let tokens = patchify(z, p).into_data().to_vec::<f32>().unwrap_or_default();
     let ft = vae.meta.config.temporal_factor();
-    let actions = (0..t).map(|f| clip.captions.actions[if f == 0 { 0 } else { (f - 1) * ft + 1 }].clone()).collect();
+    let actions = (0..t).map(|f| clip.captions.actions[pixel_span(f, ft).start].clone()).collect();
     let grid = (h / p, w / p);
     let focus = if config.object_weight > 0.0 {
         object_focus(&clip.truth, t, grid, p * vae.meta.config.spatial_factor(), ft)
