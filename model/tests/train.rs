@@ -226,6 +226,55 @@ fn init_from_starts_at_the_source_runs_ema_weights() {
 }
 
 #[test]
+fn decoder_only_training_keeps_the_encoder_bit_identical() {
+    use worldsim_model::Cpu;
+    use worldsim_model::vae::LatentStats;
+    use worldsim_model::vae::train::training_sample;
+    use worldsim_model::vae::weights::{VAE_FORMAT, VaeMeta, load_vae, save_vae};
+    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let device = Default::default();
+    let (source, tuned) = (temp_dir("decoder-source"), temp_dir("decoder-tuned"));
+    // The source is an exported VAE folder, what `--init-from assets/models/tiny` names.
+    let model = micro(1).model;
+    let meta = VaeMeta {
+        format: VAE_FORMAT.into(),
+        config: model.clone(),
+        latent_stats: LatentStats::identity(model.latent_channels),
+        trained: serde_json::Value::Null,
+    };
+    save_vae(&source, &model.init::<Cpu>(&device), &meta).expect("saves the source");
+    let before = load_vae::<Cpu>(&source, &device).expect("the source loads").model;
+    let config = VaeTrainConfig { init_from: Some(source.clone()), decoder_only: true, ..micro(3) };
+    train_vae::<CpuAutodiff>(&tuned, config, Stop::Steps(3), false, &device, false).expect("trains the decoder");
+
+    let x = training_sample(&micro(1), 7).tensor::<Cpu>(&device);
+    let want = before.encode(&model, x.clone()).expect("encodes");
+    let ckpt = Checkpoint::of_run(&tuned);
+    for (name, after) in [
+        ("EMA", ckpt.load_ema(model.init::<Cpu>(&device), &device).expect("EMA loads")),
+        ("live", ckpt.load_live(model.init::<Cpu>(&device), &device).expect("live weights load")),
+    ] {
+        let got = after.encode(&model, x.clone()).expect("encodes");
+        for (what, a, b) in [("mean", &want.mean, &got.mean), ("log-variance", &want.log_var, &got.log_var)] {
+            let (a, b) = (a.to_data().to_vec::<f32>().expect("f32"), b.to_data().to_vec::<f32>().expect("f32"));
+            assert!(a == b, "the {name} encoder's latent {what} moved");
+        }
+        let decoded = |vae: &worldsim_model::vae::VideoVae<Cpu>| {
+            vae.decode(&model, want.mean.clone()).expect("decodes").into_data().to_vec::<f32>().expect("f32")
+        };
+        let moved = decoded(&before).iter().zip(&decoded(&after)).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+        assert!(moved > 1e-4, "the {name} decoder did not train (max change {moved})");
+    }
+
+    let alone = VaeTrainConfig { decoder_only: true, ..micro(1) };
+    let err = train_vae::<CpuAutodiff>(&temp_dir("decoder-alone"), alone, Stop::Steps(1), false, &device, false)
+        .expect_err("a decoder-only run needs an encoder to keep");
+    assert!(err.to_string().contains("--init-from"), "{err}");
+    let _ = std::fs::remove_dir_all(&source);
+    let _ = std::fs::remove_dir_all(&tuned);
+}
+
+#[test]
 fn the_ema_warms_up_then_keeps_its_decay() {
     use worldsim_model::train::Ema;
     let device = Default::default();

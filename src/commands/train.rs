@@ -42,7 +42,8 @@ pub enum TrainCommand {
         /// Train on a dataset folder (see `worldsim dataset`) instead of random scenes.
         #[arg(long)]
         data: Option<PathBuf>,
-        /// Fine-tune: start from the EMA weights of this run folder's checkpoint.
+        /// Fine-tune: start from an exported VAE folder (e.g. assets/models/tiny) or from the EMA
+        /// weights of a run folder's checkpoint.
         #[arg(long)]
         init_from: Option<PathBuf>,
         /// Peak learning rate (default: the preset recipe's 1e-3).
@@ -55,6 +56,11 @@ pub enum TrainCommand {
         /// on GPUs, where it is many times faster).
         #[arg(long)]
         same_shape: bool,
+        /// Train only the decoder of the `--init-from` VAE: its encoder, latent space and latent
+        /// statistics stay exactly as they are, so a DiT trained on that VAE keeps working and
+        /// decodes through the better decoder.
+        #[arg(long)]
+        decoder_only: bool,
         /// Where to train: cpu, or wgpu / cuda when compiled with that feature.
         #[arg(long, default_value = "cpu")]
         device: DeviceKind,
@@ -137,6 +143,7 @@ pub fn run(command: TrainCommand) -> Result<()> {
             lr,
             workers,
             same_shape,
+            decoder_only,
             device,
         } => {
             let Some(model) = VaeConfig::preset(&preset) else {
@@ -150,6 +157,7 @@ pub fn run(command: TrainCommand) -> Result<()> {
                 workers,
                 same_shape,
                 init_from,
+                decoder_only,
                 ..VaeTrainConfig::tiny(steps)
             };
             if let Some(peak) = lr {

@@ -11,7 +11,7 @@ use worldsim_model::quality::{psnr, ssim};
 use worldsim_model::train::Checkpoint;
 use worldsim_model::train::checkpoint::RunState;
 use worldsim_model::vae::train::{VaeTrainConfig, VideoSample, training_sample};
-use worldsim_model::vae::weights::{VAE_FORMAT, VaeMeta, load_vae, measure_latent_stats, save_vae};
+use worldsim_model::vae::weights::{META, VAE_FORMAT, VaeMeta, load_vae, measure_latent_stats, save_vae};
 use worldsim_model::vae::{VaeConfig, VideoVae};
 use worldsim_scenes::media::{read_video, write_video};
 use worldsim_scenes::{Clip, Frame, Scene};
@@ -232,7 +232,16 @@ pub fn run(command: VaeCommand) -> Result<()> {
             // Statistics on clips the run never trained on: indices far past its last step.
             let samples: Vec<VideoSample> =
                 (0..clips).map(|i| training_sample(&state.config, 1_000_000_000 + i)).collect();
-            let stats = measure_latent_stats(&ema, &config, &samples, &device);
+            // A decoder-only run kept its source's encoder: keep the statistics a DiT built on
+            // that VAE normalises with, bit for bit.
+            let kept = state.config.init_from.as_ref().filter(|d| state.config.decoder_only && d.join(META).is_file());
+            let stats = match kept {
+                Some(init) => {
+                    println!("decoder-only run: latent statistics kept from {}", init.display());
+                    load_vae::<Cpu>(init, &device)?.meta.latent_stats
+                }
+                None => measure_latent_stats(&ema, &config, &samples, &device),
+            };
             let meta = VaeMeta {
                 format: VAE_FORMAT.into(),
                 config,
@@ -244,6 +253,7 @@ pub fn run(command: VaeCommand) -> Result<()> {
                     "minutes": state.elapsed_s / 60.0,
                     "batch": state.config.batch,
                     "init_from": state.config.init_from.as_ref().map(|p| p.display().to_string()),
+                    "decoder_only": state.config.decoder_only,
                     "weights": "EMA, f16",
                 }),
             };

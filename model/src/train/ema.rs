@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::prelude::*;
 
-/// EMA weights of a module: `ema ← d · ema + (1 − d) · current` after every step, where the
+/// EMA weights of a module: `ema ← ema + (1 − d) · (current − ema)` after every step (so a
+/// weight that never moves, like a frozen encoder's, stays bit-identical), where the
 /// decay warms up, `d = min(decay, (1 + n) / (10 + n))` after `n` updates, so early weights
 /// (the random initialisation above all) do not linger in the average of a short run.
 #[derive(Clone, Debug)]
@@ -37,7 +38,7 @@ impl<B: Backend> ModuleMapper<B> for Blend<B> {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
         let (id, ema, mapper) = param.consume();
         let blended = match self.current.remove(&id) {
-            Some(cur) => ema.clone() * self.decay + cur.reshape(ema.shape()) * (1.0 - self.decay),
+            Some(cur) => ema.clone() + (cur.reshape(ema.shape()) - ema) * (1.0 - self.decay),
             None => ema,
         };
         Param::from_mapped_value(id, blended, mapper)

@@ -15,7 +15,7 @@ use worldsim_scenes::random::{RandomSceneConfig, random_scene_shaped, random_sha
 use worldsim_scenes::rng::mix64;
 
 use super::config::VaeConfig;
-use super::model::VideoVae;
+use super::model::{LatentDist, VideoVae};
 use crate::train::checkpoint::RunState;
 use crate::train::metrics::MetricsLine;
 use crate::train::run::{adamw, plot_run, progress_bar};
@@ -67,6 +67,11 @@ pub struct VaeTrainConfig {
     /// model on a user's own footage) instead of random weights.
     #[serde(default)]
     pub init_from: Option<PathBuf>,
+    /// Train only the decoder: the encoder stays bit-identical to `init_from`'s, and with it the
+    /// latent space (and latent statistics) that a DiT trained on that VAE expects, so a sharper
+    /// decoder improves every model built on it without retraining them. Needs `init_from`.
+    #[serde(default)]
+    pub decoder_only: bool,
 }
 
 impl VaeTrainConfig {
@@ -90,6 +95,7 @@ impl VaeTrainConfig {
             data: None,
             same_shape: false,
             init_from: None,
+            decoder_only: false,
         }
     }
 
@@ -180,12 +186,69 @@ pub fn vae_loss<B: Backend>(
     noise_seed: u64,
 ) -> (Tensor<B, 1>, Tensor<B, 1>, Tensor<B, 1>) {
     let dist = vae.encode(&config.model, x.clone()).expect("training clips have valid sizes");
+    latent_loss(vae, config, x, dist, noise_seed)
+}
+
+/// [`vae_loss`] with the encoder run outside the autodiff graph (`frozen` holds the same
+/// weights without autodiff), so only the decoder gets gradients and the encoder costs a plain
+/// forward pass.
+///
+/// # Shapes
+/// - input `[n, 3, t, h, w]`; outputs `[1]` each: total, reconstruction, KL
+pub fn decoder_loss<B: AutodiffBackend>(
+    vae: &VideoVae<B>,
+    frozen: &VideoVae<B::InnerBackend>,
+    config: &VaeTrainConfig,
+    x: Tensor<B, 5>,
+    noise_seed: u64,
+) -> (Tensor<B, 1>, Tensor<B, 1>, Tensor<B, 1>) {
+    let dist = frozen.encode(&config.model, x.clone().inner()).expect("training clips have valid sizes");
+    let dist = LatentDist { mean: Tensor::from_inner(dist.mean), log_var: Tensor::from_inner(dist.log_var) };
+    latent_loss(vae, config, x, dist, noise_seed)
+}
+
+/// The loss of `vae`'s decoder on a sample of `dist`, the latent of `x`.
+///
+/// # Shapes
+/// - `x` `[n, 3, t, h, w]`, `dist` `[n, latent_channels, t', h', w']`; outputs `[1]` each
+fn latent_loss<B: Backend>(
+    vae: &VideoVae<B>,
+    config: &VaeTrainConfig,
+    x: Tensor<B, 5>,
+    dist: LatentDist<B>,
+    noise_seed: u64,
+) -> (Tensor<B, 1>, Tensor<B, 1>, Tensor<B, 1>) {
     let eps = normal_noise::<B>(dist.mean.dims(), noise_seed, &x.device());
     let recon = vae.decode(&config.model, dist.sample_with(eps)).expect("latent from this model");
     let diff = recon - x;
     let rec = diff.clone().abs().mean() + diff.powi_scalar(2).mean();
     let kl = dist.kl();
     (rec.clone() + kl.clone() * config.kl_weight, rec, kl)
+}
+
+/// The starting weights of a fine-tune: an exported VAE folder (`vae.json` + weights, e.g. the
+/// shipped model) or another run's checkpoint (its EMA weights).
+fn init_weights<B: Backend>(
+    init: &Path,
+    config: &VaeTrainConfig,
+    model: VideoVae<B>,
+    device: &B::Device,
+) -> Result<VideoVae<B>, CheckpointError> {
+    let other = || CheckpointError::Record {
+        path: init.display().to_string(),
+        message: "--init-from holds another architecture than --preset".into(),
+    };
+    if init.join(super::weights::META).is_file() {
+        let loaded = super::weights::load_vae::<B>(init, device)
+            .map_err(|e| CheckpointError::Record { path: init.display().to_string(), message: e.to_string() })?;
+        return if loaded.meta.config == config.model { Ok(loaded.model) } else { Err(other()) };
+    }
+    let source = Checkpoint::of_run(init);
+    let from: State = source.state()?;
+    if from.config.model != config.model {
+        return Err(other());
+    }
+    source.load_ema(model, device)
 }
 
 type State = RunState<VaeTrainConfig>;
@@ -215,6 +278,14 @@ pub fn train_vae<B: AutodiffBackend>(
     show_progress: bool,
 ) -> Result<TrainSummary, CheckpointError> {
     let io = |e: std::io::Error| CheckpointError::Io { path: dir.display().to_string(), message: e.to_string() };
+    if config.decoder_only && config.init_from.is_none() {
+        return Err(CheckpointError::Io {
+            path: dir.display().to_string(),
+            message: "--decoder-only keeps an existing encoder: name its VAE with --init-from \
+                      (e.g. assets/models/tiny)"
+                .into(),
+        });
+    }
     std::fs::create_dir_all(dir).map_err(io)?;
     let ckpt = Checkpoint::of_run(dir);
     B::seed(device, config.seed);
@@ -227,15 +298,7 @@ pub fn train_vae<B: AutodiffBackend>(
         (state.step, state.elapsed_s, state.config)
     } else {
         if let Some(init) = &config.init_from {
-            let source = Checkpoint::of_run(init);
-            let from: State = source.state()?;
-            if from.config.model != config.model {
-                return Err(CheckpointError::Record {
-                    path: init.display().to_string(),
-                    message: "--init-from holds another architecture than --preset".into(),
-                });
-            }
-            model = source.load_ema(model, device)?;
+            model = init_weights(init, &config, model, device)?;
             ema = Ema::new(model.valid(), config.ema_decay);
         }
         (0, 0.0, config)
@@ -289,11 +352,17 @@ pub fn train_vae<B: AutodiffBackend>(
             }
         }
         let (mut losses, mut recs, mut kls) = (Vec::new(), Vec::new(), Vec::new());
+        // Decoder-only: the encoder's weights, outside the graph (they never change).
+        let frozen = config.decoder_only.then(|| model.valid());
         for (g, (_, clips)) in groups.into_iter().enumerate() {
             let weight = clips.len() as f64 / config.batch as f64;
             // The latent noise is a function of seed, step and group, so resuming replays it.
             let noise_seed = mix64(config.seed ^ mix64(step * config.batch as u64 + g as u64 + 1));
-            let (loss, rec, kl) = vae_loss(&model, &config, Tensor::cat(clips, 0), noise_seed);
+            let x = Tensor::cat(clips, 0);
+            let (loss, rec, kl) = match &frozen {
+                None => vae_loss(&model, &config, x, noise_seed),
+                Some(frozen) => decoder_loss(&model, frozen, &config, x, noise_seed),
+            };
             losses.push(loss * weight);
             recs.push(rec.detach() * weight);
             kls.push(kl.detach() * weight);

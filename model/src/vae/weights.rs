@@ -15,7 +15,8 @@ use crate::weights::{load_checked, save_model_files, weights_err};
 
 /// The value of `format` in `vae.json`.
 pub const VAE_FORMAT: &str = "worldsim-vae/1";
-const META: &str = "vae.json";
+/// The metadata file of a VAE folder (its presence marks one).
+pub const META: &str = "vae.json";
 const WEIGHTS: &str = "vae.mpk";
 
 /// `vae.json`.
