@@ -169,6 +169,35 @@ fn vae_train_export_roundtrip_and_eval_end_to_end() {
     assert!(stdout.contains("exported step 3"), "{stdout}");
     assert!(model.join("vae.json").is_file() && model.join("vae.mpk").is_file());
 
+    // A decoder-only fine-tune of the exported folder exports with its latent statistics, bit
+    // for bit (the latent space a DiT learnt is unchanged); without a VAE to start from it is
+    // refused.
+    let tuned = dir.join("tuned");
+    let stdout = ok(&[
+        "train",
+        "vae",
+        "--out",
+        s(&tuned),
+        "--init-from",
+        s(&model),
+        "--decoder-only",
+        "--steps",
+        "1",
+        "--batch",
+        "1",
+    ]);
+    assert!(stdout.contains("trained to step 1"), "{stdout}");
+    let tuned_model = dir.join("tuned-model");
+    let stdout = ok(&["vae", "export", "--run", s(&tuned), "--out", s(&tuned_model)]);
+    assert!(stdout.contains("latent statistics kept from"), "{stdout}");
+    let stats = |folder: &Path| {
+        let text = std::fs::read_to_string(folder.join("vae.json")).expect("vae.json");
+        serde_json::from_str::<serde_json::Value>(&text).expect("json")["latent_stats"].clone()
+    };
+    assert_eq!(stats(&model), stats(&tuned_model));
+    let stderr = fails(&["train", "vae", "--out", s(&dir.join("alone")), "--decoder-only", "--steps", "1"]);
+    assert!(stderr.contains("--init-from"), "{stderr}");
+
     let out = dir.join("rt.gif");
     let stdout = ok(&[
         "vae",

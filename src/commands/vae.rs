@@ -229,18 +229,21 @@ pub fn run(command: VaeCommand) -> Result<()> {
             let config = state.config.model.clone();
             let ema: VideoVae<Cpu> = config.init(&device);
             let ema = ckpt.load_ema(ema, &device)?;
-            // Statistics on clips the run never trained on: indices far past its last step.
-            let samples: Vec<VideoSample> =
-                (0..clips).map(|i| training_sample(&state.config, 1_000_000_000 + i)).collect();
             // A decoder-only run kept its source's encoder: keep the statistics a DiT built on
             // that VAE normalises with, bit for bit.
             let kept = state.config.init_from.as_ref().filter(|d| state.config.decoder_only && d.join(META).is_file());
-            let stats = match kept {
+            let (stats, encoder_from) = match kept {
                 Some(init) => {
                     println!("decoder-only run: latent statistics kept from {}", init.display());
-                    load_vae::<Cpu>(init, &device)?.meta.latent_stats
+                    let source = load_vae::<Cpu>(init, &device)?.meta;
+                    (source.latent_stats, source.trained)
                 }
-                None => measure_latent_stats(&ema, &config, &samples, &device),
+                None => {
+                    // Statistics on clips the run never trained on: indices far past its last step.
+                    let samples: Vec<VideoSample> =
+                        (0..clips).map(|i| training_sample(&state.config, 1_000_000_000 + i)).collect();
+                    (measure_latent_stats(&ema, &config, &samples, &device), serde_json::Value::Null)
+                }
             };
             let meta = VaeMeta {
                 format: VAE_FORMAT.into(),
@@ -254,6 +257,8 @@ pub fn run(command: VaeCommand) -> Result<()> {
                     "batch": state.config.batch,
                     "init_from": state.config.init_from.as_ref().map(|p| p.display().to_string()),
                     "decoder_only": state.config.decoder_only,
+                    // The provenance of the kept encoder (and of the decoder this run started from).
+                    "encoder_trained": encoder_from,
                     "weights": "EMA, f16",
                 }),
             };
