@@ -307,7 +307,10 @@ fn dit_train_export_generate_and_prompt_expand_end_to_end() {
     assert!(stderr.contains("vae.json"), "{stderr}");
 
     let stdout = ok(&["eval", "dit", "--model", s(&model), "--prompts", "1", "--seeds", "1", "--steps", "1"]);
-    assert!(stdout.contains("all attributes") && stdout.contains("rendered (control)"), "{stdout}");
+    assert!(
+        stdout.contains("all attributes") && stdout.contains("rendered (control)") && stdout.contains("VAE round-trip"),
+        "{stdout}"
+    );
 
     let stdout = ok(&["prompt", "expand", "yellow ball rolling on the beach at dusk"]);
     assert!(stdout.starts_with("Dusk on a sandy beach") && stdout.contains("yellow ball"), "{stdout}");
