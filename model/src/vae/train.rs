@@ -253,6 +253,9 @@ fn init_weights<B: Backend>(
 
 type State = RunState<VaeTrainConfig>;
 
+/// The clips of one step that share a `(frames, height, width)`, each `[1, 3, t, h, w]`.
+type ShapeGroup<B> = ((usize, usize, usize), Vec<Tensor<B, 5>>);
+
 /// Every valid clip of a dataset folder; any problem stops the run with the dataset's report.
 fn load_clips(folder: &Path) -> Result<Vec<Vec<worldsim_scenes::Frame>>, CheckpointError> {
     let err = |message: String| CheckpointError::Io { path: folder.display().to_string(), message };
@@ -336,7 +339,7 @@ pub fn train_vae<B: AutodiffBackend>(
         }
         let lr = config.schedule.at(step);
         // Clips of one shape go through the network together: [n, 3, t, h, w].
-        let mut groups: Vec<((usize, usize, usize), Vec<Tensor<B, 5>>)> = Vec::new();
+        let mut groups: Vec<ShapeGroup<B>> = Vec::new();
         for _ in 0..config.batch {
             let Some(sample) = data.next_item() else {
                 return Err(CheckpointError::Io {
