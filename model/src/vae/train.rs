@@ -318,6 +318,9 @@ pub fn train_vae<B: AutodiffBackend>(
         }
     };
 
+    // Decoder-only: the model outside the autodiff graph, taken once. Only its encoder is used,
+    // and the encoder never changes.
+    let frozen = config.decoder_only.then(|| model.valid());
     let bar = progress_bar(total, step, show_progress);
     let started = Instant::now();
     let (mut window_loss, mut window_rec, mut window_kl, mut window_clips) = (0.0, 0.0, 0.0, 0usize);
@@ -355,8 +358,6 @@ pub fn train_vae<B: AutodiffBackend>(
             }
         }
         let (mut losses, mut recs, mut kls) = (Vec::new(), Vec::new(), Vec::new());
-        // Decoder-only: the encoder's weights, outside the graph (they never change).
-        let frozen = config.decoder_only.then(|| model.valid());
         for (g, (_, clips)) in groups.into_iter().enumerate() {
             let weight = clips.len() as f64 / config.batch as f64;
             // The latent noise is a function of seed, step and group, so resuming replays it.
