@@ -244,15 +244,18 @@ fn decoder_only_training_keeps_the_encoder_bit_identical() {
     };
     save_vae(&source, &model.init::<Cpu>(&device), &meta).expect("saves the source");
     let before = load_vae::<Cpu>(&source, &device).expect("the source loads").model;
-    let config = VaeTrainConfig { init_from: Some(source.clone()), decoder_only: true, ..micro(3) };
+    // The fine-tune also grows the decoder by a block per level (the shipped model's recipe).
+    let grown = model.clone().with_decoder_res_blocks(Some(model.decoder_blocks() + 1));
+    let config =
+        VaeTrainConfig { model: grown.clone(), init_from: Some(source.clone()), decoder_only: true, ..micro(3) };
     train_vae::<CpuAutodiff>(&tuned, config, Stop::Steps(3), false, &device, false).expect("trains the decoder");
 
     let x = training_sample(&micro(1), 7).tensor::<Cpu>(&device);
     let want = before.encode(&model, x.clone()).expect("encodes");
     let ckpt = Checkpoint::of_run(&tuned);
     for (name, after) in [
-        ("EMA", ckpt.load_ema(model.init::<Cpu>(&device), &device).expect("EMA loads")),
-        ("live", ckpt.load_live(model.init::<Cpu>(&device), &device).expect("live weights load")),
+        ("EMA", ckpt.load_ema(grown.init::<Cpu>(&device), &device).expect("EMA loads")),
+        ("live", ckpt.load_live(grown.init::<Cpu>(&device), &device).expect("live weights load")),
     ] {
         let got = after.encode(&model, x.clone()).expect("encodes");
         for (what, a, b) in [("mean", &want.mean, &got.mean), ("log-variance", &want.log_var, &got.log_var)] {
@@ -265,6 +268,15 @@ fn decoder_only_training_keeps_the_encoder_bit_identical() {
         let moved = decoded(&before).iter().zip(&decoded(&after)).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
         assert!(moved > 1e-4, "the {name} decoder did not train (max change {moved})");
     }
+
+    let narrower = VaeTrainConfig {
+        model: VaeConfig { channels: model.channels.iter().map(|c| c * 2).collect(), ..model.clone() },
+        init_from: Some(source.clone()),
+        ..micro(1)
+    };
+    let err = train_vae::<CpuAutodiff>(&temp_dir("decoder-wider"), narrower, Stop::Steps(1), false, &device, false)
+        .expect_err("only the decoder's depth may differ from the source");
+    assert!(err.to_string().contains("another architecture"), "{err}");
 
     let alone = VaeTrainConfig { decoder_only: true, ..micro(1) };
     let err = train_vae::<CpuAutodiff>(&temp_dir("decoder-alone"), alone, Stop::Steps(1), false, &device, false)

@@ -148,6 +148,34 @@ fn latent_stats_normalize_and_invert() {
 }
 
 #[test]
+fn a_deepened_decoder_decodes_exactly_as_before_until_trained() {
+    let (tiny, _, device) = setup();
+    let shallow = tiny.clone().with_decoder_res_blocks(Some(1));
+    assert!(tiny.grows_from(&shallow) && tiny.grows_from(&tiny), "deeper or equal decoders grow");
+    assert!(!shallow.grows_from(&tiny), "a decoder is never cut down");
+    let wider = VaeConfig { latent_channels: 16, ..shallow.clone() };
+    assert!(!tiny.grows_from(&wider), "only the decoder's depth may differ");
+
+    let before = shallow.init::<B>(&device);
+    let z = random([1, 8, 3, 4, 6], &device);
+    let x = random([1, 3, 5, 16, 16], &device);
+    // Reading the source first also initialises its (lazy) weights, which a clone would
+    // otherwise draw again.
+    let (want, want_latent) = (before.decode(&shallow, z.clone()).expect("valid"), before.encode(&shallow, x.clone()));
+    let after = before.clone().with_deeper_decoder(&tiny, &device);
+    assert!(after.num_params() > before.num_params(), "the grown decoder has new blocks");
+    assert_eq!(after.num_params(), tiny.init::<B>(&device).num_params(), "the grown model is the deeper config's");
+    let d = max_diff(after.decode(&tiny, z.clone()).expect("valid"), want.clone());
+    assert_eq!(d, 0.0, "the new blocks start as the identity");
+    let mut stream = after.stream_decoder();
+    let parts: Vec<_> = (0..3).map(|i| stream.next(&tiny, z.clone().narrow(2, i, 1)).expect("valid")).collect();
+    let d = max_diff(Tensor::cat(parts, 2), want);
+    assert!(d < 1e-4, "the grown decoder streams like the source decodes ({d})");
+    let got = after.encode(&tiny, x).expect("valid");
+    assert_eq!(max_diff(got.mean, want_latent.expect("valid").mean), 0.0, "the encoder is untouched");
+}
+
+#[test]
 fn configs_are_validated_with_the_field_named() {
     assert_eq!(VaeConfig::tiny().validate(), Ok(()));
     assert_eq!(VaeConfig::base().validate(), Ok(()));
@@ -156,6 +184,8 @@ fn configs_are_validated_with_the_field_named() {
     let bad = VaeConfig { spatial_down: vec![true], ..VaeConfig::tiny() };
     let e = bad.validate().expect_err("step count");
     assert!(e.to_string().contains("one per step between the 3 levels (2)"), "{e}");
+    let bad = VaeConfig::tiny().with_decoder_res_blocks(Some(0));
+    assert!(matches!(bad.validate(), Err(ModelError::Config { field: "decoder_res_blocks", .. })));
     assert_eq!(VaeConfig::preset("tiny"), Some(VaeConfig::tiny()));
     assert_eq!(VaeConfig::preset("huge"), None);
 }

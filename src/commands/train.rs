@@ -61,6 +61,10 @@ pub enum TrainCommand {
         /// decodes through the better decoder.
         #[arg(long)]
         decoder_only: bool,
+        /// Residual blocks per decoder level (default: the preset's). Starting from a VAE with a
+        /// shallower decoder (`--init-from`) grows it: the new blocks begin as the identity.
+        #[arg(long)]
+        decoder_res_blocks: Option<usize>,
         /// Where to train: cpu, or wgpu / cuda when compiled with that feature.
         #[arg(long, default_value = "cpu")]
         device: DeviceKind,
@@ -144,11 +148,16 @@ pub fn run(command: TrainCommand) -> Result<()> {
             workers,
             same_shape,
             decoder_only,
+            decoder_res_blocks,
             device,
         } => {
-            let Some(model) = VaeConfig::preset(&preset) else {
+            let Some(mut model) = VaeConfig::preset(&preset) else {
                 bail!("unknown --preset {preset:?}; use tiny or base");
             };
+            if let Some(n) = decoder_res_blocks {
+                model = model.with_decoder_res_blocks(Some(n));
+                model.validate().map_err(|e| anyhow::anyhow!("--decoder-res-blocks: {e}"))?;
+            }
             let mut config = VaeTrainConfig {
                 model,
                 seed,

@@ -71,6 +71,14 @@ impl<B: Backend> StConv<B> {
         }
     }
 
+    /// This conv with its last layer's weights and bias set to zero: it outputs zeros.
+    pub fn with_zero_output(self) -> Self {
+        match self.temporal {
+            Some(t) => StConv { temporal: Some(t.zeroed()), ..self },
+            None => StConv { spatial: self.spatial.zeroed(), temporal: None },
+        }
+    }
+
     /// # Shapes
     /// - input `[batch, c_in, n, h, w]`, output `[batch, c_out, n, h, w]`
     pub fn forward_chunk(&self, x: Tensor<B, 5>, cache: &mut ChunkCache<B>) -> Tensor<B, 5> {
@@ -146,6 +154,12 @@ impl ResBlockConfig {
 }
 
 impl<B: Backend> ResBlock<B> {
+    /// This block with its last conv zeroed: with equal channels (no skip conv) it is the
+    /// identity until trained, the way a network is grown without changing what it computes.
+    pub fn with_zero_output(self) -> Self {
+        ResBlock { conv2: self.conv2.with_zero_output(), ..self }
+    }
+
     /// # Shapes
     /// - input `[batch, c_in, n, h, w]`, output `[batch, c_out, n, h, w]`
     pub fn forward_chunk(&self, x: Tensor<B, 5>, cache: &mut ChunkCache<B>) -> Tensor<B, 5> {

@@ -45,6 +45,13 @@ pub struct CausalConv3d<B: Backend> {
 }
 
 impl<B: Backend> CausalConv3d<B> {
+    /// This layer with weights and bias set to zero.
+    pub fn zeroed(mut self) -> Self {
+        self.conv.weight = self.conv.weight.map(|w| w.zeros_like());
+        self.conv.bias = self.conv.bias.map(|b| b.map(|b| b.zeros_like()));
+        self
+    }
+
     /// Convolves a whole clip.
     ///
     /// # Shapes

@@ -110,6 +110,14 @@ impl VaeConfig {
 }
 
 impl<B: Backend> VideoVae<B> {
+    /// This VAE with its decoder grown to `config.decoder_blocks()` residual blocks per level;
+    /// `config` must [grow from](VaeConfig::grows_from) this model's own. The encoder is
+    /// untouched and the grown decoder decodes exactly as before until it is trained: a
+    /// decoder-only fine-tune adds capacity without moving the latent space.
+    pub fn with_deeper_decoder(self, config: &VaeConfig, device: &B::Device) -> Self {
+        VideoVae { decoder: self.decoder.deepened(config, device), ..self }
+    }
+
     /// Encodes a video (or an image: one frame) after checking its size against `config`.
     ///
     /// # Shapes

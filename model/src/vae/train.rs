@@ -227,28 +227,38 @@ fn latent_loss<B: Backend>(
 }
 
 /// The starting weights of a fine-tune: an exported VAE folder (`vae.json` + weights, e.g. the
-/// shipped model) or another run's checkpoint (its EMA weights).
+/// shipped model) or another run's checkpoint (its EMA weights). A source whose decoder has
+/// fewer residual blocks per level than `config.model` is grown (new blocks start as the
+/// identity); any other difference of architecture is refused.
 fn init_weights<B: Backend>(
     init: &Path,
     config: &VaeTrainConfig,
-    model: VideoVae<B>,
     device: &B::Device,
 ) -> Result<VideoVae<B>, CheckpointError> {
-    let other = || CheckpointError::Record {
-        path: init.display().to_string(),
-        message: "--init-from holds another architecture than --preset".into(),
+    let check = |from: &VaeConfig| {
+        if config.model.grows_from(from) {
+            Ok(())
+        } else {
+            Err(CheckpointError::Record {
+                path: init.display().to_string(),
+                message: "--init-from holds another architecture than --preset (only a deeper decoder can be grown \
+                          from it)"
+                    .into(),
+            })
+        }
     };
-    if init.join(super::weights::META).is_file() {
+    let model = if init.join(super::weights::META).is_file() {
         let loaded = super::weights::load_vae::<B>(init, device)
             .map_err(|e| CheckpointError::Record { path: init.display().to_string(), message: e.to_string() })?;
-        return if loaded.meta.config == config.model { Ok(loaded.model) } else { Err(other()) };
-    }
-    let source = Checkpoint::of_run(init);
-    let from: State = source.state()?;
-    if from.config.model != config.model {
-        return Err(other());
-    }
-    source.load_ema(model, device)
+        check(&loaded.meta.config)?;
+        loaded.model
+    } else {
+        let source = Checkpoint::of_run(init);
+        let from: State = source.state()?;
+        check(&from.config.model)?;
+        source.load_ema(from.config.model.init::<B>(device), device)?
+    };
+    Ok(model.with_deeper_decoder(&config.model, device))
 }
 
 type State = RunState<VaeTrainConfig>;
@@ -301,7 +311,7 @@ pub fn train_vae<B: AutodiffBackend>(
         (state.step, state.elapsed_s, state.config)
     } else {
         if let Some(init) = &config.init_from {
-            model = init_weights(init, &config, model, device)?;
+            model = init_weights(init, &config, device)?;
             ema = Ema::new(model.valid(), config.ema_decay);
         }
         (0, 0.0, config)
