@@ -150,11 +150,13 @@ fn latent_stats_normalize_and_invert() {
 #[test]
 fn a_deepened_decoder_decodes_exactly_as_before_until_trained() {
     let (tiny, _, device) = setup();
-    let shallow = tiny.clone().with_decoder_res_blocks(Some(1));
+    let shallow = tiny.clone().with_decoder_res_blocks(None);
     assert!(tiny.grows_from(&shallow) && tiny.grows_from(&tiny), "deeper or equal decoders grow");
     assert!(!shallow.grows_from(&tiny), "a decoder is never cut down");
     let wider = VaeConfig { latent_channels: 16, ..shallow.clone() };
     assert!(!tiny.grows_from(&wider), "only the decoder's depth may differ");
+    let other = tiny.clone().with_decoder_res_blocks(Some(vec![1, 1, 2]));
+    assert!(!tiny.grows_from(&other) && !other.grows_from(&tiny), "every level must be at least as deep");
 
     let before = shallow.init::<B>(&device);
     let z = random([1, 8, 3, 4, 6], &device);
@@ -184,8 +186,10 @@ fn configs_are_validated_with_the_field_named() {
     let bad = VaeConfig { spatial_down: vec![true], ..VaeConfig::tiny() };
     let e = bad.validate().expect_err("step count");
     assert!(e.to_string().contains("one per step between the 3 levels (2)"), "{e}");
-    let bad = VaeConfig::tiny().with_decoder_res_blocks(Some(0));
-    assert!(matches!(bad.validate(), Err(ModelError::Config { field: "decoder_res_blocks", .. })));
+    for blocks in [vec![2, 0, 1], vec![2, 2]] {
+        let bad = VaeConfig::tiny().with_decoder_res_blocks(Some(blocks));
+        assert!(matches!(bad.validate(), Err(ModelError::Config { field: "decoder_res_blocks", .. })));
+    }
     assert_eq!(VaeConfig::preset("tiny"), Some(VaeConfig::tiny()));
     assert_eq!(VaeConfig::preset("huge"), None);
 }

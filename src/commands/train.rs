@@ -61,10 +61,11 @@ pub enum TrainCommand {
         /// decodes through the better decoder.
         #[arg(long)]
         decoder_only: bool,
-        /// Residual blocks per decoder level (default: the preset's). Starting from a VAE with a
-        /// shallower decoder (`--init-from`) grows it: the new blocks begin as the identity.
-        #[arg(long)]
-        decoder_res_blocks: Option<usize>,
+        /// Residual blocks of each decoder level, from the lowest resolution up, e.g. `2,2,1`
+        /// (default: the preset's). Starting from a VAE with a shallower decoder (`--init-from`)
+        /// grows it: the new blocks begin as the identity.
+        #[arg(long, value_delimiter = ',')]
+        decoder_res_blocks: Option<Vec<usize>>,
         /// Where to train: cpu, or wgpu / cuda when compiled with that feature.
         #[arg(long, default_value = "cpu")]
         device: DeviceKind,
@@ -154,8 +155,8 @@ pub fn run(command: TrainCommand) -> Result<()> {
             let Some(mut model) = VaeConfig::preset(&preset) else {
                 bail!("unknown --preset {preset:?}; use tiny or base");
             };
-            if let Some(n) = decoder_res_blocks {
-                model = model.with_decoder_res_blocks(Some(n));
+            if let Some(blocks) = decoder_res_blocks {
+                model = model.with_decoder_res_blocks(Some(blocks));
                 model.validate().map_err(|e| anyhow::anyhow!("--decoder-res-blocks: {e}"))?;
             }
             let mut config = VaeTrainConfig {

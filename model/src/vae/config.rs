@@ -21,9 +21,10 @@ pub struct VaeConfig {
     /// Residual blocks per level.
     #[config(default = 1)]
     pub res_blocks: usize,
-    /// Residual blocks per decoder level; `None`: as many as the encoder's (`res_blocks`).
-    /// A trained decoder can be deepened (see [`super::VideoVae::with_deeper_decoder`]).
-    pub decoder_res_blocks: Option<usize>,
+    /// Residual blocks of each decoder level, from the lowest resolution up (one entry per
+    /// level); `None`: `res_blocks` at every level. A trained decoder can be deepened (see
+    /// [`super::VideoVae::with_deeper_decoder`]).
+    pub decoder_res_blocks: Option<Vec<usize>>,
     /// Groups of the group norms (divides every channel count).
     #[config(default = 8)]
     pub groups: usize,
@@ -34,9 +35,11 @@ pub struct VaeConfig {
 
 impl VaeConfig {
     /// The preset trained and shipped for CPUs: spatial ×4, temporal ×4, 8 latent channels, one
-    /// residual block per encoder level and two per decoder level.
+    /// residual block per encoder level; the decoder has two at its two lower resolutions and one
+    /// at full resolution, where a block costs the most.
     pub fn tiny() -> Self {
-        VaeConfig::new(8, vec![32, 64, 64], vec![true, true], vec![true, true]).with_decoder_res_blocks(Some(2))
+        VaeConfig::new(8, vec![32, 64, 64], vec![true, true], vec![true, true])
+            .with_decoder_res_blocks(Some(vec![2, 2, 1]))
     }
 
     /// A larger preset for GPUs: spatial ×8, temporal ×4, 16 latent channels.
@@ -77,23 +80,32 @@ impl VaeConfig {
         if self.latent_channels == 0 || self.image_channels == 0 || self.res_blocks == 0 {
             return bad("latent_channels", "latent_channels, image_channels and res_blocks must be positive".into());
         }
-        if self.decoder_res_blocks == Some(0) {
-            return bad("decoder_res_blocks", "is 0; give a positive count, or leave it out to use res_blocks".into());
+        if let Some(blocks) = &self.decoder_res_blocks
+            && (blocks.len() != self.channels.len() || blocks.contains(&0))
+        {
+            return bad(
+                "decoder_res_blocks",
+                format!(
+                    "is {blocks:?}; give one positive count per level ({}), from the lowest resolution up, or leave \
+                     it out to use res_blocks",
+                    self.channels.len()
+                ),
+            );
         }
         Ok(())
     }
 
-    /// Residual blocks per decoder level.
-    pub fn decoder_blocks(&self) -> usize {
-        self.decoder_res_blocks.unwrap_or(self.res_blocks)
+    /// Residual blocks of decoder level `level` (0 is the lowest resolution).
+    pub fn decoder_blocks(&self, level: usize) -> usize {
+        self.decoder_res_blocks.as_ref().and_then(|b| b.get(level).copied()).unwrap_or(self.res_blocks)
     }
 
     /// Whether a model of `self` can start from a trained model of `from`: the same network, or
-    /// one whose decoder has more residual blocks per level (grown with
+    /// one whose decoder has at least as many residual blocks at every level (grown with
     /// [`super::VideoVae::with_deeper_decoder`]).
     pub fn grows_from(&self, from: &VaeConfig) -> bool {
-        let same_else = from.clone().with_decoder_res_blocks(self.decoder_res_blocks) == *self;
-        same_else && self.decoder_blocks() >= from.decoder_blocks()
+        let same_else = from.clone().with_decoder_res_blocks(self.decoder_res_blocks.clone()) == *self;
+        same_else && (0..self.channels.len()).all(|l| self.decoder_blocks(l) >= from.decoder_blocks(l))
     }
 
     /// How many pixels one latent cell spans along height and width.

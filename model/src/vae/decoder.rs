@@ -39,7 +39,7 @@ impl<B: Backend> Decoder<B> {
             .map(|i| {
                 let c = ch[n - 1 - i];
                 let cin = if i == 0 { last } else { ch[n - i] };
-                let blocks = (0..config.decoder_blocks()).map(|j| block(if j == 0 { cin } else { c }, c)).collect();
+                let blocks = (0..config.decoder_blocks(i)).map(|j| block(if j == 0 { cin } else { c }, c)).collect();
                 let step = n.checked_sub(2 + i);
                 let up = step.map(|s| Upsample::new(c, config.spatial_down[s], config.temporal_down[s], device));
                 DecoderLevel { blocks, up }
@@ -54,8 +54,8 @@ impl<B: Backend> Decoder<B> {
         }
     }
 
-    /// This decoder grown to `config.decoder_blocks()` residual blocks per level (`config` is
-    /// this decoder's own but for that count). The new blocks follow the trained ones of each
+    /// This decoder grown to `config.decoder_blocks(level)` residual blocks at each level
+    /// (`config` is this decoder's own but for those counts). The new blocks follow the trained ones of each
     /// level and start as the identity (their last conv is zero), so the grown decoder decodes
     /// exactly as this one until it is trained.
     pub fn deepened(mut self, config: &VaeConfig, device: &B::Device) -> Self {
@@ -63,7 +63,7 @@ impl<B: Backend> Decoder<B> {
         let n = ch.len();
         for (i, level) in self.levels.iter_mut().enumerate() {
             let c = ch[n - 1 - i];
-            while level.blocks.len() < config.decoder_blocks() {
+            while level.blocks.len() < config.decoder_blocks(i) {
                 let block = ResBlockConfig::new([c, c], config.groups, config.factorized).init::<B>(device);
                 level.blocks.push(block.with_zero_output());
             }

@@ -110,7 +110,7 @@ impl VaeConfig {
 }
 
 impl<B: Backend> VideoVae<B> {
-    /// This VAE with its decoder grown to `config.decoder_blocks()` residual blocks per level;
+    /// This VAE with its decoder grown to `config`'s residual blocks per level;
     /// `config` must [grow from](VaeConfig::grows_from) this model's own. The encoder is
     /// untouched and the grown decoder decodes exactly as before until it is trained: a
     /// decoder-only fine-tune adds capacity without moving the latent space.
