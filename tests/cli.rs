@@ -169,9 +169,10 @@ fn vae_train_export_roundtrip_and_eval_end_to_end() {
     assert!(stdout.contains("exported step 3"), "{stdout}");
     assert!(model.join("vae.json").is_file() && model.join("vae.mpk").is_file());
 
-    // A decoder-only fine-tune of the exported folder exports with its latent statistics, bit
-    // for bit (the latent space a DiT learnt is unchanged); without a VAE to start from it is
-    // refused.
+    // A decoder-only fine-tune of the exported folder, growing its decoder by a block at full
+    // resolution, exports with its latent statistics, bit for bit (the latent space a DiT learnt
+    // is unchanged) and the deeper decoder; without a VAE to start from it is refused, and so is
+    // a depth list that does not give every level.
     let tuned = dir.join("tuned");
     let stdout = ok(&[
         "train",
@@ -181,6 +182,8 @@ fn vae_train_export_roundtrip_and_eval_end_to_end() {
         "--init-from",
         s(&model),
         "--decoder-only",
+        "--decoder-res-blocks",
+        "2,2,2",
         "--steps",
         "1",
         "--batch",
@@ -190,11 +193,15 @@ fn vae_train_export_roundtrip_and_eval_end_to_end() {
     let tuned_model = dir.join("tuned-model");
     let stdout = ok(&["vae", "export", "--run", s(&tuned), "--out", s(&tuned_model)]);
     assert!(stdout.contains("latent statistics kept from"), "{stdout}");
-    let stats = |folder: &Path| {
+    let meta = |folder: &Path| {
         let text = std::fs::read_to_string(folder.join("vae.json")).expect("vae.json");
-        serde_json::from_str::<serde_json::Value>(&text).expect("json")["latent_stats"].clone()
+        serde_json::from_str::<serde_json::Value>(&text).expect("json")
     };
-    assert_eq!(stats(&model), stats(&tuned_model));
+    assert_eq!(meta(&model)["latent_stats"], meta(&tuned_model)["latent_stats"]);
+    assert_eq!(meta(&tuned_model)["config"]["decoder_res_blocks"], serde_json::json!([2, 2, 2]));
+    let stderr =
+        fails(&["train", "vae", "--out", s(&dir.join("short")), "--decoder-res-blocks", "2,2", "--steps", "1"]);
+    assert!(stderr.contains("decoder_res_blocks") && stderr.contains("one positive count per level"), "{stderr}");
     let stderr = fails(&["train", "vae", "--out", s(&dir.join("alone")), "--decoder-only", "--steps", "1"]);
     assert!(stderr.contains("--init-from"), "{stderr}");
 
