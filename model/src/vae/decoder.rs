@@ -55,9 +55,9 @@ impl<B: Backend> Decoder<B> {
     }
 
     /// This decoder grown to `config.decoder_blocks(level)` residual blocks at each level
-    /// (`config` is this decoder's own but for those counts). The new blocks follow the trained ones of each
-    /// level and start as the identity (their last conv is zero), so the grown decoder decodes
-    /// exactly as this one until it is trained.
+    /// (`config` is this decoder's own but for those counts). The new blocks follow the trained
+    /// ones of each level and start as the identity (their last conv is zero), so the grown
+    /// decoder decodes exactly as this one until it is trained.
     pub fn deepened(mut self, config: &VaeConfig, device: &B::Device) -> Self {
         let ch = &config.channels;
         let n = ch.len();
