@@ -46,10 +46,10 @@ fn setup(mut commands: Commands, args: Res<Args>, assets: Res<AssetServer>) {
     let name = args.scene.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let scene: Handle<WorldScene> = assets.load(name);
     let mut player = ScenePlayer::new(scene).looping();
-    if let Some((w, h)) = args.size.as_deref().and_then(|s| s.split_once('x')) {
-        if let (Ok(w), Ok(h)) = (w.parse(), h.parse()) {
-            player = player.with_size(w, h);
-        }
+    if let Some((w, h)) = args.size.as_deref().and_then(|s| s.split_once('x'))
+        && let (Ok(w), Ok(h)) = (w.parse(), h.parse())
+    {
+        player = player.with_size(w, h);
     }
     commands.spawn(player);
 }
