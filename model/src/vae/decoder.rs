@@ -29,9 +29,7 @@ impl<B: Backend> Decoder<B> {
     pub fn new(config: &VaeConfig, device: &B::Device) -> Self {
         let ch = &config.channels;
         let n = ch.len();
-        let block = |cin: usize, cout: usize| {
-            ResBlockConfig::new([cin, cout], config.groups, config.factorized).init::<B>(device)
-        };
+        let block = |cin: usize, cout: usize| res_block(config, [cin, cout], device);
         let last = ch[n - 1];
         // Level i (from the lowest resolution up) works at ch[n-1-i] and then upsamples by the
         // step between levels n-2-i and n-1-i of the encoder.
@@ -64,8 +62,7 @@ impl<B: Backend> Decoder<B> {
         for (i, level) in self.levels.iter_mut().enumerate() {
             let c = ch[n - 1 - i];
             while level.blocks.len() < config.decoder_blocks(i) {
-                let block = ResBlockConfig::new([c, c], config.groups, config.factorized).init::<B>(device);
-                level.blocks.push(block.with_zero_output());
+                level.blocks.push(res_block(config, [c, c], device).with_zero_output());
             }
         }
         self
@@ -91,4 +88,9 @@ impl<B: Backend> Decoder<B> {
         let h = self.norm_out.forward_silu(h);
         cache.run(&self.conv_out, h)
     }
+}
+
+/// A residual block of the decoder of `config`, `channels` `[in, out]`.
+fn res_block<B: Backend>(config: &VaeConfig, channels: [usize; 2], device: &B::Device) -> ResBlock<B> {
+    ResBlockConfig::new(channels, config.groups, config.factorized).init(device)
 }
