@@ -157,7 +157,6 @@ pub fn run(command: TrainCommand) -> Result<()> {
             };
             if let Some(blocks) = decoder_res_blocks {
                 model = model.with_decoder_res_blocks(Some(blocks));
-                model.validate().map_err(|e| anyhow::anyhow!("--decoder-res-blocks: {e}"))?;
             }
             let mut config = VaeTrainConfig {
                 model,

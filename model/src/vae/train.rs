@@ -299,6 +299,10 @@ pub fn train_vae<B: AutodiffBackend>(
                 .into(),
         });
     }
+    config
+        .model
+        .validate()
+        .map_err(|e| CheckpointError::Io { path: dir.display().to_string(), message: e.to_string() })?;
     std::fs::create_dir_all(dir).map_err(io)?;
     let ckpt = Checkpoint::of_run(dir);
     B::seed(device, config.seed);
