@@ -35,7 +35,7 @@ impl<B: Backend> Decoder<B> {
         // step between levels n-2-i and n-1-i of the encoder.
         let levels = (0..n)
             .map(|i| {
-                let c = ch[n - 1 - i];
+                let c = level_channels(config, i);
                 let cin = if i == 0 { last } else { ch[n - i] };
                 let blocks = (0..config.decoder_blocks(i)).map(|j| block(if j == 0 { cin } else { c }, c)).collect();
                 let step = n.checked_sub(2 + i);
@@ -57,10 +57,8 @@ impl<B: Backend> Decoder<B> {
     /// ones of each level and start as the identity (their last conv is zero), so the grown
     /// decoder decodes exactly as this one until it is trained.
     pub fn deepened(mut self, config: &VaeConfig, device: &B::Device) -> Self {
-        let ch = &config.channels;
-        let n = ch.len();
         for (i, level) in self.levels.iter_mut().enumerate() {
-            let c = ch[n - 1 - i];
+            let c = level_channels(config, i);
             while level.blocks.len() < config.decoder_blocks(i) {
                 level.blocks.push(res_block(config, [c, c], device).with_zero_output());
             }
@@ -88,6 +86,11 @@ impl<B: Backend> Decoder<B> {
         let h = self.norm_out.forward_silu(h);
         cache.run(&self.conv_out, h)
     }
+}
+
+/// Channels of decoder level `i` (0 is the lowest resolution): the encoder's levels, mirrored.
+fn level_channels(config: &VaeConfig, i: usize) -> usize {
+    config.channels[config.channels.len() - 1 - i]
 }
 
 /// A residual block of the decoder of `config`, `channels` `[in, out]`.
