@@ -170,9 +170,10 @@ fn vae_train_export_roundtrip_and_eval_end_to_end() {
     assert!(model.join("vae.json").is_file() && model.join("vae.mpk").is_file());
 
     // A decoder-only fine-tune of the exported folder, growing its decoder by a block at full
-    // resolution, exports with its latent statistics, bit for bit (the latent space a DiT learnt
-    // is unchanged) and the deeper decoder; without a VAE to start from it is refused, and so is
-    // a depth list that does not give every level.
+    // resolution and its latent by two channels, exports with its latent statistics, bit for bit
+    // (the latent space a DiT learnt is unchanged), those of the new channels, and the deeper
+    // decoder; without a VAE to start from it is refused, and so is a depth list that does not
+    // give every level.
     let tuned = dir.join("tuned");
     let stdout = ok(&[
         "train",
@@ -184,6 +185,8 @@ fn vae_train_export_roundtrip_and_eval_end_to_end() {
         "--decoder-only",
         "--decoder-res-blocks",
         "2,2,2",
+        "--latent-channels",
+        "10",
         "--steps",
         "1",
         "--batch",
@@ -191,13 +194,20 @@ fn vae_train_export_roundtrip_and_eval_end_to_end() {
     ]);
     assert!(stdout.contains("trained to step 1"), "{stdout}");
     let tuned_model = dir.join("tuned-model");
-    let stdout = ok(&["vae", "export", "--run", s(&tuned), "--out", s(&tuned_model)]);
-    assert!(stdout.contains("latent statistics kept from"), "{stdout}");
+    let stdout = ok(&["vae", "export", "--run", s(&tuned), "--out", s(&tuned_model), "--clips", "2"]);
+    assert!(stdout.contains("latent statistics of 8 channels kept from"), "{stdout}");
+    assert!(stdout.contains("measured the 2 new channels"), "{stdout}");
     let meta = |folder: &Path| {
         let text = std::fs::read_to_string(folder.join("vae.json")).expect("vae.json");
         serde_json::from_str::<serde_json::Value>(&text).expect("json")
     };
-    assert_eq!(meta(&model)["latent_stats"], meta(&tuned_model)["latent_stats"]);
+    for part in ["mean", "std"] {
+        let (kept, grown) = (&meta(&model)["latent_stats"][part], &meta(&tuned_model)["latent_stats"][part]);
+        let grown = grown.as_array().expect("a list");
+        assert_eq!(grown.len(), 10, "{part}: one per latent channel");
+        assert_eq!(&serde_json::Value::from(grown[..8].to_vec()), kept, "{part}: the source's channels, bit for bit");
+    }
+    assert_eq!(meta(&tuned_model)["config"]["latent_channels"], 10);
     assert_eq!(meta(&tuned_model)["config"]["decoder_res_blocks"], serde_json::json!([2, 2, 2]));
     let stderr =
         fails(&["train", "vae", "--out", s(&dir.join("short")), "--decoder-res-blocks", "2,2", "--steps", "1"]);
@@ -293,6 +303,30 @@ fn dit_train_export_generate_and_prompt_expand_end_to_end() {
     let stdout = ok(&["dit", "export", "--run", s(&run), "--out", s(&model)]);
     assert!(stdout.contains("exported step 3"), "{stdout}");
     assert!(model.join("dit.json").is_file() && model.join("vae.json").is_file());
+
+    // Both grown to two more latent channels: a decoder-only VAE fine-tune that keeps the
+    // DiT's channels, then the DiT fine-tuned from its own weights on the wider latent; the
+    // pair generates.
+    let wide_run = dir.join("wide-vae");
+    let wide = dir.join("wide");
+    let vae_args = ["train", "vae", "--init-from", s(&model), "--decoder-only", "--latent-channels", "10"];
+    ok(&[&vae_args[..], &["--out", s(&wide_run), "--steps", "1", "--batch", "1"]].concat());
+    ok(&["vae", "export", "--run", s(&wide_run), "--out", s(&wide), "--clips", "2"]);
+    // The widened VAE with the old DiT is refused before any work, naming the mismatch.
+    for f in ["dit.json", "dit.mpk"] {
+        std::fs::copy(model.join(f), wide.join(f)).expect("copy");
+    }
+    let stderr = fails(&["generate", "--prompt", "red ball", "--model", s(&wide), "--out", s(&dir.join("x.gif"))]);
+    assert!(stderr.contains("latent channels is 10 but this model uses 8"), "{stderr}");
+    let wide_dit = dir.join("wide-dit");
+    let dit_args = ["train", "dit", "--vae", s(&wide), "--init-from", s(&model), "--steps", "1", "--batch", "2"];
+    let stdout = ok(&[&dit_args[..], &["--out", s(&wide_dit)]].concat());
+    assert!(stdout.contains("has 10 latent channels: the DiT takes them"), "{stdout}");
+    ok(&["dit", "export", "--run", s(&wide_dit), "--out", s(&wide)]);
+    let grown_out = dir.join("wide.gif");
+    let args = ["generate", "--prompt", "red ball", "--frames", "5", "--size", "32x16", "--steps", "2"];
+    ok(&[&args[..], &["--model", s(&wide), "--out", s(&grown_out)]].concat());
+    assert_eq!(&std::fs::read(&grown_out).expect("gif")[..6], b"GIF89a");
 
     let out = dir.join("g.gif");
     let args = ["generate", "--prompt", "red ball on snow, zorble", "--frames", "5", "--size", "32x16"];

@@ -11,6 +11,7 @@ pub mod diffusion;
 pub mod dit;
 pub mod error;
 pub mod generate;
+pub mod grow;
 pub mod kernels;
 pub mod prompting;
 pub mod quality;

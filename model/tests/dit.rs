@@ -211,3 +211,29 @@ fn a_fresh_network_predicts_zero_and_limits_are_precise() {
     let bad = DitConfig::new(8, 100, 2, 3, 16);
     assert!(bad.validate().unwrap_err().to_string().contains("heads"));
 }
+
+#[test]
+fn a_dit_grown_to_more_latent_channels_predicts_the_old_ones_exactly() {
+    let device = Default::default();
+    let small = config();
+    let wide = DitConfig { latent_channels: 6, ..small.clone() };
+    assert!(wide.grows_from(&small) && small.grows_from(&small), "more or the same latent channels grow");
+    assert!(!small.grows_from(&wide), "latent channels are never removed");
+    let deeper = DitConfig { depth: 3, ..wide.clone() };
+    assert!(!deeper.grows_from(&small), "nothing else may differ");
+
+    let net = network();
+    let s = sample(2, (2, 2), 3);
+    let want = run(&net, &[&s], AttentionMode::Bidirectional, usize::MAX).remove(0); // [n, 4·p²]
+    let grown = net.grown(&wide, &device);
+    // The new channels' values follow the old ones in every token; they hold noise here.
+    let own = small.token_dim();
+    let extra = rand2([s.tokens.dims()[0], wide.token_dim() - own]);
+    let wider = Sample { tokens: Tensor::cat(vec![s.tokens.clone(), extra], 1), ..sample_clone(&s) };
+    let got = run(&grown, &[&wider], AttentionMode::Bidirectional, usize::MAX).remove(0); // [n, 6·p²]
+    assert_eq!(got.dims()[1], wide.token_dim());
+    assert_eq!(max_diff(got.clone().narrow(1, 0, own), want), 0.0, "the old channels are predicted as before");
+    let new = got.narrow(1, own, wide.token_dim() - own).abs().max().into_scalar();
+    assert_eq!(new, 0.0, "the new channels' outputs start at zero");
+    assert_eq!(grown.num_params(), wide.init::<B>(&device).num_params());
+}

@@ -244,29 +244,40 @@ fn decoder_only_training_keeps_the_encoder_bit_identical() {
     };
     save_vae(&source, &model.init::<Cpu>(&device), &meta).expect("saves the source");
     let before = load_vae::<Cpu>(&source, &device).expect("the source loads").model;
-    // The fine-tune also grows the decoder by a block per level (the shipped model's recipe).
-    let grown = model.clone().with_decoder_res_blocks(Some(vec![2, 1]));
+    // The fine-tune also grows the decoder by a block per level (the shipped model's recipe) and
+    // adds two latent channels, which train with it.
+    let grown = VaeConfig { latent_channels: 6, ..model.clone().with_decoder_res_blocks(Some(vec![2, 1])) };
     let config =
         VaeTrainConfig { model: grown.clone(), init_from: Some(source.clone()), decoder_only: true, ..micro(3) };
-    train_vae::<CpuAutodiff>(&tuned, config, Stop::Steps(3), false, &device, false).expect("trains the decoder");
+    // Step 0 (the grown model as it starts), then three steps resumed from it.
+    train_vae::<CpuAutodiff>(&tuned, config.clone(), Stop::Steps(0), false, &device, false).expect("starts");
+    let ckpt = Checkpoint::of_run(&tuned);
+    let start = ckpt.load_live(grown.init::<Cpu>(&device), &device).expect("step 0 loads");
+    train_vae::<CpuAutodiff>(&tuned, config, Stop::Steps(3), true, &device, false).expect("trains the decoder");
 
     let x = training_sample(&micro(1), 7).tensor::<Cpu>(&device);
     let want = before.encode(&model, x.clone()).expect("encodes");
-    let ckpt = Checkpoint::of_run(&tuned);
+    let flat = |t: &Tensor<Cpu, 5>| t.to_data().to_vec::<f32>().expect("f32");
+    let max_change = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+    let new_at_start = start.encode(&grown, x.clone()).expect("encodes").mean.narrow(1, 4, 2);
+    let [n, _, t, h, w] = want.mean.dims();
+    let with_new = |fill: f32| Tensor::cat(vec![want.mean.clone(), Tensor::full([n, 2, t, h, w], fill, &device)], 1);
     for (name, after) in [
         ("EMA", ckpt.load_ema(grown.init::<Cpu>(&device), &device).expect("EMA loads")),
         ("live", ckpt.load_live(grown.init::<Cpu>(&device), &device).expect("live weights load")),
     ] {
-        let got = after.encode(&model, x.clone()).expect("encodes");
+        let got = after.encode(&grown, x.clone()).expect("encodes");
         for (what, a, b) in [("mean", &want.mean, &got.mean), ("log-variance", &want.log_var, &got.log_var)] {
-            let (a, b) = (a.to_data().to_vec::<f32>().expect("f32"), b.to_data().to_vec::<f32>().expect("f32"));
-            assert!(a == b, "the {name} encoder's latent {what} moved");
+            assert!(flat(a) == flat(&b.clone().narrow(1, 0, 4)), "the {name} encoder's latent {what} moved");
         }
-        let decoded = |vae: &worldsim_model::vae::VideoVae<Cpu>| {
-            vae.decode(&model, want.mean.clone()).expect("decodes").into_data().to_vec::<f32>().expect("f32")
-        };
-        let moved = decoded(&before).iter().zip(&decoded(&after)).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+        let trained = max_change(&flat(&new_at_start), &flat(&got.mean.narrow(1, 4, 2)));
+        assert!(trained > 1e-5, "the {name} encoder's new latent channels did not train ({trained})");
+        let old = flat(&before.decode(&model, want.mean.clone()).expect("decodes"));
+        let moved = max_change(&old, &flat(&after.decode(&grown, with_new(0.0)).expect("decodes")));
         assert!(moved > 1e-4, "the {name} decoder did not train (max change {moved})");
+        let decode = |fill| flat(&after.decode(&grown, with_new(fill)).expect("decodes"));
+        let reads = max_change(&decode(0.0), &decode(1.0));
+        assert!(reads > 1e-6, "the {name} decoder does not read the new latent channels ({reads})");
     }
 
     let narrower = VaeTrainConfig {

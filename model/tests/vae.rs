@@ -148,33 +148,51 @@ fn latent_stats_normalize_and_invert() {
 }
 
 #[test]
-fn a_deepened_decoder_decodes_exactly_as_before_until_trained() {
+fn a_grown_vae_codes_exactly_as_before_until_trained() {
     let (tiny, _, device) = setup();
     let shallow = tiny.clone().with_decoder_res_blocks(None);
     assert!(tiny.grows_from(&shallow) && tiny.grows_from(&tiny), "deeper or equal decoders grow");
     assert!(!shallow.grows_from(&tiny), "a decoder is never cut down");
-    let wider = VaeConfig { latent_channels: 16, ..shallow.clone() };
-    assert!(!tiny.grows_from(&wider), "only the decoder's depth may differ");
+    let wide = VaeConfig { latent_channels: 12, ..tiny.clone() };
+    assert!(wide.grows_from(&shallow) && wide.grows_from(&tiny), "latent channels may be added");
+    assert!(!tiny.grows_from(&wide), "latent channels are never removed");
     let other = tiny.clone().with_decoder_res_blocks(Some(vec![1, 1, 2]));
     assert!(!tiny.grows_from(&other) && !other.grows_from(&tiny), "every level must be at least as deep");
+    let wider_net = VaeConfig { channels: vec![32, 64, 128], ..tiny.clone() };
+    assert!(!wider_net.grows_from(&tiny), "nothing else may differ");
 
     let before = shallow.init::<B>(&device);
     let z = random([1, 8, 3, 4, 6], &device);
     let x = random([1, 3, 5, 16, 16], &device);
     // Reading the source first also initialises its (lazy) weights, which a clone would
     // otherwise draw again.
-    let (want, want_latent) = (before.decode(&shallow, z.clone()).expect("valid"), before.encode(&shallow, x.clone()));
-    let after = before.clone().with_deeper_decoder(&tiny, &device);
-    assert!(after.num_params() > before.num_params(), "the grown decoder has new blocks");
-    assert_eq!(after.num_params(), tiny.init::<B>(&device).num_params(), "the grown model is the deeper config's");
-    let d = max_diff(after.decode(&tiny, z.clone()).expect("valid"), want.clone());
-    assert_eq!(d, 0.0, "the new blocks start as the identity");
-    let mut stream = after.stream_decoder();
-    let parts: Vec<_> = (0..3).map(|i| stream.next(&tiny, z.clone().narrow(2, i, 1)).expect("valid")).collect();
-    let d = max_diff(Tensor::cat(parts, 2), want);
-    assert!(d < 1e-4, "the grown decoder streams like the source decodes ({d})");
-    let got = after.encode(&tiny, x).expect("valid");
-    assert_eq!(max_diff(got.mean, want_latent.expect("valid").mean), 0.0, "the encoder is untouched");
+    let want = before.decode(&shallow, z.clone()).expect("valid");
+    let want_latent = before.encode(&shallow, x.clone()).expect("valid");
+    for (config, what) in [(&tiny, "deeper decoder"), (&wide, "deeper decoder and 4 more latent channels")] {
+        let after = before.clone().grown(config, &device);
+        assert_eq!(
+            after.num_params(),
+            config.init::<B>(&device).num_params(),
+            "{what}: the grown model is its config's"
+        );
+        assert!(after.num_params() > before.num_params(), "{what}: the grown model has new weights");
+        // Whatever the new latent channels hold, the decoder ignores them until trained.
+        let extra = config.latent_channels - 8;
+        let zz =
+            if extra > 0 { Tensor::cat(vec![z.clone(), random([1, extra, 3, 4, 6], &device)], 1) } else { z.clone() };
+        let d = max_diff(after.decode(config, zz.clone()).expect("valid"), want.clone());
+        assert_eq!(d, 0.0, "{what}: the grown decoder decodes as the source");
+        let mut stream = after.stream_decoder();
+        let parts: Vec<_> = (0..3).map(|i| stream.next(config, zz.clone().narrow(2, i, 1)).expect("valid")).collect();
+        let d = max_diff(Tensor::cat(parts, 2), want.clone());
+        assert!(d < 1e-4, "{what}: the grown decoder streams like the source decodes ({d})");
+        let got = after.encode(config, x.clone()).expect("valid");
+        assert_eq!(got.mean.dims()[1], config.latent_channels);
+        for (name, a, b) in [("mean", got.mean, &want_latent.mean), ("log-variance", got.log_var, &want_latent.log_var)]
+        {
+            assert_eq!(max_diff(a.narrow(1, 0, 8), b.clone()), 0.0, "{what}: the source's latent {name} is kept");
+        }
+    }
 }
 
 #[test]

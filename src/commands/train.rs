@@ -9,6 +9,7 @@ use worldsim_model::dit::DitConfig;
 use worldsim_model::dit::train::{DitTrainConfig, train_dit};
 use worldsim_model::vae::VaeConfig;
 use worldsim_model::vae::train::{Stop, VaeTrainConfig, train_vae};
+use worldsim_model::vae::weights::load_vae;
 
 use super::device::DeviceKind;
 use crate::with_backend;
@@ -66,6 +67,12 @@ pub enum TrainCommand {
         /// grows it: the new blocks begin as the identity.
         #[arg(long, value_delimiter = ',')]
         decoder_res_blocks: Option<Vec<usize>>,
+        /// Latent channels (default: the preset's). Starting from a VAE with fewer
+        /// (`--init-from`) widens it: the new channels start unused by the decoder; with
+        /// `--decoder-only` the source's channels stay exactly as they are and only the new
+        /// ones (and the decoder) learn.
+        #[arg(long)]
+        latent_channels: Option<usize>,
         /// Where to train: cpu, or wgpu / cuda when compiled with that feature.
         #[arg(long, default_value = "cpu")]
         device: DeviceKind,
@@ -150,6 +157,7 @@ pub fn run(command: TrainCommand) -> Result<()> {
             same_shape,
             decoder_only,
             decoder_res_blocks,
+            latent_channels,
             device,
         } => {
             let Some(mut model) = VaeConfig::preset(&preset) else {
@@ -157,6 +165,9 @@ pub fn run(command: TrainCommand) -> Result<()> {
             };
             if let Some(blocks) = decoder_res_blocks {
                 model = model.with_decoder_res_blocks(Some(blocks));
+            }
+            if let Some(channels) = latent_channels {
+                model.latent_channels = channels;
             }
             let mut config = VaeTrainConfig {
                 model,
@@ -201,10 +212,16 @@ pub fn run(command: TrainCommand) -> Result<()> {
             workers,
             device,
         } => {
-            let Some(model) = DitConfig::preset(&preset) else {
+            let Some(mut model) = DitConfig::preset(&preset) else {
                 bail!("unknown --preset {preset:?}; use tiny or base");
             };
             let vae = vae.unwrap_or_else(worldsim_model::weights::shipped_model_dir);
+            // The DiT denoises its VAE's latent: it takes the VAE's channel count.
+            let latent = load_vae::<worldsim_model::Cpu>(&vae, &Default::default())?.meta.config.latent_channels;
+            if latent != model.latent_channels {
+                println!("the VAE in {} has {latent} latent channels: the DiT takes them", vae.display());
+                model.latent_channels = latent;
+            }
             let base = match recipe.as_str() {
                 "clips" => DitTrainConfig::tiny(steps, vae),
                 "stream" => DitTrainConfig::stream(steps, vae),

@@ -229,21 +229,30 @@ pub fn run(command: VaeCommand) -> Result<()> {
             let config = state.config.model.clone();
             let ema: VideoVae<Cpu> = config.init(&device);
             let ema = ckpt.load_ema(ema, &device)?;
-            // A decoder-only run kept its source's encoder: keep the statistics a DiT built on
-            // that VAE normalises with, bit for bit.
+            // Statistics on clips the run never trained on: indices far past its last step.
+            let measure = || {
+                let samples: Vec<VideoSample> =
+                    (0..clips).map(|i| training_sample(&state.config, 1_000_000_000 + i)).collect();
+                measure_latent_stats(&ema, &config, &samples, &device)
+            };
+            // A decoder-only run kept its source's latent channels: keep the statistics a DiT
+            // built on that VAE normalises with, bit for bit, and measure only new channels.
             let kept = state.config.init_from.as_ref().filter(|d| state.config.decoder_only && d.join(META).is_file());
             let (stats, encoder_from) = match kept {
                 Some(init) => {
-                    println!("decoder-only run: latent statistics kept from {}", init.display());
                     let source = load_vae::<Cpu>(init, &device)?.meta;
-                    (source.latent_stats, source.trained)
+                    let mut stats = source.latent_stats;
+                    let own = stats.mean.len();
+                    println!("decoder-only run: latent statistics of {own} channels kept from {}", init.display());
+                    if config.latent_channels > own {
+                        let measured = measure();
+                        stats.mean.extend_from_slice(&measured.mean[own..]);
+                        stats.std.extend_from_slice(&measured.std[own..]);
+                        println!("measured the {} new channels", config.latent_channels - own);
+                    }
+                    (stats, source.trained)
                 }
-                None => {
-                    // Statistics on clips the run never trained on: indices far past its last step.
-                    let samples: Vec<VideoSample> =
-                        (0..clips).map(|i| training_sample(&state.config, 1_000_000_000 + i)).collect();
-                    (measure_latent_stats(&ema, &config, &samples, &device), serde_json::Value::Null)
-                }
+                None => (measure(), serde_json::Value::Null),
             };
             let meta = VaeMeta {
                 format: VAE_FORMAT.into(),

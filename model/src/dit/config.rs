@@ -65,6 +65,14 @@ impl DitConfig {
         self.dim / self.heads.max(1)
     }
 
+    /// Whether a model of `self` can start from a trained model of `from`: the same network, or
+    /// one for a latent with more channels (grown with [`super::Dit::grown`]), e.g. a VAE
+    /// widened by a decoder-only fine-tune that kept `from`'s channels.
+    pub fn grows_from(&self, from: &DitConfig) -> bool {
+        self.latent_channels >= from.latent_channels
+            && DitConfig { latent_channels: self.latent_channels, ..from.clone() } == *self
+    }
+
     /// Values per token in and out: `latent_channels · patch²`.
     pub fn token_dim(&self) -> usize {
         self.latent_channels * self.patch * self.patch

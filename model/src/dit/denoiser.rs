@@ -5,6 +5,7 @@
 use burn::module::Module;
 use burn::prelude::*;
 
+use super::config::DitConfig;
 use super::layout::{AttentionMode, Layout, SampleShape};
 use super::model::{Dit, DitInput};
 use crate::text::encoder::EncodedText;
@@ -37,6 +38,12 @@ pub struct NoisySample<B: Backend> {
 }
 
 impl<B: Backend> Denoiser<B> {
+    /// This denoiser with its DiT [grown](Dit::grown) to `config` (more latent channels); the
+    /// text encoder is unchanged.
+    pub fn grown(self, config: &DitConfig, device: &B::Device) -> Self {
+        Denoiser { dit: self.dit.grown(config, device), ..self }
+    }
+
     /// Predicts the velocity of every sample's tokens, packing them into rows of at most
     /// `max_tokens` tokens.
     ///

@@ -12,6 +12,7 @@ use super::attention::{KeyValue, linear2, linear3};
 use super::block::{BlockContext, DitBlock, modulated_norm, per_token};
 use super::config::DitConfig;
 use super::layout::{AttentionMode, Layout, LayoutTensors, SampleShape};
+use crate::grow::{as_param_value, splice};
 
 /// What the network reads besides the tokens, per latent frame of the batch (the frame table,
 /// in [`Layout`] order) and per row.
@@ -86,6 +87,40 @@ pub struct Dit<B: Backend> {
     freq_dim: usize,
     theta: f64,
     eps: f64,
+}
+
+impl<B: Backend> Dit<B> {
+    /// This network grown to `config`, which must [grow from](DitConfig::grows_from) its own:
+    /// tokens of more latent channels, whose inputs start with zero weights and whose outputs
+    /// start at zero. The old channels are the first values of each token (see
+    /// [`super::patch::patchify`]), so the grown network predicts them exactly as before,
+    /// whatever the new channels hold, until it is trained.
+    pub fn grown(mut self, config: &DitConfig, device: &B::Device) -> Self {
+        let [own, d] = self.embed.weight.lazy_shape().dims::<2>();
+        let tokens = config.token_dim();
+        if tokens > own {
+            let zeros =
+                |i: usize, o: usize| LinearConfig::new(i, o).with_initializer(Initializer::Zeros).init::<B>(device);
+            let keep = [(0, 0, own)];
+            let (embed, out) = (self.embed, self.final_out);
+            let mut wider_embed = zeros(tokens, d);
+            let weight = embed.weight.val();
+            wider_embed.weight = wider_embed.weight.map(|w| as_param_value(splice(w, weight, 0, &keep)));
+            wider_embed.bias = embed.bias;
+            let mut wider_out = zeros(d, tokens);
+            let weight = out.weight.val();
+            wider_out.weight = wider_out.weight.map(|w| as_param_value(splice(w, weight, 1, &keep)));
+            let bias = out.bias.map(|b| b.val());
+            wider_out.bias = wider_out.bias.map(|b| {
+                b.map(|zero| match bias {
+                    Some(bias) => as_param_value(splice(zero, bias, 0, &keep)),
+                    None => zero,
+                })
+            });
+            (self.embed, self.final_out) = (wider_embed, wider_out);
+        }
+        self
+    }
 }
 
 impl DitConfig {

@@ -290,15 +290,17 @@ pub fn train_dit<B: AutodiffBackend>(
         if let Some(init) = &config.init_from {
             let record_err = |message: String| CheckpointError::Record { path: init.display().to_string(), message };
             let loaded = load_denoiser::<B>(init, device).map_err(|e| record_err(e.to_string()))?;
-            if loaded.meta.model != config.model
+            if !config.model.grows_from(&loaded.meta.model)
                 || loaded.meta.text != config.text
                 || loaded.meta.tokenizer != config.tokenizer
             {
                 return Err(record_err(
-                    "--init-from holds another architecture, text encoder or vocabulary than --preset".into(),
+                    "--init-from holds another architecture, text encoder or vocabulary than --preset (only more \
+                     latent channels can be grown from it)"
+                        .into(),
                 ));
             }
-            model = loaded.model;
+            model = loaded.model.grown(&config.model, device);
             ema = Ema::new(model.valid(), config.ema_decay);
         }
         (0, 0.0, config)

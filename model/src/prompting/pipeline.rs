@@ -100,7 +100,8 @@ fn check<B: Backend>(vae: &LoadedVae<B>, dit: &LoadedDenoiser<B>, req: &PromptRe
     }
     let sf = vae.meta.config.spatial_factor();
     let latents = vae.meta.config.latent_frames(req.frames.len());
-    dit.meta.model.check_latent(dit.meta.model.latent_channels, latents, req.height / sf, req.width / sf)?;
+    // The VAE's latent must be the one the DiT denoises (a VAE widened without its DiT is not).
+    dit.meta.model.check_latent(vae.meta.config.latent_channels, latents, req.height / sf, req.width / sf)?;
     if req.settings.steps == 0 {
         return Err(ModelError::Config { field: "steps", message: "must be at least 1 (try 30)".into() });
     }

@@ -139,7 +139,8 @@ impl<B: Backend> StreamModel<B> {
         }
         self.vae.meta.config.check_video(1, spec.height, spec.width)?;
         let m = &self.dit.meta.model;
-        m.check_latent(m.latent_channels, 1, spec.height / sf, spec.width / sf)
+        // The VAE's latent must be the one the DiT denoises.
+        m.check_latent(self.vae.meta.config.latent_channels, 1, spec.height / sf, spec.width / sf)
     }
 }
 

@@ -8,6 +8,7 @@ use burn::nn::conv::{Conv3d, Conv3dConfig};
 use burn::prelude::*;
 use burn::tensor::ops::ConvOptions;
 
+use crate::grow::{as_param_value, splice};
 use crate::kernels;
 
 /// A causal convolution's configuration.
@@ -45,10 +46,41 @@ pub struct CausalConv3d<B: Backend> {
 }
 
 impl<B: Backend> CausalConv3d<B> {
+    /// Input and output channels.
+    pub fn channels(&self) -> [usize; 2] {
+        let [out, per_group, ..] = self.conv.weight.lazy_shape().dims::<5>();
+        [per_group * self.conv.groups, out]
+    }
+
     /// This layer with weights and bias set to zero.
     pub fn zeroed(mut self) -> Self {
         self.conv.weight = self.conv.weight.map(|w| w.zeros_like());
         self.conv.bias = self.conv.bias.map(|b| b.map(|b| b.zeros_like()));
+        self
+    }
+
+    /// This layer with some of its channels taken from `source`: each piece `(from, to, len)`
+    /// copies `source`'s channels `from..from + len` along `dim` (0: output channels, with their
+    /// bias; 1: input channels, where the bias, one per output, is `source`'s whole) into
+    /// channels `to..to + len` of this layer; the other channels stay. Pieces are sorted by `to`
+    /// and do not overlap. The copy is exact: what grows a trained layer, or keeps part of it
+    /// fixed during training.
+    pub fn with_channels_from(
+        mut self,
+        source: &CausalConv3d<B>,
+        dim: usize,
+        pieces: &[(usize, usize, usize)],
+    ) -> Self {
+        let weight = source.conv.weight.val();
+        self.conv.weight = self.conv.weight.map(|w| as_param_value(splice(w, weight, dim, pieces)));
+        let bias = source.conv.bias.as_ref().map(|b| b.val());
+        self.conv.bias = self.conv.bias.map(|b| {
+            b.map(|own| match bias {
+                Some(src) if dim == 0 => as_param_value(splice(own, src, 0, pieces)),
+                Some(src) => as_param_value(src),
+                None => own,
+            })
+        });
         self
     }
 

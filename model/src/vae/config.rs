@@ -23,7 +23,7 @@ pub struct VaeConfig {
     pub res_blocks: usize,
     /// Residual blocks of each decoder level, from the lowest resolution up (one entry per
     /// level); `None`: `res_blocks` at every level. A trained decoder can be deepened (see
-    /// [`super::VideoVae::with_deeper_decoder`]).
+    /// [`super::VideoVae::grown`]).
     pub decoder_res_blocks: Option<Vec<usize>>,
     /// Groups of the group norms (divides every channel count).
     #[config(default = 8)]
@@ -101,11 +101,17 @@ impl VaeConfig {
     }
 
     /// Whether a model of `self` can start from a trained model of `from`: the same network, or
-    /// one whose decoder has at least as many residual blocks at every level (grown with
-    /// [`super::VideoVae::with_deeper_decoder`]).
+    /// one with a decoder at least as deep at every level and at least as many latent channels
+    /// (grown with [`super::VideoVae::grown`]).
     pub fn grows_from(&self, from: &VaeConfig) -> bool {
-        let same_else = from.clone().with_decoder_res_blocks(self.decoder_res_blocks.clone()) == *self;
-        same_else && (0..self.channels.len()).all(|l| self.decoder_blocks(l) >= from.decoder_blocks(l))
+        let same_else = VaeConfig {
+            latent_channels: self.latent_channels,
+            decoder_res_blocks: self.decoder_res_blocks.clone(),
+            ..from.clone()
+        } == *self;
+        same_else
+            && self.latent_channels >= from.latent_channels
+            && (0..self.channels.len()).all(|l| self.decoder_blocks(l) >= from.decoder_blocks(l))
     }
 
     /// How many pixels one latent cell spans along height and width.

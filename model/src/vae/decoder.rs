@@ -52,11 +52,17 @@ impl<B: Backend> Decoder<B> {
         }
     }
 
-    /// This decoder grown to `config.decoder_blocks(level)` residual blocks at each level
-    /// (`config` is this decoder's own but for those counts). The new blocks follow the trained
-    /// ones of each level and start as the identity (their last conv is zero), so the grown
-    /// decoder decodes exactly as this one until it is trained.
-    pub fn deepened(mut self, config: &VaeConfig, device: &B::Device) -> Self {
+    /// This decoder grown to `config` (its own but for deeper levels or more latent channels):
+    /// `config.decoder_blocks(level)` residual blocks at each level, the new ones after the
+    /// trained ones and starting as the identity (their last conv is zero), and
+    /// `config.latent_channels` inputs, the new ones with zero weights. The grown decoder
+    /// decodes exactly as this one (whatever the new latent channels hold) until it is trained.
+    pub fn grown(mut self, config: &VaeConfig, device: &B::Device) -> Self {
+        let [own, out] = self.conv_in.channels();
+        if config.latent_channels > own {
+            let wider = CausalConv3dConfig::new([config.latent_channels, out], [1, 3, 3]).init(device).zeroed();
+            self.conv_in = wider.with_channels_from(&self.conv_in, 1, &[(0, 0, own)]);
+        }
         for (i, level) in self.levels.iter_mut().enumerate() {
             let c = level_channels(config, i);
             while level.blocks.len() < config.decoder_blocks(i) {

@@ -50,10 +50,30 @@ impl<B: Backend> Encoder<B> {
         }
     }
 
+    /// This encoder with `config.latent_channels` latent channels (at least as many as it has):
+    /// its own keep their mean and log-variance weights exactly, the new ones start fresh, so
+    /// the latent space a DiT knows is the first channels of the wider one.
+    pub fn widened(self, config: &VaeConfig, device: &B::Device) -> Self {
+        let [last, out] = [self.conv_out.channels()[0], config.latent_channels];
+        let own = self.conv_out.channels()[1] / 2;
+        let fresh = CausalConv3dConfig::new([last, 2 * out], [1, 3, 3]).init(device);
+        Encoder { conv_out: fresh.with_channels_from(&self.conv_out, 0, &latent_pieces(own, own, out)), ..self }
+    }
+
+    /// This encoder with the first `kept` latent channels' weights (mean and log-variance) set
+    /// back to `source`'s, the same architecture: what keeps them fixed while the others train.
+    pub fn with_latent_kept_from(self, source: &Encoder<B>, kept: usize) -> Self {
+        let latent = self.conv_out.channels()[1] / 2;
+        let conv_out = self.conv_out.with_channels_from(&source.conv_out, 0, &latent_pieces(kept, latent, latent));
+        Encoder { conv_out, ..self }
+    }
+
+    /// The trunk: everything but the last conv, which makes the latent's mean and log-variance.
+    ///
     /// # Shapes
     /// - input `[batch, image_channels, 1 + ft·k, h, w]` in `[-1, 1]`
-    /// - output `[batch, 2 · latent_channels, 1 + k, h / fs, w / fs]` (mean, then log-variance)
-    pub fn forward(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
+    /// - output `[batch, channels.last, 1 + k, h / fs, w / fs]`
+    pub fn features(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
         // The encoder sees whole clips; a fresh cache per call makes every conv pad causally.
         let mut cache = ChunkCache::default();
         let mut h = self.conv_in.forward(x);
@@ -66,6 +86,29 @@ impl<B: Backend> Encoder<B> {
             }
         }
         let h = self.mid.forward_chunk(h, &mut cache);
-        self.conv_out.forward(self.norm_out.forward_silu(h))
+        self.norm_out.forward_silu(h)
     }
+
+    /// The last conv, on the trunk's [features](Self::features).
+    ///
+    /// # Shapes
+    /// - input `[batch, channels.last, t', h', w']`
+    /// - output `[batch, 2 · latent_channels, t', h', w']` (mean, then log-variance)
+    pub fn head(&self, features: Tensor<B, 5>) -> Tensor<B, 5> {
+        self.conv_out.forward(features)
+    }
+
+    /// # Shapes
+    /// - input `[batch, image_channels, 1 + ft·k, h, w]` in `[-1, 1]`
+    /// - output `[batch, 2 · latent_channels, 1 + k, h / fs, w / fs]` (mean, then log-variance)
+    pub fn forward(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
+        self.head(self.features(x))
+    }
+}
+
+/// The pieces (see [`CausalConv3d::with_channels_from`]) that copy the mean and log-variance
+/// rows of the first `kept` latent channels of a head with `from` latent channels into one with
+/// `to`: means first, then log-variances.
+fn latent_pieces(kept: usize, from: usize, to: usize) -> [(usize, usize, usize); 2] {
+    [(0, 0, kept), (from, to, kept)]
 }

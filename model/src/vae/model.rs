@@ -110,12 +110,20 @@ impl VaeConfig {
 }
 
 impl<B: Backend> VideoVae<B> {
-    /// This VAE with its decoder grown to `config`'s residual blocks per level;
-    /// `config` must [grow from](VaeConfig::grows_from) this model's own. The encoder is
-    /// untouched and the grown decoder decodes exactly as before until it is trained: a
-    /// decoder-only fine-tune adds capacity without moving the latent space.
-    pub fn with_deeper_decoder(self, config: &VaeConfig, device: &B::Device) -> Self {
-        VideoVae { decoder: self.decoder.deepened(config, device), ..self }
+    /// This VAE grown to `config`, which must [grow from](VaeConfig::grows_from) this model's
+    /// own: a deeper decoder, more latent channels, or both. It encodes and decodes exactly as
+    /// before until it is trained: the encoder's latent channels are its first channels, the
+    /// new ones are ignored by the decoder at first. A decoder-only fine-tune then adds capacity
+    /// without moving the latent space a DiT was trained on.
+    pub fn grown(self, config: &VaeConfig, device: &B::Device) -> Self {
+        VideoVae { encoder: self.encoder.widened(config, device), decoder: self.decoder.grown(config, device) }
+    }
+
+    /// This VAE with the first `kept` latent channels of its encoder set back to `source`'s
+    /// (same architecture); with a [frozen trunk](Self::encode_features) they then stay exactly
+    /// `source`'s latent while the other channels train.
+    pub fn with_latent_kept_from(self, source: &VideoVae<B>, kept: usize) -> Self {
+        VideoVae { encoder: self.encoder.with_latent_kept_from(&source.encoder, kept), ..self }
     }
 
     /// Encodes a video (or an image: one frame) after checking its size against `config`.
@@ -124,6 +132,17 @@ impl<B: Backend> VideoVae<B> {
     /// - input `[batch, image_channels, 1 + ft·k, h, w]`, values in `[-1, 1]`
     /// - output mean and log-variance `[batch, latent_channels, 1 + k, h / fs, w / fs]`
     pub fn encode(&self, config: &VaeConfig, video: Tensor<B, 5>) -> Result<LatentDist<B>, ModelError> {
+        Ok(self.latent_of_features(self.encode_features(config, video)?))
+    }
+
+    /// The encoder's trunk alone (all but its last conv), after checking the video's size: with
+    /// [`VideoVae::latent_of_features`], [`VideoVae::encode`] in two parts, so training can keep
+    /// the trunk out of the autodiff graph while the last conv learns.
+    ///
+    /// # Shapes
+    /// - input `[batch, image_channels, 1 + ft·k, h, w]`, values in `[-1, 1]`
+    /// - output `[batch, channels.last, 1 + k, h / fs, w / fs]`
+    pub fn encode_features(&self, config: &VaeConfig, video: Tensor<B, 5>) -> Result<Tensor<B, 5>, ModelError> {
         let [_, c, t, h, w] = video.dims();
         if c != config.image_channels {
             return Err(ModelError::InvalidSize {
@@ -134,11 +153,20 @@ impl<B: Backend> VideoVae<B> {
             });
         }
         config.check_video(t, h, w)?;
-        let out = self.encoder.forward(video);
+        Ok(self.encoder.features(video))
+    }
+
+    /// The latent distribution the encoder's last conv makes of its trunk's features.
+    ///
+    /// # Shapes
+    /// - input `[batch, channels.last, t', h', w']`
+    /// - output mean and log-variance `[batch, latent_channels, t', h', w']`
+    pub fn latent_of_features(&self, features: Tensor<B, 5>) -> LatentDist<B> {
+        let out = self.encoder.head(features);
         let parts = out.chunk(2, 1);
         let mut it = parts.into_iter();
         match (it.next(), it.next()) {
-            (Some(mean), Some(log_var)) => Ok(LatentDist { mean, log_var: log_var.clamp(-30.0, 20.0) }),
+            (Some(mean), Some(log_var)) => LatentDist { mean, log_var: log_var.clamp(-30.0, 20.0) },
             _ => unreachable!("the encoder outputs 2 · latent_channels channels"),
         }
     }

@@ -72,6 +72,11 @@ pub struct VaeTrainConfig {
     /// decoder improves every model built on it without retraining them. Needs `init_from`.
     #[serde(default)]
     pub decoder_only: bool,
+    /// Latent channels a decoder-only run keeps bit-identical: `init_from`'s (set when the run
+    /// starts). A model with more latent channels than its source (`--latent-channels`) trains
+    /// the new ones (the encoder's last conv for them) with the decoder; `None`: every channel.
+    #[serde(default)]
+    pub kept_latent_channels: Option<usize>,
 }
 
 impl VaeTrainConfig {
@@ -96,6 +101,7 @@ impl VaeTrainConfig {
             same_shape: false,
             init_from: None,
             decoder_only: false,
+            kept_latent_channels: None,
         }
     }
 
@@ -189,9 +195,10 @@ pub fn vae_loss<B: Backend>(
     latent_loss(vae, config, x, dist, noise_seed)
 }
 
-/// [`vae_loss`] with the encoder run outside the autodiff graph (`frozen` holds the same
-/// weights without autodiff), so only the decoder gets gradients and the encoder costs a plain
-/// forward pass.
+/// [`vae_loss`] with the encoder's trunk run outside the autodiff graph (`frozen` holds the same
+/// weights without autodiff), so only the decoder and the encoder's last conv get gradients and
+/// the trunk costs a plain forward pass. (The caller sets the kept latent channels of that conv
+/// back after each step: see [`VideoVae::with_latent_kept_from`].)
 ///
 /// # Shapes
 /// - input `[n, 3, t, h, w]`; outputs `[1]` each: total, reconstruction, KL
@@ -202,8 +209,8 @@ pub fn decoder_loss<B: AutodiffBackend>(
     x: Tensor<B, 5>,
     noise_seed: u64,
 ) -> (Tensor<B, 1>, Tensor<B, 1>, Tensor<B, 1>) {
-    let dist = frozen.encode(&config.model, x.clone().inner()).expect("training clips have valid sizes");
-    let dist = LatentDist { mean: Tensor::from_inner(dist.mean), log_var: Tensor::from_inner(dist.log_var) };
+    let features = frozen.encode_features(&config.model, x.clone().inner()).expect("training clips have valid sizes");
+    let dist = vae.latent_of_features(Tensor::from_inner(features));
     latent_loss(vae, config, x, dist, noise_seed)
 }
 
@@ -226,39 +233,39 @@ fn latent_loss<B: Backend>(
     (rec.clone() + kl.clone() * config.kl_weight, rec, kl)
 }
 
-/// The starting weights of a fine-tune: an exported VAE folder (`vae.json` + weights, e.g. the
-/// shipped model) or another run's checkpoint (its EMA weights). A source whose decoder has
-/// fewer residual blocks per level than `config.model` is grown (new blocks start as the
-/// identity); any other difference of architecture is refused.
+/// The starting weights of a fine-tune and their architecture: an exported VAE folder
+/// (`vae.json` + weights, e.g. the shipped model) or another run's checkpoint (its EMA weights).
+/// A source with a shallower decoder or fewer latent channels than `config.model` is grown (see
+/// [`VideoVae::grown`]); any other difference of architecture is refused.
 fn init_weights<B: Backend>(
     init: &Path,
     config: &VaeTrainConfig,
     device: &B::Device,
-) -> Result<VideoVae<B>, CheckpointError> {
+) -> Result<(VideoVae<B>, VaeConfig), CheckpointError> {
     let check = |from: &VaeConfig| {
         if config.model.grows_from(from) {
             Ok(())
         } else {
             Err(CheckpointError::Record {
                 path: init.display().to_string(),
-                message: "--init-from holds another architecture than --preset (only a deeper decoder can be grown \
-                          from it)"
+                message: "--init-from holds another architecture than --preset (only a deeper decoder or more latent \
+                          channels can be grown from it)"
                     .into(),
             })
         }
     };
-    let model = if init.join(super::weights::META).is_file() {
+    let (model, from) = if init.join(super::weights::META).is_file() {
         let loaded = super::weights::load_vae::<B>(init, device)
             .map_err(|e| CheckpointError::Record { path: init.display().to_string(), message: e.to_string() })?;
         check(&loaded.meta.config)?;
-        loaded.model
+        (loaded.model, loaded.meta.config)
     } else {
         let source = Checkpoint::of_run(init);
         let from: State = source.state()?;
         check(&from.config.model)?;
-        source.load_ema(from.config.model.init::<B>(device), device)?
+        (source.load_ema(from.config.model.init::<B>(device), device)?, from.config.model)
     };
-    Ok(model.with_deeper_decoder(&config.model, device))
+    Ok((model.grown(&config.model, device), from))
 }
 
 type State = RunState<VaeTrainConfig>;
@@ -314,9 +321,14 @@ pub fn train_vae<B: AutodiffBackend>(
         (model, ema, optim, state) = ckpt.resume(model, ema, optim, device)?;
         (state.step, state.elapsed_s, state.config)
     } else {
+        let mut config = config;
         if let Some(init) = &config.init_from {
-            model = init_weights(init, &config, device)?;
+            let from;
+            (model, from) = init_weights(init, &config, device)?;
             ema = Ema::new(model.valid(), config.ema_decay);
+            if config.decoder_only {
+                config.kept_latent_channels = Some(from.latent_channels);
+            }
         }
         (0, 0.0, config)
     };
@@ -332,9 +344,11 @@ pub fn train_vae<B: AutodiffBackend>(
         }
     };
 
-    // Decoder-only: the model outside the autodiff graph, taken once. Only its encoder is used,
-    // and the encoder never changes.
+    // Decoder-only: the model outside the autodiff graph, taken once, for its encoder's trunk,
+    // which never changes; and the model itself, whose kept latent channels every step restores.
     let frozen = config.decoder_only.then(|| model.valid());
+    let kept = config.kept_latent_channels.unwrap_or(config.model.latent_channels);
+    let kept_source = config.decoder_only.then(|| model.clone());
     let bar = progress_bar(total, step, show_progress);
     let started = Instant::now();
     let (mut window_loss, mut window_rec, mut window_kl, mut window_clips) = (0.0, 0.0, 0.0, 0usize);
@@ -394,6 +408,9 @@ pub fn train_vae<B: AutodiffBackend>(
         let [loss_value, rec_mean, kl_mean] = [0, 1, 2].map(|i| f64::from(read.get(i).copied().unwrap_or(f32::NAN)));
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(lr, model, grads);
+        if let Some(source) = &kept_source {
+            model = model.with_latent_kept_from(source, kept);
+        }
         ema.update(&model.valid());
         step += 1;
         window_loss += loss_value;
