@@ -320,6 +320,9 @@ fn dit_train_export_generate_and_prompt_expand_end_to_end() {
     assert!(stderr.contains("latent channels is 10 but this model uses 8"), "{stderr}");
     let wide_dit = dir.join("wide-dit");
     let dit_args = ["train", "dit", "--vae", s(&wide), "--init-from", s(&model), "--steps", "1", "--batch", "2"];
+    let stderr = fails(&[&dit_args[..], &["--given-share", "1.5", "--out", s(&dir.join("bad"))]].concat());
+    assert!(stderr.contains("--given-share 1.5 must be between 0 and 1"), "{stderr}");
+    let dit_args = [&dit_args[..], &["--given-share", "0"]].concat();
     let stdout = ok(&[&dit_args[..], &["--out", s(&wide_dit)]].concat());
     assert!(stdout.contains("has 10 latent channels: the DiT takes them"), "{stdout}");
     ok(&["dit", "export", "--run", s(&wide_dit), "--out", s(&wide)]);

@@ -119,6 +119,11 @@ pub enum TrainCommand {
         /// token alike, as the shipped model was trained).
         #[arg(long)]
         object_weight: Option<f32>,
+        /// Share of training videos given clean ends (a prefix, a suffix or both, as the
+        /// prompting tasks give them); default: the recipe's (0.4 for clips). The shipped DiT
+        /// was trained with 0.
+        #[arg(long)]
+        given_share: Option<f32>,
         /// Threads rendering and encoding training clips (2: the 2-core machine's measured best,
         /// the encoding of one clip overlapping the next while the step runs).
         #[arg(long, default_value_t = 2)]
@@ -209,6 +214,7 @@ pub fn run(command: TrainCommand) -> Result<()> {
             lr,
             init_from,
             object_weight,
+            given_share,
             workers,
             device,
         } => {
@@ -237,6 +243,12 @@ pub fn run(command: TrainCommand) -> Result<()> {
                     bail!("--object-weight {w} must be a finite number ≥ 0 (0 weighs every token alike)");
                 }
                 config.object_weight = w;
+            }
+            if let Some(share) = given_share {
+                if !(0.0..=1.0).contains(&share) {
+                    bail!("--given-share {share} must be between 0 and 1 (a share of the training videos)");
+                }
+                config.noise.given_share = share;
             }
             let stop = minutes.map_or(Stop::Steps(steps), Stop::Minutes);
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
