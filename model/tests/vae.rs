@@ -188,6 +188,10 @@ fn a_grown_vae_codes_exactly_as_before_until_trained() {
         assert!(d < 1e-4, "{what}: the grown decoder streams like the source decodes ({d})");
         let got = after.encode(config, x.clone()).expect("valid");
         assert_eq!(got.mean.dims()[1], config.latent_channels);
+        if extra > 0 {
+            let d = max_diff(got.log_var.clone().narrow(1, 8, extra), want_latent.log_var.clone().narrow(1, 0, extra));
+            assert_eq!(d, 0.0, "{what}: the new channels start as certain as the trained ones");
+        }
         for (name, a, b) in [("mean", got.mean, &want_latent.mean), ("log-variance", got.log_var, &want_latent.log_var)]
         {
             assert_eq!(max_diff(a.narrow(1, 0, 8), b.clone()), 0.0, "{what}: the source's latent {name} is kept");

@@ -51,13 +51,19 @@ impl<B: Backend> Encoder<B> {
     }
 
     /// This encoder with `config.latent_channels` latent channels (at least as many as it has):
-    /// its own keep their mean and log-variance weights exactly, the new ones start fresh, so
-    /// the latent space a DiT knows is the first channels of the wider one.
+    /// its own keep their mean and log-variance weights exactly, so the latent space a DiT
+    /// knows is the first channels of the wider one. The new channels' means start fresh; their
+    /// log-variances start as those of the trained channels (new channel `j` as channel
+    /// `j mod own`), so they are as certain, nearly noiseless, from the start: a new channel
+    /// that began at the prior's unit variance would carry only noise, and the decoder would
+    /// learn little from it.
     pub fn widened(self, config: &VaeConfig, device: &B::Device) -> Self {
         let [last, out] = [self.conv_out.channels()[0], config.latent_channels];
         let own = self.conv_out.channels()[1] / 2;
         let fresh = CausalConv3dConfig::new([last, 2 * out], [1, 3, 3]).init(device);
-        Encoder { conv_out: fresh.with_channels_from(&self.conv_out, 0, &latent_pieces(own, own, out)), ..self }
+        let mut pieces = latent_pieces(own, own, out).to_vec();
+        pieces.extend((own..out).map(|j| (own + j % own, out + j, 1)));
+        Encoder { conv_out: fresh.with_channels_from(&self.conv_out, 0, &pieces), ..self }
     }
 
     /// This encoder with the first `kept` latent channels' weights (mean and log-variance) set
