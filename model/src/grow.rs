@@ -2,6 +2,7 @@
 //! one, so a grown network starts exactly where the trained one was, and part of a layer can be
 //! held fixed while the rest trains.
 
+use burn::module::Param;
 use burn::prelude::*;
 
 /// `dst` with the pieces `(from, to, len)` of `src` along `dim` written over it (sorted by `to`,
@@ -34,10 +35,16 @@ pub fn splice<B: Backend, const D: usize>(
     Tensor::cat(parts, dim)
 }
 
-/// A computed tensor as a parameter's value: a leaf of its own (no history of how it was made),
-/// trainable when its inputs were.
-pub fn as_param_value<B: Backend, const D: usize>(t: Tensor<B, D>) -> Tensor<B, D> {
-    let trainable = t.is_require_grad();
-    let t = t.detach();
-    if trainable { t.require_grad() } else { t }
+/// `param` with its value replaced by `f` of it, trainable exactly when `param` was: the new
+/// value is a leaf of its own (no history of how it was made). burn's `Param::map` alone would
+/// take trainability from the computed tensor, which is never a leaf, and so freeze the layer.
+pub fn remap<B: Backend, const D: usize>(
+    param: Param<Tensor<B, D>>,
+    f: impl FnOnce(Tensor<B, D>) -> Tensor<B, D>,
+) -> Param<Tensor<B, D>> {
+    let trainable = param.val().is_require_grad();
+    param.map(|t| {
+        let t = f(t).detach();
+        if trainable { t.require_grad() } else { t }
+    })
 }

@@ -237,3 +237,42 @@ fn a_dit_grown_to_more_latent_channels_predicts_the_old_ones_exactly() {
     assert_eq!(new, 0.0, "the new channels' outputs start at zero");
     assert_eq!(grown.num_params(), wide.init::<B>(&device).num_params());
 }
+
+#[test]
+fn every_weight_of_a_grown_dit_trains() {
+    use worldsim_model::CpuAutodiff;
+    type A = CpuAutodiff;
+    let device = Default::default();
+    let small = config();
+    let wide = DitConfig { latent_channels: 6, ..small.clone() };
+    let source = small.init::<A>(&device);
+    let _ = source.num_params(); // reads (initialises) the source before it is grown
+    let grown = source.grown(&wide, &device);
+    let s = sample(2, (2, 2), 3);
+    let layout = Layout::pack(vec![s.shape], AttentionMode::Bidirectional, usize::MAX);
+    let lift = |t: Tensor<B, 2>| Tensor::<A, 2>::from_inner(t);
+    let tokens = lift(rand2([s.shape.tokens(), wide.token_dim()]));
+    let input = DitInput {
+        tokens: layout.pack_tokens(vec![tokens.clone()]),
+        noise: Tensor::from_inner(s.noise.clone()),
+        pooled_text: lift(s.pooled.clone()),
+        action: lift(s.action.clone()),
+        text: layout.pack_text(vec![lift(s.text.clone())]),
+    };
+    let out = grown.forward(input, &grown.layout_tensors(&layout, &device));
+    let grads = (out - layout.pack_tokens(vec![tokens])).powi_scalar(2).mean().backward();
+    struct Frozen<'a> {
+        grads: &'a <A as burn::tensor::backend::AutodiffBackend>::Gradients,
+        frozen: Vec<String>,
+    }
+    impl burn::module::ModuleVisitor<A> for Frozen<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<A, D>>) {
+            if param.val().grad(self.grads).is_none() {
+                self.frozen.push(format!("{:?}", param.lazy_shape()));
+            }
+        }
+    }
+    let mut check = Frozen { grads: &grads, frozen: Vec::new() };
+    grown.visit(&mut check);
+    assert!(check.frozen.is_empty(), "weights of the grown DiT that cannot train: {:?}", check.frozen);
+}

@@ -2,6 +2,7 @@
 //! decoder, images as first frames, streaming decode equal to full decode, precise size errors.
 //! Weights are random: these are properties of the architecture, not of training.
 
+use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use worldsim_model::vae::{LatentStats, VaeConfig, VideoVae};
@@ -197,6 +198,41 @@ fn a_grown_vae_codes_exactly_as_before_until_trained() {
             assert_eq!(max_diff(a.narrow(1, 0, 8), b.clone()), 0.0, "{what}: the source's latent {name} is kept");
         }
     }
+}
+
+/// Counts the parameters of a module that got no gradient from `grads`: frozen ones.
+struct Frozen<'a> {
+    grads: &'a <worldsim_model::CpuAutodiff as burn::tensor::backend::AutodiffBackend>::Gradients,
+    frozen: Vec<String>,
+    seen: usize,
+}
+
+impl burn::module::ModuleVisitor<worldsim_model::CpuAutodiff> for Frozen<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<worldsim_model::CpuAutodiff, D>>) {
+        self.seen += 1;
+        if param.val().grad(self.grads).is_none() {
+            self.frozen.push(format!("{:?}", param.lazy_shape()));
+        }
+    }
+}
+
+#[test]
+fn every_weight_of_a_grown_vae_trains() {
+    use worldsim_model::CpuAutodiff;
+    let device = Default::default();
+    let tiny = VaeConfig::tiny();
+    let shallow = VaeConfig { latent_channels: 4, ..tiny.clone().with_decoder_res_blocks(None) };
+    let source = shallow.init::<CpuAutodiff>(&device);
+    let _ = source.num_params(); // reads (initialises) the source before it is grown
+    let grown = source.grown(&tiny, &device);
+    let x = Tensor::<CpuAutodiff, 5>::random([1, 3, 5, 16, 16], Distribution::Uniform(-1.0, 1.0), &device);
+    let dist = grown.encode(&tiny, x.clone()).expect("valid");
+    let loss = (grown.decode(&tiny, dist.sample()).expect("valid") - x).powi_scalar(2).mean() + dist.kl();
+    let grads = loss.backward();
+    let mut check = Frozen { grads: &grads, frozen: Vec::new(), seen: 0 };
+    grown.visit(&mut check);
+    assert!(check.seen > 0);
+    assert!(check.frozen.is_empty(), "weights of the grown VAE that cannot train: {:?}", check.frozen);
 }
 
 #[test]

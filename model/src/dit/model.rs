@@ -12,7 +12,7 @@ use super::attention::{KeyValue, linear2, linear3};
 use super::block::{BlockContext, DitBlock, modulated_norm, per_token};
 use super::config::DitConfig;
 use super::layout::{AttentionMode, Layout, LayoutTensors, SampleShape};
-use crate::grow::{as_param_value, splice};
+use crate::grow::{remap, splice};
 
 /// What the network reads besides the tokens, per latent frame of the batch (the frame table,
 /// in [`Layout`] order) and per row.
@@ -105,15 +105,15 @@ impl<B: Backend> Dit<B> {
             let (embed, out) = (self.embed, self.final_out);
             let mut wider_embed = zeros(tokens, d);
             let weight = embed.weight.val();
-            wider_embed.weight = wider_embed.weight.map(|w| as_param_value(splice(w, weight, 0, &keep)));
+            wider_embed.weight = remap(wider_embed.weight, |w| splice(w, weight, 0, &keep));
             wider_embed.bias = embed.bias;
             let mut wider_out = zeros(d, tokens);
             let weight = out.weight.val();
-            wider_out.weight = wider_out.weight.map(|w| as_param_value(splice(w, weight, 1, &keep)));
+            wider_out.weight = remap(wider_out.weight, |w| splice(w, weight, 1, &keep));
             let bias = out.bias.map(|b| b.val());
             wider_out.bias = wider_out.bias.map(|b| {
-                b.map(|zero| match bias {
-                    Some(bias) => as_param_value(splice(zero, bias, 0, &keep)),
+                remap(b, |zero| match bias {
+                    Some(bias) => splice(zero, bias, 0, &keep),
                     None => zero,
                 })
             });

@@ -8,7 +8,7 @@ use burn::nn::conv::{Conv3d, Conv3dConfig};
 use burn::prelude::*;
 use burn::tensor::ops::ConvOptions;
 
-use crate::grow::{as_param_value, splice};
+use crate::grow::{remap, splice};
 use crate::kernels;
 
 /// A causal convolution's configuration.
@@ -54,8 +54,8 @@ impl<B: Backend> CausalConv3d<B> {
 
     /// This layer with weights and bias set to zero.
     pub fn zeroed(mut self) -> Self {
-        self.conv.weight = self.conv.weight.map(|w| w.zeros_like());
-        self.conv.bias = self.conv.bias.map(|b| b.map(|b| b.zeros_like()));
+        self.conv.weight = remap(self.conv.weight, |w| w.zeros_like());
+        self.conv.bias = self.conv.bias.map(|b| remap(b, |b| b.zeros_like()));
         self
     }
 
@@ -72,12 +72,12 @@ impl<B: Backend> CausalConv3d<B> {
         pieces: &[(usize, usize, usize)],
     ) -> Self {
         let weight = source.conv.weight.val();
-        self.conv.weight = self.conv.weight.map(|w| as_param_value(splice(w, weight, dim, pieces)));
+        self.conv.weight = remap(self.conv.weight, |w| splice(w, weight, dim, pieces));
         let bias = source.conv.bias.as_ref().map(|b| b.val());
         self.conv.bias = self.conv.bias.map(|b| {
-            b.map(|own| match bias {
-                Some(src) if dim == 0 => as_param_value(splice(own, src, 0, pieces)),
-                Some(src) => as_param_value(src),
+            remap(b, |own| match bias {
+                Some(src) if dim == 0 => splice(own, src, 0, pieces),
+                Some(src) => src,
                 None => own,
             })
         });
