@@ -128,5 +128,20 @@ fn stream_command_and_bench_stream_run_on_the_shipped_model() {
     let last: serde_json::Value = serde_json::from_str(stdout.lines().last().expect("a line")).expect("json");
     assert!(last["fps"].as_f64().is_some_and(|f| f > 0.0), "{last}");
     assert!(last["latency_ms"].as_f64().is_some_and(|l| l > 0.0), "{last}");
+
+    // `eval stream` scores action following and, per window, prompt fidelity, each with the
+    // ground truth's own rendering as the control (which the checker reads right).
+    let run = Command::new(env!("CARGO_BIN_EXE_worldsim"))
+        .args(["eval", "stream", "--streams", "1", "--windows", "3", "--window-seconds", "1", "--steps", "1"])
+        .args(["--rollout-frames", "0"])
+        .current_dir(manifest_dir())
+        .output()
+        .expect("runs");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("model:        right"), "{stdout}");
+    let truth = stdout.lines().find(|l| l.starts_with("prompt fidelity per window, ground truth")).expect("a line");
+    assert!(truth.contains("terrain 3/3") && truth.contains("sky 3/3"), "{stdout}");
+    assert!(stdout.contains("prompt fidelity per window, model:"), "{stdout}");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -4,6 +4,9 @@
 //!   tracker) and a window obeys when the centre moved the right way between the window's
 //!   first frame made under the action and its last; the same script rendered by the
 //!   ground-truth world is scored by the same tracker as a control;
+//! - prompt fidelity: each 2-second window of the same streams read by the fidelity checker:
+//!   is the terrain, the sky and the player's colour the prompt's (the ground truth's own
+//!   rendering, read the same way, is the control);
 //! - long rollouts: per-frame mean colour of a 1,000-frame stream against the range the
 //!   ground-truth world's frames span, and action following in its last windows.
 
@@ -118,6 +121,52 @@ fn scripted_scene(i: u64, windows: usize, window_seconds: f32, (w, h): (u32, u32
     Ok(Scene::parse(&text, "<eval stream>")?)
 }
 
+/// Windows whose terrain, sky and player colour read as the prompt's, of `windows`.
+#[derive(Default, Clone, Copy)]
+struct Fidelity {
+    terrain: usize,
+    sky: usize,
+    player: usize,
+    windows: usize,
+}
+
+impl Fidelity {
+    fn add(&mut self, other: Fidelity) {
+        self.terrain += other.terrain;
+        self.sky += other.sky;
+        self.player += other.player;
+        self.windows += other.windows;
+    }
+
+    fn line(&self) -> String {
+        let pct = |k: usize| 100.0 * k as f32 / self.windows.max(1) as f32;
+        format!(
+            "terrain {}/{n} ({:.0} %), sky {}/{n} ({:.0} %), player colour {}/{n} ({:.0} %)",
+            self.terrain,
+            pct(self.terrain),
+            self.sky,
+            pct(self.sky),
+            self.player,
+            pct(self.player),
+            n = self.windows
+        )
+    }
+}
+
+/// Reads each window of `frames` (a video of `scene`'s script) with the fidelity checker.
+fn fidelity(checker: &FidelityChecker, scene: &Scene, frames: &[Frame], window_frames: usize) -> Fidelity {
+    let player = scene.player.as_ref().expect("scripted scenes have a player");
+    let mut f = Fidelity::default();
+    for window in frames.chunks(window_frames).filter(|w| w.len() == window_frames) {
+        let r = checker.read(window);
+        f.terrain += usize::from(r.terrain == scene.terrain);
+        f.sky += usize::from(r.sky == scene.sky);
+        f.player += usize::from(r.colors.contains(&player.color));
+        f.windows += 1;
+    }
+    f
+}
+
 /// Scores each window of `frames` (a video of `scene`'s script) with the colour tracker.
 fn score(checker: &FidelityChecker, scene: &Scene, frames: &[Frame], window_frames: usize, skip: usize) -> Score {
     let player = scene.player.as_ref().expect("scripted scenes have a player");
@@ -208,6 +257,7 @@ pub fn run(args: EvalStreamArgs) -> Result<()> {
         args.guidance
     );
     let (mut model_score, mut truth_score) = (Score::default(), Score::default());
+    let (mut model_fidelity, mut truth_fidelity) = (Fidelity::default(), Fidelity::default());
     let clock = Instant::now();
     for i in 0..args.streams {
         let scene = scripted_scene(i, args.windows, args.window_seconds, args.size)?;
@@ -224,9 +274,13 @@ pub fn run(args: EvalStreamArgs) -> Result<()> {
         );
         model_score.add(m);
         truth_score.add(t);
+        model_fidelity.add(fidelity(&checker, &scene, &generated, window_frames));
+        truth_fidelity.add(fidelity(&checker, &scene, &truth, window_frames));
     }
     println!("model:        {}", model_score.line());
     println!("ground truth: {} (the tracker's control)", truth_score.line());
+    println!("prompt fidelity per window, model:        {}", model_fidelity.line());
+    println!("prompt fidelity per window, ground truth: {} (the checker's control)", truth_fidelity.line());
     println!("({:.0} s)", clock.elapsed().as_secs_f64());
 
     if args.rollout_frames == 0 {
