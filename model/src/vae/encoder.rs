@@ -60,6 +60,9 @@ impl<B: Backend> Encoder<B> {
     pub fn widened(self, config: &VaeConfig, device: &B::Device) -> Self {
         let [last, out] = [self.conv_out.channels()[0], config.latent_channels];
         let own = self.conv_out.channels()[1] / 2;
+        if out == own {
+            return self;
+        }
         let fresh = CausalConv3dConfig::new([last, 2 * out], [1, 3, 3]).init(device);
         let mut pieces = latent_pieces(own, own, out).to_vec();
         pieces.extend((own..out).map(|j| (own + j % own, out + j, 1)));
