@@ -9,7 +9,7 @@ use worldsim_model::dit::DitConfig;
 use worldsim_model::dit::train::{DitTrainConfig, train_dit};
 use worldsim_model::vae::VaeConfig;
 use worldsim_model::vae::train::{Stop, VaeTrainConfig, train_vae};
-use worldsim_model::vae::weights::load_vae;
+use worldsim_model::vae::weights::load_vae_meta;
 
 use super::device::DeviceKind;
 use crate::with_backend;
@@ -223,7 +223,7 @@ pub fn run(command: TrainCommand) -> Result<()> {
             };
             let vae = vae.unwrap_or_else(worldsim_model::weights::shipped_model_dir);
             // The DiT denoises its VAE's latent: it takes the VAE's channel count.
-            let latent = load_vae::<worldsim_model::Cpu>(&vae, &Default::default())?.meta.config.latent_channels;
+            let latent = load_vae_meta(&vae)?.config.latent_channels;
             if latent != model.latent_channels {
                 println!("the VAE in {} has {latent} latent channels: the DiT takes them", vae.display());
                 model.latent_channels = latent;

@@ -106,13 +106,6 @@ impl<B: Backend> Encoder<B> {
     pub fn head(&self, features: Tensor<B, 5>) -> Tensor<B, 5> {
         self.conv_out.forward(features)
     }
-
-    /// # Shapes
-    /// - input `[batch, image_channels, 1 + ft·k, h, w]` in `[-1, 1]`
-    /// - output `[batch, 2 · latent_channels, 1 + k, h / fs, w / fs]` (mean, then log-variance)
-    pub fn forward(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
-        self.head(self.features(x))
-    }
 }
 
 /// The pieces (see [`CausalConv3d::with_channels_from`]) that copy the mean and log-variance

@@ -50,6 +50,14 @@ pub fn save_vae<B: Backend>(dir: &Path, model: &VideoVae<B>, meta: &VaeMeta) -> 
 
 /// Loads a VAE folder, checking format, configuration and every weight's shape.
 pub fn load_vae<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedVae<B>, ModelError> {
+    let meta = load_vae_meta(dir)?;
+    let model = load_checked(meta.config.init(device), &dir.join(WEIGHTS), META, device)?;
+    Ok(LoadedVae { meta, model })
+}
+
+/// Reads and checks a VAE folder's `vae.json` alone (format, configuration, statistics), for
+/// callers that need the architecture and not the weights.
+pub fn load_vae_meta(dir: &Path) -> Result<VaeMeta, ModelError> {
     let meta_path = dir.join(META);
     let text = std::fs::read_to_string(&meta_path)
         .map_err(|e| weights_err(&meta_path, format!("cannot read ({e}); is this a VAE folder?")))?;
@@ -72,8 +80,7 @@ pub fn load_vae<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedVae<
             ),
         ));
     }
-    let model = load_checked(meta.config.init(device), &dir.join(WEIGHTS), META, device)?;
-    Ok(LoadedVae { meta, model })
+    Ok(meta)
 }
 
 /// Per-channel mean and standard deviation of the latent means of `samples`.
