@@ -214,6 +214,32 @@ fn vae_train_export_roundtrip_and_eval_end_to_end() {
     assert!(stderr.contains("decoder_res_blocks") && stderr.contains("one positive count per level"), "{stderr}");
     let stderr = fails(&["train", "vae", "--out", s(&dir.join("alone")), "--decoder-only", "--steps", "1"]);
     assert!(stderr.contains("--init-from"), "{stderr}");
+    let stderr = fails(&["train", "vae", "--out", s(&dir.join("neg")), "--object-weight", "-1", "--steps", "1"]);
+    assert!(stderr.contains("--object-weight -1 must be a finite number ≥ 0"), "{stderr}");
+    let stderr = fails(&[
+        "train",
+        "vae",
+        "--out",
+        s(&dir.join("boxless")),
+        "--object-weight",
+        "4",
+        "--data",
+        s(&dir),
+        "--steps",
+        "1",
+    ]);
+    assert!(stderr.contains("--object-weight needs the ground truth of random scenes"), "{stderr}");
+
+    // Held-out reconstruction quality, the pixels of objects on their own too.
+    let stdout = ok(&["vae", "eval", "--model", s(&model), "--clips", "2"]);
+    assert!(stdout.contains("objects (dB)"), "{stdout}");
+    for case in ["64x64 video", "64x64 image", "128x64 video", "64x128 video"] {
+        let line = stdout.lines().find(|l| l.starts_with(case)).unwrap_or_else(|| panic!("no {case} in {stdout}"));
+        let numbers: Vec<f64> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+        // clips, PSNR, SSIM and the objects' PSNR (random scenes 0 and 1 of seed 9001 hold objects).
+        assert_eq!(numbers.len(), 4, "{line}");
+        assert!(numbers[1] > 5.0 && numbers[3] > 5.0 && numbers[2] <= 1.0, "{line}");
+    }
 
     let out = dir.join("rt.gif");
     let stdout = ok(&[

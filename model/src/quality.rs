@@ -1,5 +1,6 @@
-//! Image quality metrics between RGB8 frames: PSNR and SSIM (Wang et al. 2004: Gaussian 11×11
-//! window, σ = 1.5, K1 = 0.01, K2 = 0.03, on each colour channel, averaged).
+//! Image quality metrics between RGB8 frames: PSNR (of whole frames, or of the pixels a mask
+//! picks, pooled over many frames) and SSIM (Wang et al. 2004: Gaussian 11×11 window, σ = 1.5,
+//! K1 = 0.01, K2 = 0.03, on each colour channel, averaged).
 
 use worldsim_scenes::Frame;
 
@@ -9,6 +10,29 @@ pub fn psnr(a: &Frame, b: &Frame) -> f64 {
     let mse = a.rgb.iter().zip(&b.rgb).map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2)).sum::<f64>()
         / a.rgb.len() as f64;
     if mse == 0.0 { f64::INFINITY } else { 10.0 * (255.0f64 * 255.0 / mse).log10() }
+}
+
+/// Squared error summed over the pixels of `a` and `b` where `mask` is non-zero (one mask entry
+/// per pixel, row-major), and the number of values summed (3 per pixel): the parts of a PSNR
+/// pooled over many frames with [`psnr_of_parts`].
+pub fn masked_squared_error(a: &Frame, b: &Frame, mask: &[f32]) -> (f64, usize) {
+    assert_eq!((a.width, a.height), (b.width, b.height), "a masked error needs frames of one size");
+    assert_eq!(mask.len(), (a.width * a.height) as usize, "one mask entry per pixel");
+    let mut sum = 0.0;
+    let mut count = 0;
+    for ((pa, pb), m) in a.rgb.chunks_exact(3).zip(b.rgb.chunks_exact(3)).zip(mask) {
+        if *m != 0.0 {
+            sum += pa.iter().zip(pb).map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2)).sum::<f64>();
+            count += 3;
+        }
+    }
+    (sum, count)
+}
+
+/// PSNR in dB of a summed squared error over `count` values (`None` when nothing was counted;
+/// infinite for no error).
+pub fn psnr_of_parts(sum: f64, count: usize) -> Option<f64> {
+    (count > 0).then(|| if sum == 0.0 { f64::INFINITY } else { 10.0 * (255.0f64 * 255.0 * count as f64 / sum).log10() })
 }
 
 const WINDOW: usize = 11;

@@ -150,7 +150,7 @@ fn trains_on_a_dataset_folder_with_native_aspect_ratios() {
         .map(|i| worldsim_scenes::dataset::read_clip(&data.join(format!("clip_{i}"))).expect("valid").frames)
         .collect();
     for i in 0..20 {
-        let s = worldsim_model::vae::train::dataset_sample(&config, &clips, i);
+        let s = worldsim_model::vae::train::dataset_sample(&config, &clips, i).clip;
         assert!(
             s.width.is_multiple_of(8) && s.height.is_multiple_of(8) && (s.frames - 1).is_multiple_of(4),
             "{}×{}×{}",
@@ -183,7 +183,7 @@ fn same_shape_steps_share_one_size_and_vary_between_steps() {
         ..VaeTrainConfig::tiny(10)
     };
     let shape = |i: u64| {
-        let s = training_sample(&config, i);
+        let s = training_sample(&config, i).clip;
         (s.frames, s.height, s.width)
     };
     let steps: Vec<_> = (0..8u64).map(|step| (0..4).map(|k| shape(step * 4 + k)).collect::<Vec<_>>()).collect();
@@ -193,7 +193,7 @@ fn same_shape_steps_share_one_size_and_vary_between_steps() {
     let distinct: std::collections::BTreeSet<_> = steps.iter().map(|c| c[0]).collect();
     assert!(distinct.len() >= 3, "steps should vary in shape: {distinct:?}");
     // The scenes themselves still differ within a step.
-    assert_ne!(training_sample(&config, 0).data, training_sample(&config, 1).data);
+    assert_ne!(training_sample(&config, 0).clip.data, training_sample(&config, 1).clip.data);
 }
 
 #[test]
@@ -255,7 +255,7 @@ fn decoder_only_training_keeps_the_encoder_bit_identical() {
     let start = ckpt.load_live(grown.init::<Cpu>(&device), &device).expect("step 0 loads");
     train_vae::<CpuAutodiff>(&tuned, config, Stop::Steps(3), true, &device, false).expect("trains the decoder");
 
-    let x = training_sample(&micro(1), 7).tensor::<Cpu>(&device);
+    let x = training_sample(&micro(1), 7).clip.tensor::<Cpu>(&device);
     let want = before.encode(&model, x.clone()).expect("encodes");
     let flat = |t: &Tensor<Cpu, 5>| t.to_data().to_vec::<f32>().expect("f32");
     let max_change = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
@@ -361,4 +361,70 @@ fn the_fused_adamw_follows_burns_adamw() {
     assert!(moved > 0.05, "five steps at lr 0.03 move some weight by more than 0.05 (moved {moved})");
     let diff = ours.iter().zip(&theirs).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
     assert!(diff < 1e-5, "fused AdamW differs from burn's by {diff}");
+}
+
+#[test]
+fn object_masks_mark_the_pixels_of_objects_in_each_frame() {
+    use worldsim_model::vae::train::training_sample;
+    let plain = micro(1);
+    let weighted = VaeTrainConfig { object_weight: 4.0, ..micro(1) };
+    assert!(training_sample(&plain, 0).focus.is_empty(), "no mask when every pixel weighs alike");
+    let mut marked_clips = 0;
+    for i in 0..12 {
+        let s = training_sample(&weighted, i);
+        let c = &s.clip;
+        assert_eq!(s.focus.len(), c.frames * c.height * c.width);
+        assert!(s.focus.iter().all(|&v| v == 0.0 || v == 1.0));
+        assert_eq!(c.data, training_sample(&plain, i).clip.data, "the mask does not change the clip");
+        let marked = s.focus.iter().filter(|&&v| v == 1.0).count();
+        assert!(marked < s.focus.len() / 2, "objects are a small part of a frame: {marked} of {}", s.focus.len());
+        marked_clips += usize::from(marked > 0);
+    }
+    assert!(marked_clips >= 4, "most random scenes hold an object; {marked_clips} of 12 marked any");
+}
+
+#[test]
+fn object_weighting_of_the_vae_loss_is_a_weighted_mean() {
+    use worldsim_model::vae::train::{training_sample, vae_loss};
+    let device = Default::default();
+    let config = micro(1);
+    let model = config.model.init::<worldsim_model::Cpu>(&device);
+    let sample = training_sample(&VaeTrainConfig { object_weight: 1.0, ..config.clone() }, 3);
+    let c = &sample.clip;
+    let x = c.tensor::<worldsim_model::Cpu>(&device);
+    let at = |w: f32, focus: Option<Tensor<worldsim_model::Cpu, 5>>| {
+        let cfg = VaeTrainConfig { object_weight: w, ..config.clone() };
+        f64::from(vae_loss(&model, &cfg, x.clone(), focus, 5).1.into_scalar())
+    };
+    let plain = at(0.0, None);
+    // Every pixel marked: uniform weights, the same mean.
+    let all = Tensor::ones([1, 1, c.frames, c.height, c.width], &device);
+    assert!((at(3.0, Some(all)) - plain).abs() < 1e-5 * plain, "uniform weights keep the mean");
+    // A mask of m of n pixels: L(w) = (S + w·E) / (n + w·m) per pixel, with S the plain sum
+    // and E the masked pixels' sum. Solve E from w = 3, then predict w = 10.
+    let n = (c.frames * c.height * c.width) as f64;
+    let mask: Vec<f32> = (0..n as usize).map(|i| f32::from(i % 7 == 2)).collect();
+    let m = mask.iter().map(|&v| f64::from(v)).sum::<f64>();
+    let focus = Tensor::<worldsim_model::Cpu, 1>::from_floats(mask.as_slice(), &device)
+        .reshape([1, 1, c.frames, c.height, c.width]);
+    let (l3, l10) = (at(3.0, Some(focus.clone())), at(10.0, Some(focus)));
+    let e = (l3 * (n + 3.0 * m) - n * plain) / 3.0;
+    let predicted = (n * plain + 10.0 * e) / (n + 10.0 * m);
+    assert!((l10 - predicted).abs() < 1e-4 * plain, "weight 10: {l10}, a weighted mean predicts {predicted}");
+    assert!((l3 - plain).abs() > 1e-4 * plain, "weighted pixels move the mean: {l3} vs {plain}");
+}
+
+#[test]
+fn an_object_weighted_run_trains_and_records_its_weight() {
+    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let device = Default::default();
+    let run = temp_dir("object-weighted");
+    let config = VaeTrainConfig { object_weight: 8.0, ..micro(2) };
+    let summary = train_vae::<CpuAutodiff>(&run, config, Stop::Steps(2), false, &device, false).expect("trains");
+    assert_eq!(summary.step, 2);
+    assert!(summary.last_loss.is_finite());
+    let state: worldsim_model::train::checkpoint::RunState<VaeTrainConfig> =
+        Checkpoint::of_run(&run).state().expect("a checkpoint");
+    assert_eq!(state.config.object_weight, 8.0);
+    let _ = std::fs::remove_dir_all(&run);
 }

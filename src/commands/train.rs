@@ -73,6 +73,10 @@ pub enum TrainCommand {
         /// ones (and the decoder) learn.
         #[arg(long)]
         latent_channels: Option<usize>,
+        /// Extra reconstruction-loss weight of pixels inside a ball, box or the player (random
+        /// scenes only; default 0: every pixel alike, as the shipped VAE's encoder was trained).
+        #[arg(long)]
+        object_weight: Option<f32>,
         /// Where to train: cpu, or wgpu / cuda when compiled with that feature.
         #[arg(long, default_value = "cpu")]
         device: DeviceKind,
@@ -163,6 +167,7 @@ pub fn run(command: TrainCommand) -> Result<()> {
             decoder_only,
             decoder_res_blocks,
             latent_channels,
+            object_weight,
             device,
         } => {
             let Some(mut model) = VaeConfig::preset(&preset) else {
@@ -187,6 +192,18 @@ pub fn run(command: TrainCommand) -> Result<()> {
             };
             if let Some(peak) = lr {
                 config.schedule.peak = peak;
+            }
+            if let Some(w) = object_weight {
+                if !(w.is_finite() && w >= 0.0) {
+                    bail!("--object-weight {w} must be a finite number ≥ 0 (0 weighs every pixel alike)");
+                }
+                if config.data.is_some() && w > 0.0 {
+                    bail!(
+                        "--object-weight needs the ground truth of random scenes: a --data folder has no object \
+                         boxes (drop one of the two)"
+                    );
+                }
+                config.object_weight = w;
             }
             let stop = minutes.map_or(Stop::Steps(steps), Stop::Minutes);
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());

@@ -7,9 +7,10 @@ use anyhow::{Context, Result, bail};
 use burn::prelude::Backend;
 use clap::Subcommand;
 use worldsim_model::Cpu;
-use worldsim_model::quality::{psnr, ssim};
+use worldsim_model::quality::{masked_squared_error, psnr, psnr_of_parts, ssim};
 use worldsim_model::train::Checkpoint;
 use worldsim_model::train::checkpoint::RunState;
+use worldsim_model::train::focus::object_focus;
 use worldsim_model::vae::train::{VaeTrainConfig, VideoSample, training_sample};
 use worldsim_model::vae::weights::{META, VAE_FORMAT, VaeMeta, load_vae, measure_latent_stats, save_vae};
 use worldsim_model::vae::{VaeConfig, VideoVae};
@@ -50,7 +51,8 @@ pub enum VaeCommand {
         device: DeviceKind,
     },
     /// Measure reconstruction quality on held-out clips of the world: mean PSNR and SSIM for
-    /// videos and images at 64×64, 2:1 (128×64) and 1:2 (64×128).
+    /// videos and images at 64×64, 2:1 (128×64) and 1:2 (64×128), and the PSNR of the pixels
+    /// of objects (balls, boxes, players: what prompts name and actions move).
     Eval {
         /// The VAE folder (default: the shipped tiny model).
         #[arg(long)]
@@ -84,8 +86,18 @@ pub enum VaeCommand {
     },
 }
 
-/// Mean PSNR and SSIM over `clips` held-out random scenes rendered at `size` with `frames`
-/// frames.
+/// How well a VAE reconstructs one case of held-out clips.
+pub struct CaseScore {
+    /// Mean PSNR of the frames (dB).
+    pub psnr: f64,
+    /// Mean SSIM of the frames.
+    pub ssim: f64,
+    /// PSNR of the pixels inside the boxes of balls, boxes and players, pooled over every frame
+    /// of the case (`None` when no clip held an object).
+    pub objects_psnr: Option<f64>,
+}
+
+/// Scores `clips` held-out random scenes rendered at `size` with `frames` frames.
 pub fn eval_case<B: Backend>(
     vae: &VideoVae<B>,
     config: &VaeConfig,
@@ -93,21 +105,27 @@ pub fn eval_case<B: Backend>(
     clips: u64,
     size: (u32, u32),
     frames: u32,
-) -> Result<(f64, f64)> {
+) -> Result<CaseScore> {
     let scenes = worldsim_scenes::random::RandomSceneConfig::default();
     let (mut p_sum, mut s_sum, mut n) = (0.0, 0.0, 0.0);
+    let (mut object_err, mut object_count) = (0.0, 0);
     for i in 0..clips {
         let scene =
             worldsim_scenes::random::random_scene(seed, i, &scenes).with_overrides(Some(size), Some(frames), None)?;
-        let video = Clip::render(&scene).frames;
-        let recon = vae.roundtrip(config, &video, &Default::default())?;
-        for (a, b) in video.iter().zip(&recon) {
+        let clip = Clip::render(&scene);
+        let recon = vae.roundtrip(config, &clip.frames, &Default::default())?;
+        let pixels = (size.0 * size.1) as usize;
+        let focus = object_focus(&clip.truth, clip.frames.len(), (size.1 as usize, size.0 as usize), 1, 1);
+        for ((a, b), mask) in clip.frames.iter().zip(&recon).zip(focus.chunks_exact(pixels)) {
             p_sum += psnr(a, b).min(99.0);
             s_sum += ssim(a, b);
             n += 1.0;
+            let (err, count) = masked_squared_error(a, b, mask);
+            object_err += err;
+            object_count += count;
         }
     }
-    Ok((p_sum / n, s_sum / n))
+    Ok(CaseScore { psnr: p_sum / n, ssim: s_sum / n, objects_psnr: psnr_of_parts(object_err, object_count) })
 }
 
 fn roundtrip_command<B: Backend>(
@@ -196,15 +214,16 @@ fn picture<B: Backend>(vae: &VideoVae<B>, config: &VaeConfig, seed: u64, rows: u
 fn eval_command<B: Backend>(model: Option<PathBuf>, clips: u64, seed: u64, picture_out: Option<String>) -> Result<()> {
     let dir = model.unwrap_or_else(shipped_model_dir);
     let vae = load_vae::<B>(&dir, &Default::default())?;
-    println!("{:<22} {:>6} {:>10} {:>8}", "case", "clips", "PSNR (dB)", "SSIM");
+    println!("{:<22} {:>6} {:>10} {:>8} {:>14}", "case", "clips", "PSNR (dB)", "SSIM", "objects (dB)");
     for (name, w, h, frames) in [
         ("64x64 video (9 fr)", 64, 64, 9),
         ("64x64 image", 64, 64, 1),
         ("128x64 video (2:1)", 128, 64, 9),
         ("64x128 video (1:2)", 64, 128, 9),
     ] {
-        let (p, s) = eval_case(&vae.model, &vae.meta.config, seed, clips, (w, h), frames)?;
-        println!("{name:<22} {clips:>6} {p:>10.2} {s:>8.4}");
+        let score = eval_case(&vae.model, &vae.meta.config, seed, clips, (w, h), frames)?;
+        let objects = score.objects_psnr.map_or_else(|| "—".to_string(), |p| format!("{p:.2}"));
+        println!("{name:<22} {clips:>6} {:>10.2} {:>8.4} {objects:>14}", score.psnr, score.ssim);
     }
     if let Some(out) = picture_out {
         write_video(&out, &[picture(&vae.model, &vae.meta.config, seed, 4)?], 1)?;
@@ -232,7 +251,7 @@ pub fn run(command: VaeCommand) -> Result<()> {
             // Statistics on clips the run never trained on: indices far past its last step.
             let measure = || {
                 let samples: Vec<VideoSample> =
-                    (0..clips).map(|i| training_sample(&state.config, 1_000_000_000 + i)).collect();
+                    (0..clips).map(|i| training_sample(&state.config, 1_000_000_000 + i).clip).collect();
                 measure_latent_stats(&ema, &config, &samples, &device)
             };
             // A decoder-only run kept its source's latent channels: keep the statistics a DiT

@@ -8,7 +8,6 @@ pub mod attention;
 pub mod block;
 pub mod config;
 pub mod denoiser;
-pub mod focus;
 pub mod layout;
 pub mod model;
 pub mod patch;

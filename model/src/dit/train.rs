@@ -21,7 +21,6 @@ use worldsim_scenes::rng::{Rng, mix64};
 
 use super::config::DitConfig;
 use super::denoiser::{Denoiser, NoisySample};
-use super::focus::object_focus;
 use super::layout::AttentionMode;
 use super::patch::patchify;
 use super::weights::load_denoiser;
@@ -30,6 +29,7 @@ use crate::diffusion::flow::{NoiseLevels, normal};
 use crate::prompting::roles::pixel_span;
 use crate::text::{TextEncoderConfig, Tokenizer, Tokens};
 use crate::train::checkpoint::RunState;
+use crate::train::focus::object_focus;
 use crate::train::metrics::MetricsLine;
 use crate::train::run::{adamw, plot_run, progress_bar};
 use crate::train::{Checkpoint, CheckpointError, Ema, LrSchedule, MetricsLog, OrderedProducer};

@@ -5,6 +5,7 @@ pub mod adamw;
 pub mod checkpoint;
 pub mod data;
 pub mod ema;
+pub mod focus;
 pub mod metrics;
 pub mod plot;
 pub mod run;

@@ -1,5 +1,6 @@
 //! Training the VAE: random clips from the ground-truth world (any size and length, images
-//! included, never cropped to squares), an L1 + L2 reconstruction loss with a small KL term,
+//! included, never cropped to squares), an L1 + L2 reconstruction loss with a small KL term
+//! (optionally weighting the pixels of balls, boxes and the player above the landscape's),
 //! AdamW with warm-up and cosine decay, gradient clipping, EMA weights, atomic checkpoints.
 
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use worldsim_scenes::rng::mix64;
 use super::config::VaeConfig;
 use super::model::{LatentDist, VideoVae};
 use crate::train::checkpoint::RunState;
+use crate::train::focus::object_focus;
 use crate::train::metrics::MetricsLine;
 use crate::train::run::{adamw, plot_run, progress_bar};
 use crate::train::{Checkpoint, CheckpointError, Ema, LrSchedule, MetricsLog, OrderedProducer};
@@ -77,6 +79,11 @@ pub struct VaeTrainConfig {
     /// the new ones (the encoder's last conv for them) with the decoder; `None`: every channel.
     #[serde(default)]
     pub kept_latent_channels: Option<usize>,
+    /// Extra weight of the reconstruction loss on pixels inside the box of a ball, box or the
+    /// player (the ground truth of random scenes says where): a pixel there counts
+    /// `1 + object_weight` times. 0 weighs every pixel alike (dataset clips always do).
+    #[serde(default)]
+    pub object_weight: f32,
 }
 
 impl VaeTrainConfig {
@@ -102,6 +109,7 @@ impl VaeTrainConfig {
             init_from: None,
             decoder_only: false,
             kept_latent_channels: None,
+            object_weight: 0.0,
         }
     }
 
@@ -115,19 +123,51 @@ impl VaeTrainConfig {
     }
 }
 
-/// The `index`-th training clip of a run on random scenes.
-pub fn training_sample(config: &VaeTrainConfig, index: u64) -> VideoSample {
+/// A training clip and, when the loss weights objects, where they are.
+#[derive(Clone, Debug)]
+pub struct VaeSample {
+    /// The clip.
+    pub clip: VideoSample,
+    /// 1 for a pixel inside the box of a visible object, else 0, frame by frame
+    /// (`[frames · height · width]`); empty when every pixel weighs alike.
+    pub focus: Vec<f32>,
+}
+
+impl VaeSample {
+    /// The object mask as a batch of one, or `None` when every pixel weighs alike.
+    ///
+    /// # Shapes
+    /// - output `[1, 1, frames, height, width]`
+    pub fn focus_tensor<B: Backend>(&self, device: &B::Device) -> Option<Tensor<B, 5>> {
+        let c = &self.clip;
+        (!self.focus.is_empty()).then(|| {
+            Tensor::<B, 1>::from_floats(self.focus.as_slice(), device).reshape([1, 1, c.frames, c.height, c.width])
+        })
+    }
+}
+
+/// The `index`-th training clip of a run on random scenes (with its object mask when
+/// `config.object_weight` is positive).
+pub fn training_sample(config: &VaeTrainConfig, index: u64) -> VaeSample {
     let scenes = config.scenes();
     let batch = config.batch.max(1) as u64;
     let shape = config.same_shape.then(|| random_shape(config.seed, index - index % batch, &scenes));
     let scene = random_scene_shaped(config.seed, index, &scenes, shape);
-    VideoSample::from_frames(&Clip::render(&scene).frames)
+    let rendered = Clip::render(&scene);
+    let clip = VideoSample::from_frames(&rendered.frames);
+    // A "token" of one pixel in a "latent frame" of one pixel frame: a per-pixel mask.
+    let focus = if config.object_weight > 0.0 {
+        object_focus(&rendered.truth, clip.frames, (clip.height, clip.width), 1, 1)
+    } else {
+        Vec::new()
+    };
+    VaeSample { clip, focus }
 }
 
 /// The `index`-th training clip of a run on a dataset's clips: a random window of `1 + 4k`
 /// frames, box-filtered down by a whole factor to fit the largest training area, and cropped
 /// (at a random offset) to sides that are multiples of 8.
-pub fn dataset_sample(config: &VaeTrainConfig, clips: &[Vec<worldsim_scenes::Frame>], index: u64) -> VideoSample {
+pub fn dataset_sample(config: &VaeTrainConfig, clips: &[Vec<worldsim_scenes::Frame>], index: u64) -> VaeSample {
     let mut rng = worldsim_scenes::rng::Rng::new(mix64(config.seed ^ mix64(index + 1)));
     let frames = &clips[(rng.next_u64() % clips.len() as u64) as usize];
     let longest = ((frames.len() - 1) / 4).min(config.max_k as usize) as u32;
@@ -160,7 +200,7 @@ pub fn dataset_sample(config: &VaeTrainConfig, clips: &[Vec<worldsim_scenes::Fra
             worldsim_scenes::Frame { width: cw as u32, height: ch as u32, rgb }
         })
         .collect();
-    VideoSample::from_frames(&window)
+    VaeSample { clip: VideoSample::from_frames(&window), focus: Vec::new() }
 }
 
 /// Standard normal noise of `shape` from our own generator, a pure function of `seed` (the
@@ -181,18 +221,21 @@ pub fn normal_noise<B: Backend>(shape: [usize; 5], seed: u64, device: &B::Device
     Tensor::<B, 1>::from_floats(values.as_slice(), device).reshape(shape)
 }
 
-/// Reconstruction and KL loss of one clip; `noise_seed` fixes the latent sample.
+/// Reconstruction and KL loss of one clip; `noise_seed` fixes the latent sample; `focus`, the
+/// clips' object masks, weighs their pixels by `1 + config.object_weight` (`None`: all alike).
 ///
 /// # Shapes
-/// - input `[n, 3, t, h, w]`; outputs `[1]` each (means over the clips): total, reconstruction, KL
+/// - input `[n, 3, t, h, w]`, `focus` `[n, 1, t, h, w]`; outputs `[1]` each (means over the
+///   clips): total, reconstruction, KL
 pub fn vae_loss<B: Backend>(
     vae: &VideoVae<B>,
     config: &VaeTrainConfig,
     x: Tensor<B, 5>,
+    focus: Option<Tensor<B, 5>>,
     noise_seed: u64,
 ) -> (Tensor<B, 1>, Tensor<B, 1>, Tensor<B, 1>) {
     let dist = vae.encode(&config.model, x.clone()).expect("training clips have valid sizes");
-    latent_loss(vae, config, x, dist, noise_seed)
+    latent_loss(vae, config, x, focus, dist, noise_seed)
 }
 
 /// [`vae_loss`] with the encoder's trunk run outside the autodiff graph (`frozen` holds the same
@@ -201,34 +244,48 @@ pub fn vae_loss<B: Backend>(
 /// back after each step: see [`VideoVae::with_latent_kept_from`].)
 ///
 /// # Shapes
-/// - input `[n, 3, t, h, w]`; outputs `[1]` each: total, reconstruction, KL
+/// - input `[n, 3, t, h, w]`, `focus` `[n, 1, t, h, w]`; outputs `[1]` each: total,
+///   reconstruction, KL
 pub fn decoder_loss<B: AutodiffBackend>(
     vae: &VideoVae<B>,
     frozen: &VideoVae<B::InnerBackend>,
     config: &VaeTrainConfig,
     x: Tensor<B, 5>,
+    focus: Option<Tensor<B, 5>>,
     noise_seed: u64,
 ) -> (Tensor<B, 1>, Tensor<B, 1>, Tensor<B, 1>) {
     let features = frozen.encode_features(&config.model, x.clone().inner()).expect("training clips have valid sizes");
     let dist = vae.latent_of_features(Tensor::from_inner(features));
-    latent_loss(vae, config, x, dist, noise_seed)
+    latent_loss(vae, config, x, focus, dist, noise_seed)
 }
 
-/// The loss of `vae`'s decoder on a sample of `dist`, the latent of `x`.
+/// The loss of `vae`'s decoder on a sample of `dist`, the latent of `x`: L1 + L2 per pixel,
+/// averaged with the weights `1 + object_weight · focus` when `focus` is given.
 ///
 /// # Shapes
-/// - `x` `[n, 3, t, h, w]`, `dist` `[n, latent_channels, t', h', w']`; outputs `[1]` each
+/// - `x` `[n, 3, t, h, w]`, `focus` `[n, 1, t, h, w]`, `dist` `[n, latent_channels, t', h', w']`;
+///   outputs `[1]` each
 fn latent_loss<B: Backend>(
     vae: &VideoVae<B>,
     config: &VaeTrainConfig,
     x: Tensor<B, 5>,
+    focus: Option<Tensor<B, 5>>,
     dist: LatentDist<B>,
     noise_seed: u64,
 ) -> (Tensor<B, 1>, Tensor<B, 1>, Tensor<B, 1>) {
     let eps = normal_noise::<B>(dist.mean.dims(), noise_seed, &x.device());
     let recon = vae.decode(&config.model, dist.sample_with(eps)).expect("latent from this model");
     let diff = recon - x;
-    let rec = diff.clone().abs().mean() + diff.powi_scalar(2).mean();
+    // [n, 3, t, h, w]
+    let per_pixel = diff.clone().abs() + diff.powi_scalar(2);
+    let rec = match focus {
+        None => per_pixel.mean(),
+        Some(focus) => {
+            // [n, 3, t, h, w]: the mask broadcast over the colour channels.
+            let weights = (focus * config.object_weight + 1.0).repeat_dim(1, per_pixel.dims()[1]);
+            (per_pixel * weights.clone()).sum() / weights.sum()
+        }
+    };
     let kl = dist.kl();
     (rec.clone() + kl.clone() * config.kl_weight, rec, kl)
 }
@@ -270,8 +327,9 @@ fn init_weights<B: Backend>(
 
 type State = RunState<VaeTrainConfig>;
 
-/// The clips of one step that share a `(frames, height, width)`, each `[1, 3, t, h, w]`.
-type ShapeGroup<B> = ((usize, usize, usize), Vec<Tensor<B, 5>>);
+/// The clips of one step that share a `(frames, height, width)`, each `[1, 3, t, h, w]`, with
+/// their object masks (`[1, 1, t, h, w]`, when the loss weighs objects).
+type ShapeGroup<B> = ((usize, usize, usize), Vec<(Tensor<B, 5>, Option<Tensor<B, 5>>)>);
 
 /// Every valid clip of a dataset folder; any problem stops the run with the dataset's report.
 fn load_clips(folder: &Path) -> Result<Vec<Vec<worldsim_scenes::Frame>>, CheckpointError> {
@@ -378,8 +436,8 @@ pub fn train_vae<B: AutodiffBackend>(
                     message: "data workers stopped".into(),
                 });
             };
-            let shape = (sample.frames, sample.height, sample.width);
-            let x = sample.tensor::<B>(device);
+            let shape = (sample.clip.frames, sample.clip.height, sample.clip.width);
+            let x = (sample.clip.tensor::<B>(device), sample.focus_tensor::<B>(device));
             match groups.iter_mut().find(|(s, _)| *s == shape) {
                 Some((_, clips)) => clips.push(x),
                 None => groups.push((shape, vec![x])),
@@ -390,10 +448,12 @@ pub fn train_vae<B: AutodiffBackend>(
             let weight = clips.len() as f64 / config.batch as f64;
             // The latent noise is a function of seed, step and group, so resuming replays it.
             let noise_seed = mix64(config.seed ^ mix64(step * config.batch as u64 + g as u64 + 1));
-            let x = Tensor::cat(clips, 0);
+            let (xs, focus): (Vec<_>, Vec<_>) = clips.into_iter().unzip();
+            let x = Tensor::cat(xs, 0);
+            let focus = focus.into_iter().collect::<Option<Vec<_>>>().map(|f| Tensor::cat(f, 0));
             let (loss, rec, kl) = match &frozen {
-                None => vae_loss(&model, &config, x, noise_seed),
-                Some(frozen) => decoder_loss(&model, frozen, &config, x, noise_seed),
+                None => vae_loss(&model, &config, x, focus, noise_seed),
+                Some(frozen) => decoder_loss(&model, frozen, &config, x, focus, noise_seed),
             };
             losses.push(loss * weight);
             recs.push(rec.detach() * weight);

@@ -1,11 +1,12 @@
-//! Where a training clip's objects are, token by token: the mask that lets the DiT's loss weight
-//! the few tokens holding balls, boxes and the player above the many of terrain and sky
-//! (`DitTrainConfig::object_weight`), so the large, easy background does not drown the things
-//! prompts name and actions move.
+//! Where a training clip's objects are, token by token: the mask that lets a loss weight the
+//! few tokens holding balls, boxes and the player above the many of terrain and sky
+//! (`DitTrainConfig::object_weight`, `VaeTrainConfig::object_weight`), so the large, easy
+//! background does not drown the things prompts name and actions move.
 //!
-//! A token covers a `cell × cell` pixel square (patch side × the VAE's spatial factor) of the
-//! pixel frames of its latent frame (`prompting::roles::pixel_span`): frame 0 alone, then
-//! `temporal` frames each.
+//! A token covers a `cell × cell` pixel square of the pixel frames of its latent frame
+//! (`prompting::roles::pixel_span`): frame 0 alone, then `temporal` frames each. The DiT's
+//! tokens are patch side × the VAE's spatial factor wide; the VAE's are single pixels of single
+//! frames (`cell` 1, `temporal` 1).
 
 use worldsim_scenes::truth::FrameTruth;
 
