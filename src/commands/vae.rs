@@ -12,7 +12,9 @@ use worldsim_model::train::Checkpoint;
 use worldsim_model::train::checkpoint::RunState;
 use worldsim_model::train::focus::object_focus;
 use worldsim_model::vae::train::{VaeTrainConfig, VideoSample, training_sample};
-use worldsim_model::vae::weights::{META, VAE_FORMAT, VaeMeta, load_vae, measure_latent_stats, save_vae};
+use worldsim_model::vae::weights::{
+    META, VAE_FORMAT, VaeMeta, load_vae, load_vae_meta, measure_latent_stats, save_vae,
+};
 use worldsim_model::vae::{VaeConfig, VideoVae};
 use worldsim_scenes::media::{read_video, write_video};
 use worldsim_scenes::{Clip, Frame, Scene};
@@ -273,6 +275,11 @@ pub fn run(command: VaeCommand) -> Result<()> {
                 }
                 None => (measure(), serde_json::Value::Null),
             };
+            // A fine-tune of an exported VAE (encoder included) keeps the story of its start.
+            let init_trained = match &state.config.init_from {
+                Some(init) if !state.config.decoder_only && init.join(META).is_file() => load_vae_meta(init)?.trained,
+                _ => serde_json::Value::Null,
+            };
             let meta = VaeMeta {
                 format: VAE_FORMAT.into(),
                 config,
@@ -285,6 +292,9 @@ pub fn run(command: VaeCommand) -> Result<()> {
                     "batch": state.config.batch,
                     "init_from": state.config.init_from.as_ref().map(|p| p.display().to_string()),
                     "decoder_only": state.config.decoder_only,
+                    "object_weight": state.config.object_weight,
+                    // The provenance of the exported VAE a full fine-tune started from.
+                    "init_trained": init_trained,
                     // The provenance of the kept encoder (and of the decoder this run started from).
                     "encoder_trained": encoder_from,
                     "weights": "EMA, f16",
