@@ -7,9 +7,8 @@ use worldsim_scenes::Frame;
 /// Peak signal-to-noise ratio in dB (infinite for identical frames).
 pub fn psnr(a: &Frame, b: &Frame) -> f64 {
     assert_eq!((a.width, a.height), (b.width, b.height), "PSNR needs frames of one size");
-    let mse = a.rgb.iter().zip(&b.rgb).map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2)).sum::<f64>()
-        / a.rgb.len() as f64;
-    if mse == 0.0 { f64::INFINITY } else { 10.0 * (255.0f64 * 255.0 / mse).log10() }
+    let sum = a.rgb.iter().zip(&b.rgb).map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2)).sum::<f64>();
+    psnr_of_parts(sum, a.rgb.len()).unwrap_or(f64::INFINITY)
 }
 
 /// Squared error summed over the pixels of `a` and `b` where `mask` is non-zero (one mask entry
