@@ -75,7 +75,7 @@ pub enum TrainCommand {
         latent_channels: Option<usize>,
         /// Extra reconstruction-loss weight of pixels inside a ball, box or the player (random
         /// scenes only; default 0: every pixel alike, as the shipped VAE's encoder was trained).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         object_weight: Option<f32>,
         /// Where to train: cpu, or wgpu / cuda when compiled with that feature.
         #[arg(long, default_value = "cpu")]
@@ -121,7 +121,7 @@ pub enum TrainCommand {
         init_from: Option<PathBuf>,
         /// Extra loss weight of tokens that hold a ball, box or the player (default 0: every
         /// token alike, as the shipped model was trained).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         object_weight: Option<f32>,
         /// Share of training videos given clean ends (a prefix, a suffix or both, as the
         /// prompting tasks give them); default: the recipe's (0.4 for clips). The shipped DiT
