@@ -74,7 +74,7 @@ pub enum TrainCommand {
         #[arg(long)]
         latent_channels: Option<usize>,
         /// Extra reconstruction-loss weight of pixels inside a ball, box or the player (random
-        /// scenes only; default 0: every pixel alike, as the shipped VAE's encoder was trained).
+        /// scenes only; default 0: every pixel alike; the shipped VAE's last stage used 10).
         #[arg(long, allow_negative_numbers = true)]
         object_weight: Option<f32>,
         /// Where to train: cpu, or wgpu / cuda when compiled with that feature.
