@@ -352,6 +352,12 @@ fn dit_train_export_generate_and_prompt_expand_end_to_end() {
     let stdout = ok(&[&dit_args[..], &["--out", s(&wide_dit)]].concat());
     assert!(stdout.contains("has 10 latent channels: the DiT takes them"), "{stdout}");
     ok(&["dit", "export", "--run", s(&wide_dit), "--out", s(&wide)]);
+    // The fine-tune's export records where it started and that start's own provenance.
+    let text = std::fs::read_to_string(wide.join("dit.json")).expect("dit.json");
+    let trained = &serde_json::from_str::<serde_json::Value>(&text).expect("json")["trained"];
+    assert_eq!(trained["init_from"], serde_json::json!(s(&model)), "{trained}");
+    assert_eq!(trained["init_trained"]["steps"], 3, "{trained}");
+    assert_eq!(trained["given_share"], 0.0, "{trained}");
     let grown_out = dir.join("wide.gif");
     let args = ["generate", "--prompt", "red ball", "--frames", "5", "--size", "32x16", "--steps", "2"];
     ok(&[&args[..], &["--model", s(&wide), "--out", s(&grown_out)]].concat());

@@ -8,7 +8,9 @@ use clap::Subcommand;
 use worldsim_model::Cpu;
 use worldsim_model::diffusion::SamplerKind;
 use worldsim_model::dit::train::{DitTrainConfig, init_denoiser};
-use worldsim_model::dit::weights::{DIT_FORMAT, DitMeta, load_denoiser, save_denoiser};
+use worldsim_model::dit::weights::{
+    DIT_FORMAT, DitMeta, META as DIT_META, load_denoiser, load_dit_meta, save_denoiser,
+};
 use worldsim_model::generate::{GenerateRequest, TEXT_TO_VIDEO_GUIDANCE, generate};
 use worldsim_model::prompting::{PROMPTING_GUIDANCE, SamplingSettings};
 use worldsim_model::train::Checkpoint;
@@ -197,6 +199,11 @@ pub fn run_dit(command: DitCommand) -> Result<()> {
                 "live" => ckpt.load_live(fresh, &device)?,
                 other => bail!("unknown --weights {other:?}; use ema or live"),
             };
+            // A fine-tune of an exported DiT keeps the story of its start.
+            let init_trained = match &config.init_from {
+                Some(init) if init.join(DIT_META).is_file() => load_dit_meta(init)?.trained,
+                _ => serde_json::Value::Null,
+            };
             let meta = DitMeta {
                 format: DIT_FORMAT.into(),
                 model: config.model.clone(),
@@ -209,6 +216,11 @@ pub fn run_dit(command: DitCommand) -> Result<()> {
                     "minutes": state.elapsed_s / 60.0,
                     "batch": config.batch,
                     "vae": config.vae.display().to_string(),
+                    "init_from": config.init_from.as_ref().map(|p| p.display().to_string()),
+                    "object_weight": config.object_weight,
+                    "given_share": config.noise.given_share,
+                    // The provenance of the exported DiT this run started from.
+                    "init_trained": init_trained,
                     "weights": format!("{weights}, f16"),
                 }),
             };

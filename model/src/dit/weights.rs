@@ -16,7 +16,8 @@ use crate::weights::{load_checked, save_model_files, weights_err};
 
 /// The value of `format` in `dit.json`.
 pub const DIT_FORMAT: &str = "worldsim-dit/1";
-const META: &str = "dit.json";
+/// The metadata file of a model folder's DiT.
+pub const META: &str = "dit.json";
 const WEIGHTS: &str = "dit.mpk";
 
 /// `dit.json`.
@@ -51,6 +52,14 @@ pub fn save_denoiser<B: Backend>(dir: &Path, model: &Denoiser<B>, meta: &DitMeta
 
 /// Loads a DiT folder, checking format, configuration and every weight's shape.
 pub fn load_denoiser<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedDenoiser<B>, ModelError> {
+    let meta = load_dit_meta(dir)?;
+    let fresh = Denoiser { dit: meta.model.init::<B>(device), text: meta.text.init::<B>(device) };
+    let model = load_checked(fresh, &dir.join(WEIGHTS), META, device)?;
+    Ok(LoadedDenoiser { meta, model })
+}
+
+/// Reads and checks a model folder's `dit.json` alone (no weights).
+pub fn load_dit_meta(dir: &Path) -> Result<DitMeta, ModelError> {
     let meta_path = dir.join(META);
     let text = std::fs::read_to_string(&meta_path).map_err(|e| {
         weights_err(
@@ -70,7 +79,5 @@ pub fn load_denoiser<B: Backend>(dir: &Path, device: &B::Device) -> Result<Loade
             format!("text.vocab is {} but the tokenizer has {} words", meta.text.vocab, meta.tokenizer.vocab_size()),
         ));
     }
-    let fresh = Denoiser { dit: meta.model.init::<B>(device), text: meta.text.init::<B>(device) };
-    let model = load_checked(fresh, &dir.join(WEIGHTS), META, device)?;
-    Ok(LoadedDenoiser { meta, model })
+    Ok(meta)
 }
