@@ -507,3 +507,32 @@ fn linear_matches_burn_on_views() {
     assert!(max_diff(ours.1, plain.1) < 1e-4, "weight gradient");
     assert!(max_diff(ours.2, plain.2) < 1e-4, "bias gradient");
 }
+
+#[test]
+fn cat_matches_burn_on_views() {
+    // Split heads (a permuted view), a narrowed window and a plain tensor, along the token axis.
+    let heads = random::<Cpu, 4>([2, 5, 3, 16], 40).swap_dims(1, 2); // [2, 3, 5, 16]
+    let window = random::<Cpu, 4>([2, 3, 9, 16], 41).narrow(2, 4, 4);
+    let plain = random::<Cpu, 4>([2, 3, 2, 16], 42);
+    let parts = vec![window, heads, plain];
+    let ours = kernels::cat(parts.clone(), 2);
+    assert_eq!(ours.dims(), [2, 3, 11, 16]);
+    assert_eq!(max_diff(ours, Tensor::cat(parts, 2)), 0.0);
+    // The decoder's frames: [b, c, t, h, w] along time, and along the first axis.
+    let past = random::<Cpu, 5>([1, 4, 6, 3, 5], 43).narrow(2, 4, 2);
+    let next = random::<Cpu, 5>([1, 4, 3, 3, 5], 44);
+    let both = vec![past, next];
+    assert_eq!(max_diff(kernels::cat(both.clone(), 2), Tensor::cat(both.clone(), 2)), 0.0);
+    let rows = vec![both[1].clone(), both[1].clone().swap_dims(3, 3)];
+    assert_eq!(max_diff(kernels::cat(rows.clone(), 0), Tensor::cat(rows, 0)), 0.0);
+    // Along the last axis it is burn's own cat; under autodiff too, with its gradients.
+    let a = random::<Cpu, 3>([2, 3, 4], 45);
+    let b = random::<Cpu, 3>([2, 3, 5], 46).swap_dims(0, 0);
+    assert_eq!(max_diff(kernels::cat(vec![a.clone(), b.clone()], 2), Tensor::cat(vec![a.clone(), b], 2)), 0.0);
+    let c = random::<Cpu, 3>([2, 6, 4], 47);
+    let w = random::<Cpu, 3>([2, 9, 4], 48);
+    let (ours, g) = grads(&[a.clone(), c.clone()], w.clone(), |v| kernels::cat(v, 1));
+    let (theirs, g_plain) = grads(&[a, c], w, |v| Tensor::cat(v, 1));
+    assert_eq!(max_diff(ours, theirs), 0.0);
+    assert_eq!(max_diff(g[1].clone(), g_plain[1].clone()), 0.0);
+}

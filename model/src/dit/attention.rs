@@ -22,7 +22,7 @@ pub struct KeyValue<B: Backend> {
 impl<B: Backend> KeyValue<B> {
     /// These tokens followed by `later` ones.
     pub fn append(self, later: KeyValue<B>) -> KeyValue<B> {
-        KeyValue { k: Tensor::cat(vec![self.k, later.k], 2), v: Tensor::cat(vec![self.v, later.v], 2) }
+        KeyValue { k: kernels::cat(vec![self.k, later.k], 2), v: kernels::cat(vec![self.v, later.v], 2) }
     }
 
     /// Tokens cached.

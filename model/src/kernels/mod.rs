@@ -5,6 +5,7 @@
 
 mod adamw;
 mod attention;
+mod concat;
 mod conv;
 mod conv_planes;
 mod gelu;
@@ -23,6 +24,7 @@ pub mod vector;
 
 pub use adamw::{AdamWStep, adamw_update, adamw_update_plain};
 pub use attention::attention;
+pub use concat::cat;
 pub use conv::conv3d;
 pub use gelu::gelu;
 pub use group_norm::{group_norm_silu, group_norm_silu_plain};

@@ -1,7 +1,7 @@
 //! burn-flex tensors as plain f32 slices and back, for the fused kernels.
 
 use burn::prelude::*;
-use burn::tensor::{TensorData, TensorPrimitive};
+use burn::tensor::{DType, TensorData, TensorPrimitive};
 use burn_flex::FlexTensor;
 
 use crate::Cpu;
@@ -17,9 +17,34 @@ pub fn flex_of<B: Backend, const D: usize>(x: Tensor<B, D>) -> FlexTensor {
     super::route::cast::<_, Tensor<Cpu, D>>(x).into_primitive().tensor()
 }
 
-/// `t`, contiguous from offset 0.
+/// `t`, contiguous from offset 0. An f32 view whose rows (last dimension) are contiguous, as
+/// split heads and narrowed windows are, is copied a row at a time; any other through
+/// burn-flex's element-wise copy.
 pub fn contiguous(t: FlexTensor) -> FlexTensor {
-    if t.layout().is_contiguous() && t.layout().start_offset() == 0 { t } else { t.to_contiguous() }
+    let layout = t.layout();
+    if layout.is_contiguous() && layout.start_offset() == 0 {
+        return t;
+    }
+    if t.dtype() != DType::F32 || !rows_in_place(&t) {
+        return t.to_contiguous();
+    }
+    let shape = layout.shape().to_vec();
+    let width = shape.last().copied().unwrap_or(1);
+    let n: usize = shape.iter().product();
+    let rows = Rows::new(t);
+    let mut out = Vec::with_capacity(n);
+    if width > 0 {
+        for i in 0..n / width {
+            out.extend_from_slice(rows.row(i));
+        }
+    }
+    flex_tensor(out, &shape)
+}
+
+/// Whether every row of `t`'s last dimension lies contiguous in its storage.
+fn rows_in_place(t: &FlexTensor) -> bool {
+    let strides = t.layout().strides();
+    strides.last() == Some(&1) && strides.iter().all(|&s| s >= 0)
 }
 
 /// The values of a contiguous f32 flex tensor.
@@ -53,9 +78,7 @@ impl Rows {
     pub fn new(t: FlexTensor) -> Self {
         let layout = t.layout();
         let dims = layout.shape().num_dims();
-        let strides = layout.strides();
-        let in_place = strides.last() == Some(&1) && strides.iter().all(|&s| s >= 0);
-        let t = if in_place { t } else { contiguous(t) };
+        let t = if rows_in_place(&t) { t } else { contiguous(t) };
         let layout = t.layout();
         let shape = layout.shape();
         let leading = (0..dims - 1).map(|i| (shape[i], layout.strides()[i] as usize)).collect();

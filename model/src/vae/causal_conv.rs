@@ -106,7 +106,7 @@ impl<B: Backend> CausalConv3d<B> {
         }
         debug_assert!(cache.is_none() || self.stride_t == 1, "chunked causal convs need temporal stride 1");
         let past = cache.unwrap_or_else(|| x.clone().narrow(2, 0, 1).repeat_dim(2, self.past));
-        let padded = Tensor::cat(vec![past, x], 2); // [b, c, past + n, h, w]
+        let padded = kernels::cat(vec![past, x], 2); // [b, c, past + n, h, w]
         let t = padded.dims()[2];
         let next = padded.clone().narrow(2, t - self.past, self.past);
         (self.convolve(padded), Some(next))
