@@ -153,16 +153,26 @@ impl<B: Backend> CrossAttention<B> {
         }
     }
 
+    /// The keys and values of text tokens (normalised keys): the same for every call that reads
+    /// the same text, so a stream computes them once per step.
+    ///
     /// # Shapes
-    /// - `x` `[rows, n, dim]`, `text` `[rows, text_len, text_dim]`, `mask` `[rows, heads, n, text_len]`
-    /// - output `[rows, n, dim]`
-    pub fn forward(&self, x: Tensor<B, 3>, text: Tensor<B, 3>, mask: Option<Tensor<B, 4, Bool>>) -> Tensor<B, 3> {
-        let [b, n, d] = x.dims();
-        let q = qk_norm(&self.q_norm, split_heads(linear3(&self.q, x), self.heads)); // [b, h, n, hd]
+    /// - `text` `[rows, text_len, text_dim]`
+    /// - keys and values `[rows, heads, text_len, head_dim]`
+    pub fn text_keys(&self, text: Tensor<B, 3>) -> KeyValue<B> {
+        let d = self.q.weight.dims()[1];
         let kv = linear3(&self.kv, text); // [b, L, 2d]
         let k = qk_norm(&self.k_norm, split_heads(kv.clone().narrow(2, 0, d), self.heads)); // [b, h, L, hd]
-        let v = split_heads(kv.narrow(2, d, d), self.heads);
-        let o = attention(q, k, v, mask); // [b, h, n, hd]
+        KeyValue { k, v: split_heads(kv.narrow(2, d, d), self.heads) }
+    }
+
+    /// # Shapes
+    /// - `x` `[rows, n, dim]`, `text` from [`Self::text_keys`], `mask` `[rows, heads, n, text_len]`
+    /// - output `[rows, n, dim]`
+    pub fn forward(&self, x: Tensor<B, 3>, text: &KeyValue<B>, mask: Option<Tensor<B, 4, Bool>>) -> Tensor<B, 3> {
+        let [b, n, d] = x.dims();
+        let q = qk_norm(&self.q_norm, split_heads(linear3(&self.q, x), self.heads)); // [b, h, n, hd]
+        let o = attention(q, text.k.clone(), text.v.clone(), mask); // [b, h, n, hd]
         linear2(&self.out, merge_heads(o)).reshape([b, n, d])
     }
 }

@@ -50,6 +50,9 @@ pub struct BlockContext<'a, B: Backend> {
     pub frame_index: Tensor<B, 1, Int>,
     /// `[rows, text_len, text_dim]`
     pub text: Tensor<B, 3>,
+    /// The text's keys and values per block ([`DitBlock::text_keys`]), when the caller has
+    /// them already (`None`: each block computes its own from `text`).
+    pub text_keys: Option<&'a [KeyValue<B>]>,
 }
 
 /// One DiT block.
@@ -76,6 +79,17 @@ impl<B: Backend> DitBlock<B> {
         }
     }
 
+    /// Cross-attention's keys and values of `text` (see [`CrossAttention::text_keys`]).
+    ///
+    /// # Shapes
+    /// - `text` `[rows, text_len, text_dim]`; keys and values `[rows, heads, text_len, head_dim]`
+    pub fn text_keys(&self, text: Tensor<B, 3>) -> KeyValue<B> {
+        self.cross.text_keys(text)
+    }
+
+    /// Runs the block; `text` is this block's [`Self::text_keys`] of `ctx.text` when the caller
+    /// has them (`None`: computed here).
+    ///
     /// # Shapes
     /// - `x` `[rows, n, dim]`, `cond` `[frames, dim]` (already through SiLU)
     /// - output `[rows, n, dim]` and the tokens' keys/values `[rows, heads, n, head_dim]`
@@ -85,6 +99,7 @@ impl<B: Backend> DitBlock<B> {
         cond: Tensor<B, 2>,
         ctx: &BlockContext<B>,
         past: Option<&KeyValue<B>>,
+        text: Option<&KeyValue<B>>,
     ) -> (Tensor<B, 3>, KeyValue<B>) {
         let [rows, _, d] = x.dims();
         // Cut the per-frame table, then gather: slicing (and its gradient) stays frame-sized.
@@ -96,7 +111,15 @@ impl<B: Backend> DitBlock<B> {
         let h = modulated_norm(x.clone(), shift1, scale1, self.eps);
         let (a, kv) = self.attn.forward(h, ctx.rope, ctx.self_mask.clone(), past);
         let x = kernels::gated_residual(x, gate1, a);
-        let x = x.clone() + self.cross.forward(plain_norm(x, self.eps), ctx.text.clone(), ctx.cross_mask.clone());
+        let own;
+        let text = match text {
+            Some(kv) => kv,
+            None => {
+                own = self.text_keys(ctx.text.clone());
+                &own
+            }
+        };
+        let x = x.clone() + self.cross.forward(plain_norm(x, self.eps), text, ctx.cross_mask.clone());
         let h = modulated_norm(x.clone(), shift2, scale2, self.eps);
         let h = linear3(&self.mlp_out, gelu(linear3(&self.mlp_in, h)));
         (kernels::gated_residual(x, gate2, h), kv)

@@ -170,6 +170,15 @@ impl<B: Backend> Dit<B> {
         &self.blocks
     }
 
+    /// Every block's cross-attention keys and values of `text`, for
+    /// [`Dit::forward_frames`] calls that read the same text.
+    ///
+    /// # Shapes
+    /// - `text` `[rows, text_len, text_dim]`; each `[rows, heads, text_len, head_dim]`
+    pub fn text_keys(&self, text: Tensor<B, 3>) -> Vec<KeyValue<B>> {
+        self.blocks.iter().map(|b| b.text_keys(text.clone())).collect()
+    }
+
     /// The layout's tensors for this network.
     pub fn layout_tensors(&self, layout: &Layout, device: &B::Device) -> LayoutTensors<B> {
         layout.tensors(self.heads, self.head_dim(), self.theta, device)
@@ -196,7 +205,8 @@ impl<B: Backend> Dit<B> {
         let mut x = linear3(&self.embed, input.tokens); // [rows, n, dim]
         let mut kvs = Vec::with_capacity(self.blocks.len());
         for (i, block) in self.blocks.iter().enumerate() {
-            let (y, kv) = block.forward(x, cond.clone(), &ctx, past.and_then(|c| c.layers.get(i)));
+            let text = ctx.text_keys.and_then(|keys| keys.get(i));
+            let (y, kv) = block.forward(x, cond.clone(), &ctx, past.and_then(|c| c.layers.get(i)), text);
             x = y;
             kvs.push(kv);
         }
@@ -220,6 +230,7 @@ impl<B: Backend> Dit<B> {
             cross_mask: layout.cross_mask.clone(),
             frame_index: layout.frame_index.clone(),
             text: input.text.clone(),
+            text_keys: None,
         };
         self.run(input, ctx, None).0
     }
@@ -240,13 +251,14 @@ impl<B: Backend> Dit<B> {
         cache: &DitCache<B>,
     ) -> (Tensor<B, 3>, Vec<KeyValue<B>>) {
         let text_len = input.text.dims()[1];
-        self.forward_frames(input, grid, &[text_len], cache)
+        self.forward_frames(input, grid, &[text_len], cache, None)
     }
 
     /// [`Dit::forward_frame`] for several streams (or several conditionings of one stream, as
     /// classifier-free guidance needs) at once, one per row, each with its own cached past
     /// (the cache's rows, same length) and its own text (`text_lens[r]` real tokens of the
-    /// padded `input.text`).
+    /// padded `input.text`). `text_keys` are [`Dit::text_keys`] of `input.text`, for callers
+    /// that run the same text many times (a stream's steps); `None` computes them.
     ///
     /// # Shapes
     /// - `input.tokens` `[rows, gh · gw, token_dim]`; one frame per row in `noise`,
@@ -259,6 +271,7 @@ impl<B: Backend> Dit<B> {
         grid: (usize, usize),
         text_lens: &[usize],
         cache: &DitCache<B>,
+        text_keys: Option<&[KeyValue<B>]>,
     ) -> (Tensor<B, 3>, Vec<KeyValue<B>>) {
         let device = input.tokens.device();
         let shapes = text_lens
@@ -274,6 +287,7 @@ impl<B: Backend> Dit<B> {
             cross_mask: layout.cross_mask.clone(),
             frame_index: layout.frame_index.clone(),
             text: input.text.clone(),
+            text_keys,
         };
         let past = (cache.tokens() > 0).then_some(cache);
         self.run(input, ctx, past)

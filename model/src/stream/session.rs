@@ -326,6 +326,8 @@ impl<B: Backend> StreamSession<B> {
         self.match_cache_rows(branches.rows());
         let (start, commit_noise) = self.frame_noise(model, self.latents);
         let dit = &model.dit.model.dit;
+        // The text is the same in every call of the step: its keys and values are made once.
+        let text_keys = dit.text_keys(branches.text.clone());
         let cache = &self.cache;
         let x0 = match known {
             Some(image) => {
@@ -336,7 +338,7 @@ impl<B: Backend> StreamSession<B> {
             None => {
                 let velocity = |x: Tensor<B, 2>, t: &f32| -> Tensor<B, 2> {
                     let input = branches.input(x, *t, &model.device);
-                    let (v, _) = dit.forward_frames(input, self.grid, &branches.text_lens, cache);
+                    let (v, _) = dit.forward_frames(input, self.grid, &branches.text_lens, cache, Some(&text_keys));
                     let row = |r: usize| v.clone().narrow(0, r, 1).reshape([n, td]);
                     if guide { guided(row(0), row(1), controls.guidance) } else { row(0) }
                 };
@@ -349,8 +351,13 @@ impl<B: Backend> StreamSession<B> {
         let clock = Instant::now();
         let sigma = self.config.context_noise;
         let context = x0.clone() * (1.0 - sigma) + commit_noise * sigma;
-        let (_, kv) =
-            dit.forward_frames(branches.input(context, sigma, &model.device), self.grid, &branches.text_lens, cache);
+        let (_, kv) = dit.forward_frames(
+            branches.input(context, sigma, &model.device),
+            self.grid,
+            &branches.text_lens,
+            cache,
+            Some(&text_keys),
+        );
         self.cache.push(kv);
         self.cache.keep_last(self.config.window, n);
         timings.commit_ms = ms(clock);
