@@ -33,10 +33,8 @@ pub fn contiguous(t: FlexTensor) -> FlexTensor {
     let n: usize = shape.iter().product();
     let rows = Rows::new(t);
     let mut out = Vec::with_capacity(n);
-    if width > 0 {
-        for i in 0..n / width {
-            out.extend_from_slice(rows.row(i));
-        }
+    for i in 0..n.checked_div(width).unwrap_or(0) {
+        out.extend_from_slice(rows.row(i));
     }
     flex_tensor(out, &shape)
 }
