@@ -57,9 +57,7 @@ fn cat_rows(parts: Vec<FlexTensor>, dim: usize) -> FlexTensor {
     if total > 0 {
         for o in 0..outer {
             for (rows, span) in &sources {
-                for j in 0..*span {
-                    out.extend_from_slice(rows.row(o * span + j));
-                }
+                rows.copy_to(o * span..(o + 1) * span, &mut out);
             }
         }
     }

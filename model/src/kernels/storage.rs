@@ -31,11 +31,8 @@ pub fn contiguous(t: FlexTensor) -> FlexTensor {
     let shape = layout.shape().to_vec();
     let width = shape.last().copied().unwrap_or(1);
     let n: usize = shape.iter().product();
-    let rows = Rows::new(t);
     let mut out = Vec::with_capacity(n);
-    for i in 0..n.checked_div(width).unwrap_or(0) {
-        out.extend_from_slice(rows.row(i));
-    }
+    Rows::new(t).copy_to(0..n.checked_div(width).unwrap_or(0), &mut out);
     flex_tensor(out, &shape)
 }
 
@@ -91,5 +88,12 @@ impl Rows {
             i /= size;
         }
         &self.tensor.storage::<f32>()[offset..offset + self.width]
+    }
+
+    /// Appends rows `rows` to `out`, one copy each.
+    pub fn copy_to(&self, rows: std::ops::Range<usize>, out: &mut Vec<f32>) {
+        for i in rows {
+            out.extend_from_slice(self.row(i));
+        }
     }
 }
