@@ -122,6 +122,68 @@ fn sampling_keeps_given_frames_and_moves_the_others_from_their_start_level() {
 }
 
 #[test]
+fn held_frames_are_seen_noised_and_come_out_as_the_reconstruction() {
+    // The schedule: a held frame starts at its level and follows the base schedule below it.
+    let roles = [FrameRole::Held { level: 0.05 }, FrameRole::Generated];
+    let steps = frame_schedule(&schedule(10, 2.0), &roles);
+    assert_eq!(steps[0], vec![0.05, 1.0]);
+    assert!(steps.iter().all(|l| l[0] == l[1].min(0.05)), "{steps:?}");
+    assert!(FrameRole::Held { level: 0.05 }.is_kept() && !FrameRole::Noised { strength: 0.05 }.is_kept());
+
+    let (vae, dit) = models();
+    let (frames, prompt) = scene_frames(9);
+    let p = prompter(&vae, &dit, &prompt, 4);
+    let rt5 = p.roundtrip(&frames[..5]).expect("round-trip");
+    let mut timeline: Vec<Option<Frame>> = frames[..5].iter().cloned().map(Some).collect();
+    timeline.resize(9, None);
+    let run = |known: FrameRole| {
+        let req = PromptRequest {
+            width: 32,
+            height: 32,
+            frames: timeline.clone(),
+            roles: vec![known, known, FrameRole::Generated],
+            settings: settings(&prompt, 4),
+        };
+        run_request(&vae, &dit, &req, &Default::default())
+    };
+    let given = run(FrameRole::Given).expect("given");
+    let held = run(FrameRole::Held { level: 0.05 }).expect("held");
+    for (a, b) in held.frames[..5].iter().zip(&rt5) {
+        let worst = a.rgb.iter().zip(&b.rgb).map(|(x, y)| x.abs_diff(*y)).max().unwrap_or(0);
+        assert!(worst <= 1, "a held frame differs from its reconstruction by {worst} levels");
+    }
+    // The DiT saw the held frames noised, so what it made from them differs.
+    let made = held.frames[5..].iter().zip(&given.frames[5..]).map(|(a, b)| a.mean_abs_diff(b)).sum::<f64>();
+    assert!(made > 0.0, "held and given frames led to the same new frames");
+    for level in [1.0, -0.1] {
+        let bad = run(FrameRole::Held { level });
+        assert!(
+            matches!(&bad, Err(ModelError::Config { field: "roles", message }) if message.contains("held level")),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn extending_forward_decodes_one_latent_sequence() {
+    // The new frames of each window are appended to the video's own latent and the sequence is
+    // decoded at once, so frames made by a first window do not change when a second window
+    // follows (the causal decoder), and the output is as long as asked for any input length.
+    let (vae, dit) = models();
+    let (frames, prompt) = scene_frames(11);
+    let p = prompter(&vae, &dit, &prompt, 3);
+    let rt = p.roundtrip(&frames).expect("round-trip");
+    let four = p.extend_forward(&frames, 4).expect("extend by 4");
+    let twelve = p.extend_forward(&frames, 12).expect("extend by 12");
+    assert_eq!((four.frames.len(), twelve.frames.len()), (15, 23));
+    assert_eq!(twelve.frames[..11], rt[..], "input frames kept as the VAE reconstructs them");
+    for (i, (a, b)) in four.frames.iter().zip(&twelve.frames).enumerate() {
+        let worst = a.rgb.iter().zip(&b.rgb).map(|(x, y)| x.abs_diff(*y)).max().unwrap_or(0);
+        assert!(worst <= 1, "frame {i} changed by {worst} levels when the video was extended further");
+    }
+}
+
+#[test]
 fn edit_at_strength_zero_is_the_round_trip_and_given_frames_are_the_reconstruction() {
     let (vae, dit) = models();
     let (frames, prompt) = scene_frames(9);

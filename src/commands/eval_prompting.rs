@@ -39,6 +39,9 @@ pub struct EvalPromptingArgs {
     /// Seed of the held-out scenes (training uses seeds 1 and 2).
     #[arg(long, default_value_t = 4242)]
     scene_seed: u64,
+    /// Noise level the DiT sees given frames at (0: clean).
+    #[arg(long)]
+    given_level: Option<f32>,
 }
 
 /// Mean PSNR of `out` against `reference`, frame by frame.
@@ -129,7 +132,10 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
                 guidance: args.guidance,
                 sampler: SamplerKind::Euler,
             },
-            config: PromptingConfig::default(),
+            config: PromptingConfig {
+                given_level: args.given_level.unwrap_or(PromptingConfig::default().given_level),
+                ..PromptingConfig::default()
+            },
             device,
         };
         let p = prompter(&clip.captions.prompt, i);

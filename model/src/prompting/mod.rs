@@ -10,5 +10,7 @@ pub mod roles;
 pub mod seams;
 pub mod tasks;
 
-pub use pipeline::{PROMPTING_GUIDANCE, PromptRequest, Prompted, SamplingSettings, run_request};
+pub use pipeline::{
+    PROMPTING_GUIDANCE, PromptRequest, Prompted, SampledLatent, SamplingSettings, run_request, sample_latent,
+};
 pub use roles::FrameRole;

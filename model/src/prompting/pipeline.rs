@@ -134,6 +134,14 @@ fn check<B: Backend>(vae: &LoadedVae<B>, dit: &LoadedDenoiser<B>, req: &PromptRe
                 message: format!("latent frame {l}: strength {strength} is outside 0..=1"),
             });
         }
+        if let FrameRole::Held { level } = role
+            && !(0.0..1.0).contains(level)
+        {
+            return Err(ModelError::Config {
+                field: "roles",
+                message: format!("latent frame {l}: held level {level} is outside 0..1 (try 0.05)"),
+            });
+        }
         let span = pixel_span(l, ft);
         if role.uses_input() && req.frames[span.clone()].iter().all(Option::is_none) {
             return Err(ModelError::Config {
@@ -188,6 +196,20 @@ pub fn caption<B: Backend>(
     Ok((tokens, expansion.caption, expansion.unknown))
 }
 
+/// A request's sampled latent, before decoding.
+#[derive(Clone, Debug)]
+pub struct SampledLatent<B: Backend> {
+    /// `[1, C, latent frames, h, w]` in the VAE's own (denormalised) units; given frames are the
+    /// encoder's latent bit for bit.
+    pub latent: Tensor<B, 5>,
+    /// The caption the model was conditioned on.
+    pub caption: String,
+    /// Words of the prompt the model does not know.
+    pub unknown: Vec<String>,
+    /// DiT evaluations per guidance branch (steps that move at least one frame).
+    pub network_calls: usize,
+}
+
 /// Runs a request: encodes what is known, samples every latent frame from its role's level,
 /// decodes.
 pub fn run_request<B: Backend>(
@@ -196,6 +218,24 @@ pub fn run_request<B: Backend>(
     req: &PromptRequest,
     device: &B::Device,
 ) -> Result<Prompted, ModelError> {
+    let s = sample_latent(vae, dit, req, device)?;
+    let video = vae.model.decode(&vae.meta.config, s.latent)?;
+    Ok(Prompted {
+        frames: frames_from_tensor(video),
+        caption: s.caption,
+        unknown: s.unknown,
+        network_calls: s.network_calls,
+    })
+}
+
+/// Runs a request up to its latent: encodes what is known and samples every latent frame from
+/// its role's level (the caller decodes, alone or after other latent frames).
+pub fn sample_latent<B: Backend>(
+    vae: &LoadedVae<B>,
+    dit: &LoadedDenoiser<B>,
+    req: &PromptRequest,
+    device: &B::Device,
+) -> Result<SampledLatent<B>, ModelError> {
     check(vae, dit, req)?;
     let settings = &req.settings;
     let (caption_tokens, caption, unknown) =
@@ -266,13 +306,12 @@ pub fn run_request<B: Backend>(
     let x0 = settings.sampler.integrate(start, &steps, velocity).tokens;
     let z = unpatchify(x0, dit.meta.model.latent_channels, frames, (gh, gw), p);
     let mut z = vae.meta.latent_stats.denormalize(z);
-    // Given frames decode from the encoder's own latent, bit for bit (normalising and back is
-    // not exact in floating point).
+    // Given and held frames decode from the encoder's own latent, bit for bit (normalising and
+    // back is not exact in floating point).
     if let Some(encoded) = encoded {
-        for (f, _) in req.roles.iter().enumerate().filter(|(_, r)| **r == FrameRole::Given) {
+        for (f, _) in req.roles.iter().enumerate().filter(|(_, r)| r.is_kept()) {
             z = z.slice_assign(s![.., .., f..f + 1, .., ..], encoded.clone().slice(s![.., .., f..f + 1, .., ..]));
         }
     }
-    let video = vae.model.decode(&vae.meta.config, z)?;
-    Ok(Prompted { frames: frames_from_tensor(video), caption, unknown, network_calls })
+    Ok(SampledLatent { latent: z, caption, unknown, network_calls })
 }

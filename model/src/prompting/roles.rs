@@ -16,6 +16,14 @@ pub enum FrameRole {
         /// Noise level in `[0, 1]` the frame starts from.
         strength: f32,
     },
+    /// Given, but shown to the DiT noised to `level` (noise augmentation of a condition: the
+    /// DiT met given frames in training at independent noise levels, rarely exactly clean). It
+    /// follows the schedule below `level` like the rest, and its output is the encoder's clean
+    /// latent, as for [`FrameRole::Given`].
+    Held {
+        /// Noise level in `[0, 1)` the DiT sees the frame at.
+        level: f32,
+    },
     /// Generated from pure noise.
     Generated,
 }
@@ -26,8 +34,14 @@ impl FrameRole {
         match self {
             FrameRole::Given => 0.0,
             FrameRole::Noised { strength } => *strength,
+            FrameRole::Held { level } => *level,
             FrameRole::Generated => 1.0,
         }
+    }
+
+    /// Whether the output keeps the encoder's latent of this frame (given or held).
+    pub fn is_kept(&self) -> bool {
+        matches!(self, FrameRole::Given | FrameRole::Held { .. })
     }
 
     /// Whether the VAE's latent of this frame is used.

@@ -9,11 +9,17 @@ use worldsim_scenes::Frame;
 use worldsim_scenes::rng::mix64;
 
 use super::fit::pad_length;
-use super::pipeline::{PromptRequest, Prompted, SamplingSettings, run_request};
+use super::pipeline::{PromptRequest, Prompted, SampledLatent, SamplingSettings, run_request, sample_latent};
 use super::roles::{FrameRole, roles_from_known};
 use crate::dit::weights::LoadedDenoiser;
 use crate::error::ModelError;
 use crate::vae::weights::LoadedVae;
+use crate::video::{VideoSample, frames_from_tensor};
+
+/// The noise level the DiT sees given frames at in the tasks' windows (measured with `worldsim
+/// eval prompting --given-level L`: 0.05 gave the lowest seams of 0, 0.05, 0.1 and 0.2; the
+/// stream commits its context at the same level).
+pub const GIVEN_LEVEL: f32 = 0.05;
 
 /// How the tasks cut their work into windows.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,11 +29,15 @@ pub struct PromptingConfig {
     pub window_latents: usize,
     /// Level that a latent frame straddling known and unknown pixel frames is re-noised to.
     pub partial_strength: f32,
+    /// Noise level the DiT sees given frames at (their output stays the VAE's reconstruction):
+    /// 0 shows them clean ([`FrameRole::Given`]), above 0 holds them at that level
+    /// ([`FrameRole::Held`]).
+    pub given_level: f32,
 }
 
 impl Default for PromptingConfig {
     fn default() -> Self {
-        PromptingConfig { window_latents: 3, partial_strength: 0.7 }
+        PromptingConfig { window_latents: 3, partial_strength: 0.7, given_level: GIVEN_LEVEL }
     }
 }
 
@@ -75,8 +85,16 @@ impl Assembly {
     }
 
     fn add(&mut self, p: &Prompted) {
-        self.caption.get_or_insert_with(|| (p.caption.clone(), p.unknown.clone()));
-        self.network_calls += p.network_calls;
+        self.add_parts(&p.caption, &p.unknown, p.network_calls);
+    }
+
+    fn add_latent<B: Backend>(&mut self, s: &SampledLatent<B>) {
+        self.add_parts(&s.caption, &s.unknown, s.network_calls);
+    }
+
+    fn add_parts(&mut self, caption: &str, unknown: &[String], network_calls: usize) {
+        self.caption.get_or_insert_with(|| (caption.to_string(), unknown.to_vec()));
+        self.network_calls += network_calls;
     }
 
     fn finish(self, frames: Vec<Frame>) -> TaskOutput {
@@ -86,6 +104,15 @@ impl Assembly {
 }
 
 impl<B: Backend> Prompter<'_, B> {
+    /// The role of the known frames of a window.
+    fn known_role(&self) -> FrameRole {
+        if self.config.given_level > 0.0 {
+            FrameRole::Held { level: self.config.given_level }
+        } else {
+            FrameRole::Given
+        }
+    }
+
     fn temporal(&self) -> usize {
         self.vae.meta.config.temporal_factor()
     }
@@ -98,6 +125,28 @@ impl<B: Backend> Prompter<'_, B> {
     /// Samples one window: the known frames take `known_role`, the rest are generated. `window`
     /// makes each window's noise its own.
     fn window(&self, frames: Vec<Option<Frame>>, known_role: FrameRole, window: u64) -> Result<Prompted, ModelError> {
+        let (req, _) = self.window_request(frames, known_role, window)?;
+        run_request(self.vae, self.dit, &req, &self.device)
+    }
+
+    /// [`Self::window`] up to its latent, with the roles of its latent frames.
+    fn window_latent(
+        &self,
+        frames: Vec<Option<Frame>>,
+        known_role: FrameRole,
+        window: u64,
+    ) -> Result<(SampledLatent<B>, Vec<FrameRole>), ModelError> {
+        let (req, roles) = self.window_request(frames, known_role, window)?;
+        Ok((sample_latent(self.vae, self.dit, &req, &self.device)?, roles))
+    }
+
+    /// The request of one window and its roles.
+    fn window_request(
+        &self,
+        frames: Vec<Option<Frame>>,
+        known_role: FrameRole,
+        window: u64,
+    ) -> Result<(PromptRequest, Vec<FrameRole>), ModelError> {
         let first = frames.iter().flatten().next().ok_or(ModelError::Config {
             field: "frames",
             message: "a prompting window needs at least one known frame".into(),
@@ -107,7 +156,7 @@ impl<B: Backend> Prompter<'_, B> {
         let roles = roles_from_known(&known, self.temporal(), known_role, self.config.partial_strength);
         let mut settings = self.settings.clone();
         settings.seed = if window == 0 { settings.seed } else { mix64(settings.seed ^ mix64(window)) };
-        run_request(self.vae, self.dit, &PromptRequest { width, height, frames, roles, settings }, &self.device)
+        Ok((PromptRequest { width, height, frames, roles: roles.clone(), settings }, roles))
     }
 
     /// The VAE's reconstruction of a video of any length (padded to `1 + 4k` and trimmed back).
@@ -132,8 +181,7 @@ impl<B: Backend> Prompter<'_, B> {
     /// `backward` new frames, the video (as the VAE reconstructs it), then `forward` new frames.
     pub fn extend(&self, video: &[Frame], forward: usize, backward: usize) -> Result<TaskOutput, ModelError> {
         let mut a = Assembly::default();
-        let out = self.roundtrip(video)?;
-        let out = self.forward_from(out, forward, &mut a)?;
+        let out = self.forward_from(video, forward, &mut a)?;
         let out = self.backward_from(out, backward, &mut a)?;
         Ok(a.finish(out))
     }
@@ -148,26 +196,52 @@ impl<B: Backend> Prompter<'_, B> {
         self.extend(video, 0, n)
     }
 
-    /// `out` followed by `n` new frames, made window by window: each window is the last frames
-    /// made so far (given) and the next frames (generated).
-    fn forward_from(&self, mut out: Vec<Frame>, n: usize, a: &mut Assembly) -> Result<Vec<Frame>, ModelError> {
+    /// The VAE's reconstruction of `video` followed by `n` new frames, made window by window.
+    ///
+    /// Each window gives the DiT the last frames made so far, re-encoded from a first frame of
+    /// their own as in training, and generates the next latent frames. Those are appended to
+    /// one latent sequence that starts with the video's own latent, and the whole sequence is
+    /// decoded: the causal decoder then carries its past across every seam, as it does inside
+    /// a clip, instead of starting each window's frames from a past of the window's own.
+    fn forward_from(&self, video: &[Frame], n: usize, a: &mut Assembly) -> Result<Vec<Frame>, ModelError> {
+        let kept = self.roundtrip(video)?;
+        if n == 0 || video.is_empty() {
+            return Ok(kept);
+        }
         let ft = self.temporal();
-        let window = self.config.window_latents.max(2);
-        let start = out.len();
+        let longest = self.frames_of(self.config.window_latents.max(2));
+        let (config, m) = (&self.vae.meta.config, video.len());
+        // The encoder's latent of the video's longest `1 + 4k` prefix `[1, C, latents, h, w]`.
+        let aligned = 1 + ft * ((m - 1) / ft);
+        let mut latent =
+            self.vae.model.encode(config, VideoSample::from_frames(&video[..aligned]).tensor::<B>(&self.device))?.mean;
+        let mut frames = kept.clone();
         let mut chunk = 0;
-        while out.len() - start < n {
-            // The longest `1 + 4j` context that leaves at least one latent frame to generate.
-            let context = (0..window - 1).rev().map(|j| 1 + ft * j).find(|c| *c <= out.len()).unwrap_or(1);
-            let new = self.frames_of(window) - context;
-            let mut timeline: Vec<Option<Frame>> = out[out.len() - context..].iter().cloned().map(Some).collect();
-            timeline.resize(context + new, None);
-            let p = self.window(timeline, FrameRole::Given, chunk)?;
-            a.add(&p);
-            let take = new.min(n - (out.len() - start));
-            out.extend(p.frames[context..context + take].iter().cloned());
+        while frames.len() - m < n {
+            // The window starts on a latent frame's first pixel frame (a multiple of 4 in the
+            // sequence, so its latent frames line up with the sequence's) and knows as many of
+            // the last frames as leave at least one to make.
+            let start = frames.len().saturating_sub(longest - 1).div_ceil(ft) * ft;
+            let mut timeline: Vec<Option<Frame>> = frames[start..].iter().cloned().map(Some).collect();
+            timeline.resize(longest, None);
+            let (sampled, roles) = self.window_latent(timeline, self.known_role(), chunk)?;
+            a.add_latent(&sampled);
+            let first_new = roles.iter().position(|r| !r.is_kept()).unwrap_or(roles.len());
+            let keep = start / ft + first_new;
+            let window_latents = roles.len();
+            latent = Tensor::cat(
+                vec![
+                    latent.slice(s![.., .., 0..keep, .., ..]),
+                    sampled.latent.slice(s![.., .., first_new..window_latents, .., ..]),
+                ],
+                2,
+            );
+            let decoded = frames_from_tensor(self.vae.model.decode(config, latent.clone())?);
+            frames = kept.iter().cloned().chain(decoded.into_iter().skip(m)).collect();
             chunk += 1;
         }
-        Ok(out)
+        frames.truncate(m + n);
+        Ok(frames)
     }
 
     /// `n` new frames followed by `out`, made window by window backwards: each window is new
@@ -193,7 +267,7 @@ impl<B: Backend> Prompter<'_, B> {
             }
             let mut timeline: Vec<Option<Frame>> = vec![None; new];
             timeline.extend(out[..context].iter().cloned().map(Some));
-            let p = self.window(timeline, FrameRole::Given, chunk)?;
+            let p = self.window(timeline, self.known_role(), chunk)?;
             a.add(&p);
             let take = new.min(n - made);
             let mut frames = p.frames[new - take..new].to_vec();
@@ -255,7 +329,7 @@ impl<B: Backend> Prompter<'_, B> {
         let mut timeline = vec![Some(last.clone())];
         timeline.resize(1 + new, None);
         timeline.extend(to[..ft].iter().cloned().map(Some));
-        let p = self.window(timeline, FrameRole::Given, 0)?;
+        let p = self.window(timeline, self.known_role(), 0)?;
         a.add(&p);
         Ok((p.frames, new))
     }
