@@ -93,6 +93,11 @@ fn ball_colors(scene: &Scene) -> Vec<NamedColor> {
 
 /// Runs `worldsim eval prompting`.
 pub fn run(args: EvalPromptingArgs) -> Result<()> {
+    if let Some(l) = args.given_level
+        && !(0.0..1.0).contains(&l)
+    {
+        anyhow::bail!("--given-level {l} must be in 0..1 (0 shows given frames clean; try 0.05)");
+    }
     let device = Default::default();
     let dir = args.model.unwrap_or_else(shipped_model_dir);
     let vae = load_vae::<Cpu>(&dir, &device)?;
