@@ -1,6 +1,7 @@
 //! `worldsim eval dit`: the DiT's fidelity to its prompts, judged by the fidelity checker of
 //! `worldsim-scenes` on prompts of held-out scenes (and, as controls, on those scenes rendered,
-//! and rendered then round-tripped through the VAE: the ceiling of the latent space).
+//! and rendered then round-tripped through the VAE: the ceiling of the latent space; and the
+//! model's score again on just the prompts whose rendered scene the checker reads right).
 //! `worldsim eval prompting`: the measured promises of animate, extend, loop, edit and connect
 //! on held-out scenes.
 
@@ -98,18 +99,46 @@ fn expected(scene: Scene) -> Expected {
     Expected { scene, prompt, colors, falling_ball }
 }
 
+/// What the checker read right in one clip.
+#[derive(Clone, Copy)]
+struct Checked {
+    terrain: bool,
+    sky: bool,
+    colors: bool,
+    /// Terrain, sky and colours together.
+    all: bool,
+    /// `None` when the clip has no falling ball to follow.
+    falls: Option<bool>,
+}
+
+impl Checked {
+    /// The attributes in the order of the report's rows (`None`: does not apply).
+    fn rows(self) -> [Option<bool>; 5] {
+        [Some(self.terrain), Some(self.sky), Some(self.colors), Some(self.all), self.falls]
+    }
+}
+
 /// Counts one clip's [`check`] into `tallies` (the falling-ball entry only when it applies).
-fn add(tallies: &mut [Tally; 5], (terrain, sky, colors, all, falls): (bool, bool, bool, bool, Option<bool>)) {
-    for (t, ok) in tallies.iter_mut().zip([Some(terrain), Some(sky), Some(colors), Some(all), falls]) {
+fn add(tallies: &mut [Tally; 5], checked: Checked) {
+    for (t, ok) in tallies.iter_mut().zip(checked.rows()) {
         if let Some(ok) = ok {
             t.add(ok);
         }
     }
 }
 
-/// Checks one clip; returns (terrain, sky, colours, all, falls) where `falls` is `None` when
-/// the clip has no falling ball to follow.
-fn check(checker: &FidelityChecker, e: &Expected, frames: &[Frame]) -> (bool, bool, bool, bool, Option<bool>) {
+/// Counts a generated clip into `tallies` only for the attributes the checker reads right on
+/// the prompt's own scene rendered (`control`): where the checker can judge the model.
+fn add_judged(tallies: &mut [Tally; 5], control: Checked, generated: Checked) {
+    for ((t, judgeable), ok) in tallies.iter_mut().zip(control.rows()).zip(generated.rows()) {
+        if let (Some(true), Some(ok)) = (judgeable, ok) {
+            t.add(ok);
+        }
+    }
+}
+
+/// Checks one clip against what its prompt says.
+fn check(checker: &FidelityChecker, e: &Expected, frames: &[Frame]) -> Checked {
     let r = checker.read(frames);
     let terrain = r.terrain == e.scene.terrain;
     let sky = r.sky == e.scene.sky;
@@ -119,7 +148,7 @@ fn check(checker: &FidelityChecker, e: &Expected, frames: &[Frame]) -> (bool, bo
         // Falling from rest: the ball is lower at frame 4 than at frame 0 (y grows downwards).
         matches!((centres[0], centres[4]), (Some((_, y0)), Some((_, y4))) if y4 > y0 + 0.5)
     });
-    (terrain, sky, colors, terrain && sky && colors, falls)
+    Checked { terrain, sky, colors, all: terrain && sky && colors, falls }
 }
 
 /// Runs an `eval` sub-command.
@@ -136,11 +165,13 @@ pub fn run(command: EvalCommand) -> Result<()> {
             let mut real: [Tally; 5] = Default::default();
             let mut through_vae: [Tally; 5] = Default::default();
             let mut generated: [Tally; 5] = Default::default();
+            let mut judged: [Tally; 5] = Default::default();
             for i in 0..prompts {
                 let scene = random_scene(scene_seed, i, &config).with_overrides(Some((64, 64)), Some(9), None)?;
                 let e = expected(scene);
                 let rendered = Clip::render(&e.scene).frames;
-                add(&mut real, check(&checker, &e, &rendered));
+                let control = check(&checker, &e, &rendered);
+                add(&mut real, control);
                 // The same clip encoded and decoded: the most any model in this latent space
                 // can show the checker.
                 add(&mut through_vae, check(&checker, &e, &vae.model.roundtrip(&vae.meta.config, &rendered, &device)?));
@@ -156,18 +187,53 @@ pub fn run(command: EvalCommand) -> Result<()> {
                         sampler: SamplerKind::Euler,
                     };
                     let out = generate(&vae, &dit, &req, &device)?;
-                    add(&mut generated, check(&checker, &e, &out.frames));
+                    let got = check(&checker, &e, &out.frames);
+                    add(&mut generated, got);
+                    add_judged(&mut judged, control, got);
                 }
                 eprintln!("{}/{prompts}: {}", i + 1, e.prompt);
             }
-            println!("{:<26} {:>18} {:>18} {:>18}", "attribute", "rendered (control)", "VAE round-trip", "generated");
+            // The last column keeps only the prompts whose rendered scene the checker reads
+            // right for that attribute: the model's score where the checker can judge it.
+            println!(
+                "{:<26} {:>18} {:>18} {:>18} {:>18}",
+                "attribute", "rendered (control)", "VAE round-trip", "generated", "where judgeable"
+            );
             for (k, name) in names.iter().enumerate() {
                 let cell = |t: &Tally| format!("{:>6.1} % of {:>3}", t.pct(), t.total);
-                println!("{name:<26} {:>18} {:>18} {:>18}", cell(&real[k]), cell(&through_vae[k]), cell(&generated[k]));
+                println!(
+                    "{name:<26} {:>18} {:>18} {:>18} {:>18}",
+                    cell(&real[k]),
+                    cell(&through_vae[k]),
+                    cell(&generated[k]),
+                    cell(&judged[k])
+                );
             }
             Ok(())
         }
         EvalCommand::Prompting(args) => super::eval_prompting::run(args),
         EvalCommand::Stream(args) => super::eval_stream::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checked(terrain: bool, colors: bool, falls: Option<bool>) -> Checked {
+        Checked { terrain, sky: true, colors, all: terrain && colors, falls }
+    }
+
+    #[test]
+    fn judged_counts_only_what_the_control_reads_right() {
+        let mut judged: [Tally; 5] = Default::default();
+        // Control right on terrain only, no falling ball: colours are not judged.
+        add_judged(&mut judged, checked(true, false, None), checked(false, true, Some(true)));
+        // Control right on everything, falling ball seen: every row is judged.
+        add_judged(&mut judged, checked(true, true, Some(true)), checked(true, true, Some(false)));
+        // Control's falling ball wrong: the generated clip's fall is not judged.
+        add_judged(&mut judged, checked(true, true, Some(false)), checked(true, false, Some(true)));
+        let counts: Vec<(usize, usize)> = judged.iter().map(|t| (t.right, t.total)).collect();
+        assert_eq!(counts, vec![(2, 3), (3, 3), (1, 2), (1, 2), (0, 1)]);
     }
 }

@@ -199,10 +199,10 @@ impl<B: Backend> Prompter<'_, B> {
     /// The VAE's reconstruction of `video` followed by `n` new frames, made window by window.
     ///
     /// Each window gives the DiT the last frames made so far, re-encoded from a first frame of
-    /// their own as in training, and generates the next latent frames. Those are appended to
-    /// one latent sequence that starts with the video's own latent, and the whole sequence is
-    /// decoded: the causal decoder then carries its past across every seam, as it does inside
-    /// a clip, instead of starting each window's frames from a past of the window's own.
+    /// their own as in training, and generates the next latent frames. Those continue one latent
+    /// sequence that starts with the video's own latent, decoded by one streaming decoder: the
+    /// causal decoder carries its past across every seam, as it does inside a clip, and each
+    /// latent frame is decoded once.
     fn forward_from(&self, video: &[Frame], n: usize, a: &mut Assembly) -> Result<Vec<Frame>, ModelError> {
         let kept = self.roundtrip(video)?;
         if n == 0 || video.is_empty() {
@@ -211,11 +211,15 @@ impl<B: Backend> Prompter<'_, B> {
         let ft = self.temporal();
         let longest = self.frames_of(self.config.window_latents.max(2));
         let (config, m) = (&self.vae.meta.config, video.len());
-        // The encoder's latent of the video's longest `1 + 4k` prefix `[1, C, latents, h, w]`.
+        // The encoder's latent of the video's longest `1 + 4k` prefix `[1, C, latents, h, w]`,
+        // decoded first: the frames past the video's end come from the sequence's decode.
         let aligned = 1 + ft * ((m - 1) / ft);
-        let mut latent =
+        let prefix =
             self.vae.model.encode(config, VideoSample::from_frames(&video[..aligned]).tensor::<B>(&self.device))?.mean;
-        let mut frames = kept.clone();
+        let mut latents = prefix.dims()[2];
+        let mut decoder = self.vae.model.stream_decoder();
+        let mut decoded = frames_from_tensor(decoder.next(config, prefix)?).len();
+        let mut frames = kept;
         let mut chunk = 0;
         while frames.len() - m < n {
             // The window starts on a latent frame's first pixel frame (a multiple of 4 in the
@@ -226,18 +230,17 @@ impl<B: Backend> Prompter<'_, B> {
             timeline.resize(longest, None);
             let (sampled, roles) = self.window_latent(timeline, self.known_role(), chunk)?;
             a.add_latent(&sampled);
+            // The window's kept latent frames are the sequence's last ones: its new ones follow.
             let first_new = roles.iter().position(|r| !r.is_kept()).unwrap_or(roles.len());
-            let keep = start / ft + first_new;
-            let window_latents = roles.len();
-            latent = Tensor::cat(
-                vec![
-                    latent.slice(s![.., .., 0..keep, .., ..]),
-                    sampled.latent.slice(s![.., .., first_new..window_latents, .., ..]),
-                ],
-                2,
-            );
-            let decoded = frames_from_tensor(self.vae.model.decode(config, latent.clone())?);
-            frames = kept.iter().cloned().chain(decoded.into_iter().skip(m)).collect();
+            debug_assert_eq!(start / ft + first_new, latents, "the window's new latents continue the sequence");
+            let new = sampled.latent.slice(s![.., .., first_new..roles.len(), .., ..]);
+            latents += roles.len() - first_new;
+            for frame in frames_from_tensor(decoder.next(config, new)?) {
+                if decoded >= m {
+                    frames.push(frame);
+                }
+                decoded += 1;
+            }
             chunk += 1;
         }
         frames.truncate(m + n);
