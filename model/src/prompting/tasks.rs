@@ -217,8 +217,11 @@ impl<B: Backend> Prompter<'_, B> {
         let prefix =
             self.vae.model.encode(config, VideoSample::from_frames(&video[..aligned]).tensor::<B>(&self.device))?.mean;
         let mut latents = prefix.dims()[2];
+        // The prefix's frames are the round-trip's (`kept`): decoding them only fills the
+        // decoder's past.
         let mut decoder = self.vae.model.stream_decoder();
-        let mut decoded = frames_from_tensor(decoder.next(config, prefix)?).len();
+        decoder.next(config, prefix)?;
+        let mut decoded = aligned;
         let mut frames = kept;
         let mut chunk = 0;
         while frames.len() - m < n {
