@@ -216,7 +216,6 @@ impl<B: Backend> Prompter<'_, B> {
         let aligned = 1 + ft * ((m - 1) / ft);
         let prefix =
             self.vae.model.encode(config, VideoSample::from_frames(&video[..aligned]).tensor::<B>(&self.device))?.mean;
-        let mut latents = prefix.dims()[2];
         // The prefix's frames are the round-trip's (`kept`): decoding them only fills the
         // decoder's past.
         let mut decoder = self.vae.model.stream_decoder();
@@ -235,9 +234,8 @@ impl<B: Backend> Prompter<'_, B> {
             a.add_latent(&sampled);
             // The window's kept latent frames are the sequence's last ones: its new ones follow.
             let first_new = roles.iter().position(|r| !r.is_kept()).unwrap_or(roles.len());
-            debug_assert_eq!(start / ft + first_new, latents, "the window's new latents continue the sequence");
+            debug_assert_eq!(start / ft + first_new, 1 + (decoded - 1) / ft, "the new latents continue the sequence");
             let new = sampled.latent.slice(s![.., .., first_new..roles.len(), .., ..]);
-            latents += roles.len() - first_new;
             for frame in frames_from_tensor(decoder.next(config, new)?) {
                 if decoded >= m {
                     frames.push(frame);
