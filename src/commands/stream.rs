@@ -95,8 +95,8 @@ pub fn parse_actions(text: &str) -> Result<ActionScript> {
             .find(|a| a.name() == name.trim())
             .with_context(|| format!("--actions: `{name}` is not an action (left, right, jump, stand, paint)"))?;
         let secs: f32 = secs.trim().parse().with_context(|| format!("--actions: `{secs}` is not seconds"))?;
-        if !(secs > 0.0) {
-            bail!("--actions: `{part}` must last more than 0 seconds");
+        if !secs.is_finite() || secs <= 0.0 {
+            bail!("--actions: `{part}` must last a finite number of seconds above 0");
         }
         script.push((t, action));
         t += secs;
