@@ -26,9 +26,9 @@ fn the_checker_reads_rendered_scenes_right() {
         let mut present: Vec<NamedColor> = scene
             .occluders
             .iter()
-            .filter_map(|o| match o {
-                Occluder::Pillar { color, .. } => Some(*color),
-                Occluder::Tree { .. } => Some(NamedColor::Green),
+            .map(|o| match o {
+                Occluder::Pillar { color, .. } => *color,
+                Occluder::Tree { .. } => NamedColor::Green,
             })
             .collect();
         if scene.occluders.iter().any(|o| matches!(o, Occluder::Tree { .. })) {
