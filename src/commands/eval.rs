@@ -105,16 +105,16 @@ struct Checked {
     terrain: bool,
     sky: bool,
     colors: bool,
-    /// Terrain, sky and colours together.
-    all: bool,
     /// `None` when the clip has no falling ball to follow.
     falls: Option<bool>,
 }
 
 impl Checked {
-    /// The attributes in the order of the report's rows (`None`: does not apply).
+    /// The attributes in the order of the report's rows, "all" being terrain, sky and colours
+    /// together (`None`: does not apply).
     fn rows(self) -> [Option<bool>; 5] {
-        [Some(self.terrain), Some(self.sky), Some(self.colors), Some(self.all), self.falls]
+        let all = self.terrain && self.sky && self.colors;
+        [Some(self.terrain), Some(self.sky), Some(self.colors), Some(all), self.falls]
     }
 }
 
@@ -148,7 +148,7 @@ fn check(checker: &FidelityChecker, e: &Expected, frames: &[Frame]) -> Checked {
         // Falling from rest: the ball is lower at frame 4 than at frame 0 (y grows downwards).
         matches!((centres[0], centres[4]), (Some((_, y0)), Some((_, y4))) if y4 > y0 + 0.5)
     });
-    Checked { terrain, sky, colors, all: terrain && sky && colors, falls }
+    Checked { terrain, sky, colors, falls }
 }
 
 /// Runs an `eval` sub-command.
@@ -221,7 +221,7 @@ mod tests {
     use super::*;
 
     fn checked(terrain: bool, colors: bool, falls: Option<bool>) -> Checked {
-        Checked { terrain, sky: true, colors, all: terrain && colors, falls }
+        Checked { terrain, sky: true, colors, falls }
     }
 
     #[test]
