@@ -120,12 +120,12 @@ pub enum TrainCommand {
         #[arg(long)]
         init_from: Option<PathBuf>,
         /// Extra loss weight of tokens that hold a ball, box or the player (default 0: every
-        /// token alike, as the shipped model was trained).
+        /// token alike; the shipped DiT's last fine-tune used 4).
         #[arg(long, allow_negative_numbers = true)]
         object_weight: Option<f32>,
         /// Share of training videos given clean ends (a prefix, a suffix or both, as the
-        /// prompting tasks give them); default: the recipe's (0.4 for clips). The shipped DiT
-        /// was trained with 0.
+        /// prompting tasks give them); default: the recipe's (0.4 for clips, which the shipped
+        /// DiT's last fine-tune used; its earlier stages used 0).
         #[arg(long)]
         given_share: Option<f32>,
         /// Threads rendering and encoding training clips (2: the 2-core machine's measured best,
