@@ -98,7 +98,7 @@ fn panel(
         let mut guidance = settings.guidance;
         let mut paused = settings.paused;
         ui.add(egui::Slider::new(&mut steps, 1..=30).text("steps"));
-        ui.add(egui::Slider::new(&mut guidance, 1.0..=8.0).text("guidance"));
+        ui.add(egui::Slider::new(&mut guidance, 1.0..=12.0).text("guidance"));
         ui.horizontal(|ui| {
             ui.checkbox(&mut paused, "pause");
             if ui.button("reset").clicked() {

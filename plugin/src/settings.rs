@@ -4,6 +4,7 @@
 
 use bevy::prelude::*;
 use worldsim_model::diffusion::SamplerKind;
+use worldsim_model::stream::STREAM_GUIDANCE;
 
 /// Run-time settings shared by every stream; changing them reaches the worker at once.
 #[derive(Resource, Clone, Debug, PartialEq)]
@@ -20,6 +21,6 @@ pub struct WorldSimSettings {
 
 impl Default for WorldSimSettings {
     fn default() -> Self {
-        WorldSimSettings { steps: 6, guidance: 3.0, sampler: SamplerKind::Euler, paused: false }
+        WorldSimSettings { steps: 6, guidance: STREAM_GUIDANCE, sampler: SamplerKind::Euler, paused: false }
     }
 }

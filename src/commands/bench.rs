@@ -35,7 +35,7 @@ pub struct StreamArgs {
     #[arg(long, default_value_t = 6)]
     steps: usize,
     /// Guidance scale (1: no unconditional branch).
-    #[arg(long, default_value_t = 3.0)]
+    #[arg(long, default_value_t = worldsim_model::stream::STREAM_GUIDANCE)]
     guidance: f32,
     /// Latent steps timed per size (each makes 4 video frames).
     #[arg(long, default_value_t = 12)]

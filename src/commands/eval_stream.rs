@@ -16,7 +16,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use worldsim_model::Cpu;
 use worldsim_model::diffusion::SamplerKind;
-use worldsim_model::stream::{StreamConfig, StreamModel, StreamSession, StreamSpec};
+use worldsim_model::stream::{STREAM_GUIDANCE, StreamConfig, StreamModel, StreamSession, StreamSpec};
 use worldsim_scenes::fidelity::FidelityChecker;
 use worldsim_scenes::random::{RandomSceneConfig, random_scene};
 use worldsim_scenes::scene::{Action, Scene};
@@ -50,7 +50,7 @@ pub struct EvalStreamArgs {
     #[arg(long, default_value_t = 6)]
     steps: usize,
     /// Guidance scale.
-    #[arg(long, default_value_t = 3.0)]
+    #[arg(long, default_value_t = STREAM_GUIDANCE)]
     guidance: f32,
     /// Latent frames of context.
     #[arg(long, default_value_t = StreamConfig::default().window)]

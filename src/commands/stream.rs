@@ -9,7 +9,9 @@ use anyhow::{Context, Result, bail};
 use burn::prelude::Backend;
 use worldsim_model::diffusion::SamplerKind;
 use worldsim_model::prompting::fit::fit_frame;
-use worldsim_model::stream::{StreamConfig, StreamControls, StreamModel, StreamSession, StreamSpec, StreamStep};
+use worldsim_model::stream::{
+    STREAM_GUIDANCE, StreamConfig, StreamControls, StreamModel, StreamSession, StreamSpec, StreamStep,
+};
 use worldsim_scenes::Frame;
 use worldsim_scenes::captions::action_caption;
 use worldsim_scenes::media::write_video;
@@ -58,7 +60,7 @@ pub struct StreamArgs {
     #[arg(long, default_value_t = 6)]
     steps: usize,
     /// Classifier-free guidance scale (1: none, half the network calls).
-    #[arg(long, default_value_t = 3.0)]
+    #[arg(long, default_value_t = STREAM_GUIDANCE)]
     guidance: f32,
     /// ODE solver: euler or heun.
     #[arg(long, default_value = "euler")]

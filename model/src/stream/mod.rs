@@ -8,5 +8,7 @@ pub mod session;
 pub mod simulator;
 
 pub use crate::device::ComputeDevice;
-pub use session::{StepTimings, StreamConfig, StreamControls, StreamModel, StreamSession, StreamSpec, StreamStep};
+pub use session::{
+    STREAM_GUIDANCE, StepTimings, StreamConfig, StreamControls, StreamModel, StreamSession, StreamSpec, StreamStep,
+};
 pub use simulator::{Simulator, StreamId};
