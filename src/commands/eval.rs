@@ -107,6 +107,9 @@ struct Checked {
     colors: bool,
     /// `None` when the clip has no falling ball to follow.
     falls: Option<bool>,
+    /// Named colours read that the prompt does not name (objects it did not ask for, or
+    /// colours of its unnamed "more things"): counts clutter that the colour row cannot see.
+    unnamed: usize,
 }
 
 impl Checked {
@@ -143,12 +146,13 @@ fn check(checker: &FidelityChecker, e: &Expected, frames: &[Frame]) -> Checked {
     let terrain = r.terrain == e.scene.terrain;
     let sky = r.sky == e.scene.sky;
     let colors = e.colors.iter().all(|c| r.colors.contains(c));
+    let unnamed = r.colors.iter().filter(|c| !e.colors.contains(c)).count();
     let falls = e.falling_ball.filter(|_| frames.len() >= 5).map(|c| {
         let centres = checker.centres(frames, e.scene.terrain, e.scene.sky, c);
         // Falling from rest: the ball is lower at frame 4 than at frame 0 (y grows downwards).
         matches!((centres[0], centres[4]), (Some((_, y0)), Some((_, y4))) if y4 > y0 + 0.5)
     });
-    Checked { terrain, sky, colors, falls }
+    Checked { terrain, sky, colors, falls, unnamed }
 }
 
 /// Runs an `eval` sub-command.
@@ -166,15 +170,24 @@ pub fn run(command: EvalCommand) -> Result<()> {
             let mut through_vae: [Tally; 5] = Default::default();
             let mut generated: [Tally; 5] = Default::default();
             let mut judged: [Tally; 5] = Default::default();
+            // Unnamed colours summed over clips: rendered, VAE round-trip, generated.
+            let mut unnamed = [0u64; 3];
+            // Per prompt: the colours it names, and the colours read in each of its clips.
+            let mut named: Vec<Vec<NamedColor>> = Vec::new();
+            let mut reads: Vec<Vec<Vec<NamedColor>>> = Vec::new();
             for i in 0..prompts {
                 let scene = random_scene(scene_seed, i, &config).with_overrides(Some((64, 64)), Some(9), None)?;
                 let e = expected(scene);
                 let rendered = Clip::render(&e.scene).frames;
                 let control = check(&checker, &e, &rendered);
                 add(&mut real, control);
+                unnamed[0] += control.unnamed as u64;
                 // The same clip encoded and decoded: the most any model in this latent space
                 // can show the checker.
-                add(&mut through_vae, check(&checker, &e, &vae.model.roundtrip(&vae.meta.config, &rendered, &device)?));
+                let round_trip = check(&checker, &e, &vae.model.roundtrip(&vae.meta.config, &rendered, &device)?);
+                add(&mut through_vae, round_trip);
+                unnamed[1] += round_trip.unnamed as u64;
+                let mut clip_reads = Vec::new();
                 for s in 0..seeds {
                     let req = GenerateRequest {
                         prompt: e.prompt.clone(),
@@ -189,8 +202,12 @@ pub fn run(command: EvalCommand) -> Result<()> {
                     let out = generate(&vae, &dit, &req, &device)?;
                     let got = check(&checker, &e, &out.frames);
                     add(&mut generated, got);
+                    unnamed[2] += got.unnamed as u64;
+                    clip_reads.push(checker.read(&out.frames).colors);
                     add_judged(&mut judged, control, got);
                 }
+                named.push(e.colors.clone());
+                reads.push(clip_reads);
                 eprintln!("{}/{prompts}: {}", i + 1, e.prompt);
             }
             // The last column keeps only the prompts whose rendered scene the checker reads
@@ -209,6 +226,30 @@ pub fn run(command: EvalCommand) -> Result<()> {
                     cell(&judged[k])
                 );
             }
+            let per_clip = |sum: u64, clips: u64| sum as f64 / clips.max(1) as f64;
+            // Chance: each prompt's clips judged against the next prompt's colours, the colour
+            // row's rule otherwise unchanged — what strewn colours alone would score.
+            let mut chance = Tally::default();
+            for (k, clips) in reads.iter().enumerate() {
+                let other = &named[(k + 1) % named.len()];
+                for read in clips {
+                    chance.add(other.iter().all(|c| read.contains(c)));
+                }
+            }
+            println!(
+                "{:<26} {:>18.2} {:>18.2} {:>18.2}",
+                "unnamed colours per clip",
+                per_clip(unnamed[0], prompts),
+                per_clip(unnamed[1], prompts),
+                per_clip(unnamed[2], prompts * seeds)
+            );
+            println!(
+                "{:<26} {:>18} {:>18} {:>18}",
+                "colours of the next prompt",
+                "",
+                "",
+                format!("{:>6.1} % of {:>3}", chance.pct(), chance.total)
+            );
             Ok(())
         }
         EvalCommand::Prompting(args) => super::eval_prompting::run(args),
@@ -221,7 +262,7 @@ mod tests {
     use super::*;
 
     fn checked(terrain: bool, colors: bool, falls: Option<bool>) -> Checked {
-        Checked { terrain, sky: true, colors, falls }
+        Checked { terrain, sky: true, colors, falls, unnamed: 0 }
     }
 
     #[test]
