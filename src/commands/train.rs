@@ -120,12 +120,12 @@ pub enum TrainCommand {
         #[arg(long)]
         init_from: Option<PathBuf>,
         /// Extra loss weight of tokens that hold a ball, box or the player (default 0: every
-        /// token alike; the shipped DiT's last fine-tune used 4).
+        /// token alike; the shipped DiT's last fine-tune used 8).
         #[arg(long, allow_negative_numbers = true)]
         object_weight: Option<f32>,
         /// Share of training videos given clean ends (a prefix, a suffix or both, as the
         /// prompting tasks give them); default: the recipe's (0.4 for clips, which the shipped
-        /// DiT's last fine-tune used; its earlier stages used 0).
+        /// DiT's last two fine-tunes used; its earlier stages used 0).
         #[arg(long)]
         given_share: Option<f32>,
         /// Threads rendering and encoding training clips (2: the 2-core machine's measured best,

@@ -84,7 +84,7 @@ pub struct DitTrainConfig {
     pub workers: usize,
     /// Extra loss weight of the tokens that hold an object (`focus`): a token's squared error
     /// counts `1 + object_weight` times when a ball, box or the player is in it, once otherwise
-    /// (0, the recipe's: every token alike; the shipped DiT's last fine-tune used 4;
+    /// (0, the recipe's: every token alike; the shipped DiT's last fine-tune used 8;
     /// `--object-weight`).
     #[serde(default)]
     pub object_weight: f32,
