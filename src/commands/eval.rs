@@ -14,7 +14,7 @@ use worldsim_model::diffusion::SamplerKind;
 use worldsim_model::dit::weights::load_denoiser;
 use worldsim_model::generate::{GenerateRequest, generate};
 use worldsim_model::vae::weights::load_vae;
-use worldsim_scenes::fidelity::FidelityChecker;
+use worldsim_scenes::fidelity::{FidelityChecker, Reading};
 use worldsim_scenes::random::{RandomSceneConfig, random_scene};
 use worldsim_scenes::{Clip, Frame, NamedColor, Object, Scene};
 
@@ -142,7 +142,11 @@ fn add_judged(tallies: &mut [Tally; 5], control: Checked, generated: Checked) {
 
 /// Checks one clip against what its prompt says.
 fn check(checker: &FidelityChecker, e: &Expected, frames: &[Frame]) -> Checked {
-    let r = checker.read(frames);
+    check_reading(checker, e, &checker.read(frames), frames)
+}
+
+/// [`check`] with the checker's reading of the clip already made.
+fn check_reading(checker: &FidelityChecker, e: &Expected, r: &Reading, frames: &[Frame]) -> Checked {
     let terrain = r.terrain == e.scene.terrain;
     let sky = r.sky == e.scene.sky;
     let colors = e.colors.iter().all(|c| r.colors.contains(c));
@@ -153,6 +157,20 @@ fn check(checker: &FidelityChecker, e: &Expected, frames: &[Frame]) -> Checked {
         matches!((centres[0], centres[4]), (Some((_, y0)), Some((_, y4))) if y4 > y0 + 0.5)
     });
     Checked { terrain, sky, colors, falls, unnamed }
+}
+
+/// Chance for the colour row: each prompt's clips (`reads[k]`: the colours read in each) judged
+/// by the colour row's rule against the next prompt's named colours (`named[k + 1]`, wrapping) —
+/// what strewn colours alone would score.
+fn next_prompt_colours(named: &[Vec<NamedColor>], reads: &[Vec<Vec<NamedColor>>]) -> Tally {
+    let mut chance = Tally::default();
+    for (k, clips) in reads.iter().enumerate() {
+        let other = &named[(k + 1) % named.len()];
+        for read in clips {
+            chance.add(other.iter().all(|c| read.contains(c)));
+        }
+    }
+    chance
 }
 
 /// Runs an `eval` sub-command.
@@ -200,10 +218,11 @@ pub fn run(command: EvalCommand) -> Result<()> {
                         sampler: SamplerKind::Euler,
                     };
                     let out = generate(&vae, &dit, &req, &device)?;
-                    let got = check(&checker, &e, &out.frames);
+                    let reading = checker.read(&out.frames);
+                    let got = check_reading(&checker, &e, &reading, &out.frames);
                     add(&mut generated, got);
                     unnamed[2] += got.unnamed as u64;
-                    clip_reads.push(checker.read(&out.frames).colors);
+                    clip_reads.push(reading.colors);
                     add_judged(&mut judged, control, got);
                 }
                 named.push(e.colors.clone());
@@ -227,15 +246,7 @@ pub fn run(command: EvalCommand) -> Result<()> {
                 );
             }
             let per_clip = |sum: u64, clips: u64| sum as f64 / clips.max(1) as f64;
-            // Chance: each prompt's clips judged against the next prompt's colours, the colour
-            // row's rule otherwise unchanged — what strewn colours alone would score.
-            let mut chance = Tally::default();
-            for (k, clips) in reads.iter().enumerate() {
-                let other = &named[(k + 1) % named.len()];
-                for read in clips {
-                    chance.add(other.iter().all(|c| read.contains(c)));
-                }
-            }
+            let chance = next_prompt_colours(&named, &reads);
             println!(
                 "{:<26} {:>18.2} {:>18.2} {:>18.2}",
                 "unnamed colours per clip",
@@ -276,5 +287,22 @@ mod tests {
         add_judged(&mut judged, checked(true, true, Some(false)), checked(true, false, Some(true)));
         let counts: Vec<(usize, usize)> = judged.iter().map(|t| (t.right, t.total)).collect();
         assert_eq!(counts, vec![(2, 3), (3, 3), (1, 2), (1, 2), (0, 1)]);
+    }
+
+    #[test]
+    fn chance_judges_each_prompts_clips_by_the_next_prompts_colours() {
+        use NamedColor::{Blue, Green, Red};
+        // Prompt 0 names red, prompt 1 blue and green, prompt 2 nothing.
+        let named = vec![vec![Red], vec![Blue, Green], vec![]];
+        let reads = vec![
+            // Judged against blue + green: only the clip showing both passes.
+            vec![vec![Red, Blue, Green], vec![Red, Blue]],
+            // Judged against nothing named: passes, as in the colour row.
+            vec![vec![Blue]],
+            // Wraps to prompt 0's red.
+            vec![vec![Green], vec![Red]],
+        ];
+        let t = next_prompt_colours(&named, &reads);
+        assert_eq!((t.right, t.total), (3, 5));
     }
 }
