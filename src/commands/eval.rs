@@ -235,8 +235,8 @@ pub fn run(command: EvalCommand) -> Result<()> {
                 "{:<26} {:>18} {:>18} {:>18} {:>18}",
                 "attribute", "rendered (control)", "VAE round-trip", "generated", "where judgeable"
             );
+            let cell = |t: &Tally| format!("{:>6.1} % of {:>3}", t.pct(), t.total);
             for (k, name) in names.iter().enumerate() {
-                let cell = |t: &Tally| format!("{:>6.1} % of {:>3}", t.pct(), t.total);
                 println!(
                     "{name:<26} {:>18} {:>18} {:>18} {:>18}",
                     cell(&real[k]),
@@ -254,13 +254,7 @@ pub fn run(command: EvalCommand) -> Result<()> {
                 per_clip(unnamed[1], prompts),
                 per_clip(unnamed[2], prompts * seeds)
             );
-            println!(
-                "{:<26} {:>18} {:>18} {:>18}",
-                "colours of the next prompt",
-                "",
-                "",
-                format!("{:>6.1} % of {:>3}", chance.pct(), chance.total)
-            );
+            println!("{:<26} {:>18} {:>18} {:>18}", "colours of the next prompt", "", "", cell(&chance));
             Ok(())
         }
         EvalCommand::Prompting(args) => super::eval_prompting::run(args),
