@@ -285,3 +285,26 @@ fn generation_is_deterministic_and_checks_its_inputs() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn steered_captions_go_to_the_chosen_share_of_player_clips() {
+    let vae = load_vae::<Cpu>(&shipped_vae(), &Default::default()).expect("shipped VAE");
+    let mut config = DitTrainConfig { player_share: 1.0, image_share: 0.0, ..micro(1) };
+    // The player's own sentence ("A purple player in the middle walks right.") says how it moves.
+    let motion = |c: &str| {
+        let sentence = c.split(". ").find(|s| s.starts_with('A') && s.contains(" player")).unwrap_or_default();
+        ["walks", "jumps", "stands", "paints"].iter().any(|m| sentence.contains(m))
+    };
+    let captions = |config: &DitTrainConfig| -> Vec<String> {
+        (0..12).map(|i| worldsim_model::dit::train::latent_sample(config, &vae, i).caption).collect()
+    };
+    let described = captions(&config);
+    assert!(described.iter().all(|c| motion(c)), "every player clip says how it moves: {described:?}");
+    config.steered_share = 1.0;
+    let steered = captions(&config);
+    assert!(steered.iter().all(|c| !motion(c) && c.contains("player")), "{steered:?}");
+    config.steered_share = 0.5;
+    let half = captions(&config).iter().filter(|c| !motion(c)).count();
+    assert!((2..=10).contains(&half), "{half} of 12 steered at a share of 0.5");
+    assert_eq!(captions(&config), captions(&config), "the choice is a function of seed and index");
+}

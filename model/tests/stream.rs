@@ -33,6 +33,7 @@ fn controls(action: Option<&str>) -> StreamControls {
         action: action.map(str::to_string),
         steps: 4,
         guidance: 3.0,
+        action_guidance: None,
         sampler: SamplerKind::Euler,
     }
 }
@@ -44,35 +45,25 @@ fn max_diff(a: &[Frame], b: &[Frame]) -> u8 {
     a.iter().zip(b).flat_map(|(x, y)| x.rgb.iter().zip(&y.rgb).map(|(p, q)| p.abs_diff(*q))).max().unwrap_or(0)
 }
 
-#[test]
-fn streaming_equals_offline_generation_of_the_same_latents() {
-    let m = model();
-    let config = StreamConfig { window: 3, ..StreamConfig::default() };
-    let mut session = StreamSession::new(&m, SPEC, config.clone()).expect("session");
-    let actions = [Some("the player moves right"), Some("the player moves right"), Some("the player jumps")];
-    let mut streamed = Vec::new();
-    for a in actions {
-        streamed.extend(session.step(&m, &controls(a)).expect("step").frames);
-    }
-    assert_eq!(streamed.len(), 1 + 4 + 4, "first latent frame → 1 video frame, then 4 each");
-
-    // Offline: each new frame denoised by a full frame-causal forward over [noised past, x],
-    // with the same noise, schedule, guidance and per-frame actions.
+/// The frames a stream of `actions` makes, computed offline: each new frame denoised by a full
+/// frame-causal forward over [noised past, x] per branch, with the stream's noise, schedule and
+/// per-frame actions, the branches combined as `StreamControls` documents.
+fn offline(m: &StreamModel<B>, config: &StreamConfig, actions: &[Option<&str>], c: &StreamControls) -> Vec<Frame> {
     let dit = &m.dit;
     let tokenizer = &dit.meta.tokenizer;
-    let c = controls(None);
     let (prompt_tokens, _, _) =
-        caption(dit, &c.prompt, SPEC.seed, SPEC.width, SPEC.height, config.caption_frames).expect("caption");
+        caption(dit, &c.prompt, SPEC.seed, (SPEC.width, SPEC.height), config.caption_frames, config.steered_caption)
+            .expect("caption");
     let null = tokenizer.null();
     let (grid, p) = ((4, 4), dit.meta.model.patch);
     let n = grid.0 * grid.1;
-    let reference = StreamSession::new(&m, SPEC, config.clone()).expect("session");
-    let levels = reference.levels(4);
+    let reference = StreamSession::new(m, SPEC, config.clone()).expect("session");
+    let levels = reference.levels(c.steps);
     let sigma = config.context_noise;
     let mut context: Vec<Tensor<B, 2>> = Vec::new();
     let mut latents: Vec<Tensor<B, 2>> = Vec::new();
     for f in 0..actions.len() {
-        let (mut x, commit_noise) = reference.frame_noise(&m, f);
+        let (mut x, commit_noise) = reference.frame_noise(m, f);
         let action_tokens: Vec<_> =
             actions[..=f].iter().map(|a| a.map(|a| tokenizer.encode(a).expect("known words"))).collect();
         for w in levels.windows(2) {
@@ -88,13 +79,21 @@ fn streaming_equals_offline_generation_of_the_same_latents() {
                 actions,
             };
             let v = dit.model.predict(
-                &[sample(prompt_tokens.clone(), action_tokens.clone()), sample(null.clone(), vec![None; f + 1])],
+                &[
+                    sample(prompt_tokens.clone(), action_tokens.clone()),
+                    sample(null.clone(), vec![None; f + 1]),
+                    sample(prompt_tokens.clone(), vec![None; f + 1]),
+                ],
                 AttentionMode::FrameCausal,
                 1 << 16,
                 &m.device,
             );
             let last = |t: &Tensor<B, 2>| t.clone().narrow(0, f * n, n);
-            let v = guided(last(&v[0]), last(&v[1]), 3.0);
+            let (full, uncond, no_action) = (last(&v[0]), last(&v[1]), last(&v[2]));
+            let v = match c.action_guidance {
+                None => guided(full, uncond, c.guidance),
+                Some(a) => guided(no_action.clone(), uncond, c.guidance) + (full - no_action) * a,
+            };
             x = x + v * (w[1] - w[0]);
         }
         context.push(x.clone() * (1.0 - sigma) + commit_noise * sigma);
@@ -102,9 +101,53 @@ fn streaming_equals_offline_generation_of_the_same_latents() {
     }
     let z = unpatchify(Tensor::cat(latents, 0), dit.meta.model.latent_channels, actions.len(), grid, p);
     let z = m.vae.meta.latent_stats.denormalize(z);
-    let offline = frames_from_tensor(m.vae.model.decode(&m.vae.meta.config, z).expect("decode"));
-    let d = max_diff(&streamed, &offline);
+    frames_from_tensor(m.vae.model.decode(&m.vae.meta.config, z).expect("decode"))
+}
+
+/// Streams `actions` (one per step) under `c` with their own action captions.
+fn streamed(m: &StreamModel<B>, config: &StreamConfig, actions: &[Option<&str>], c: &StreamControls) -> Vec<Frame> {
+    let mut session = StreamSession::new(m, SPEC, config.clone()).expect("session");
+    let mut frames = Vec::new();
+    for a in actions {
+        let controls = StreamControls { action: a.map(str::to_string), ..c.clone() };
+        frames.extend(session.step(m, &controls).expect("step").frames);
+    }
+    frames
+}
+
+#[test]
+fn streaming_equals_offline_generation_of_the_same_latents() {
+    let m = model();
+    let config = StreamConfig { window: 3, ..StreamConfig::default() };
+    let actions = [Some("the player moves right"), Some("the player moves right"), Some("the player jumps")];
+    let c = controls(None);
+    let streamed = streamed(&m, &config, &actions, &c);
+    assert_eq!(streamed.len(), 1 + 4 + 4, "first latent frame → 1 video frame, then 4 each");
+    let d = max_diff(&streamed, &offline(&m, &config, &actions, &c));
     assert!(d <= 2, "streamed frames differ from offline generation by {d}/255");
+}
+
+#[test]
+fn a_separate_action_guidance_is_a_third_branch_equal_to_offline_math() {
+    let m = model();
+    let config = StreamConfig { window: 2, ..StreamConfig::default() };
+    let actions = [Some("the player moves right"), Some("the player moves left"), Some("the player jumps")];
+    let plain = controls(None);
+    let same = StreamControls { action_guidance: Some(plain.guidance), ..plain.clone() };
+    assert_eq!(
+        max_diff(&streamed(&m, &config, &actions, &plain), &streamed(&m, &config, &actions, &same)),
+        0,
+        "an action scale equal to the prompt's is the two-branch stream, byte for byte"
+    );
+    let strong = StreamControls { action_guidance: Some(8.0), ..plain.clone() };
+    let three = streamed(&m, &config, &actions, &strong);
+    let d = max_diff(&three, &offline(&m, &config, &actions, &strong));
+    assert!(d <= 2, "three-branch frames differ from offline generation by {d}/255");
+    assert!(max_diff(&three, &streamed(&m, &config, &actions, &plain)) > 0, "the action scale changes the frames");
+    let bad = StreamControls { action_guidance: Some(f32::NAN), ..plain };
+    let mut s = StreamSession::new(&m, SPEC, config).expect("session");
+    let err = s.step(&m, &bad).expect_err("NaN scale");
+    assert!(err.to_string().contains("action_guidance"), "{err}");
 }
 
 #[test]

@@ -117,6 +117,7 @@ fn steering_of(prompt: &StreamPrompt, action: &StreamAction, settings: &WorldSim
             action: action.0.clone(),
             steps: settings.steps,
             guidance: settings.guidance,
+            action_guidance: None,
             sampler: settings.sampler,
         },
         sent_at: Instant::now(),

@@ -97,6 +97,21 @@ fn name(o: &ObjectTruth) -> String {
 }
 
 fn caption(scene: &Scene, truth: &[FrameTruth]) -> String {
+    caption_with(scene, truth, true)
+}
+
+/// The caption of a clip whose player is steered by action captions: the same sentences, but
+/// the player's names only its colour and place, never how it moves ("A blue player in the
+/// middle."), so the motion is the per-frame actions' to say. A stream's prompt is expanded to
+/// this caption (it holds for the stream's whole life while the actions change), and the DiT
+/// sees it in training for part of the clips with a player (`steered_share`), so it learns
+/// the player's motion from the actions alone.
+pub fn steered_caption(scene: &Scene, truth: &[FrameTruth]) -> String {
+    caption_with(scene, truth, false)
+}
+
+/// The caption, with or without the player's motion.
+fn caption_with(scene: &Scene, truth: &[FrameTruth], with_player_motion: bool) -> String {
     let mut s: Vec<String> = Vec::new();
     let ground = scene.terrain.name();
     s.push(match scene.sky {
@@ -152,7 +167,11 @@ fn caption(scene: &Scene, truth: &[FrameTruth]) -> String {
         } else {
             ""
         };
-        s.push(format!("{subject} {motion}{tail}."));
+        if o0.kind == BodyKind::Player && !with_player_motion {
+            s.push(format!("{subject}{tail}."));
+        } else {
+            s.push(format!("{subject} {motion}{tail}."));
+        }
     }
     for occluder in &scene.occluders {
         let what = match occluder {

@@ -18,6 +18,10 @@ pub struct Expansion {
     pub scene: Scene,
     /// The descriptive caption of that scene's clip.
     pub caption: String,
+    /// The same caption with the player's motion left out
+    /// ([`steered_caption`](crate::captions::steered_caption)): what a stream steered by action
+    /// captions is conditioned on.
+    pub steered: String,
     /// Words outside the world's vocabulary that the expander did not understand either (it
     /// reads plurals such as "balls"), each once, in order.
     pub unknown: Vec<String>,
@@ -238,8 +242,9 @@ pub fn expand(prompt: &str, width: u32, height: u32, frames: u32, seed: u64) -> 
         player,
         prompts: Vec::new(),
     };
-    let caption = Clip::truth(&scene).1.caption;
-    Expansion { scene, caption, unknown }
+    let (truth, captions) = Clip::truth(&scene);
+    let steered = crate::captions::steered_caption(&scene, &truth);
+    Expansion { scene, caption: captions.caption, steered, unknown }
 }
 
 #[cfg(test)]

@@ -128,3 +128,31 @@ fn images_are_described_without_motion() {
     assert!(c.caption.contains("A green player on the right stands on the sand."), "{}", c.caption);
     assert!(!c.caption.contains("camera"), "{}", c.caption);
 }
+
+#[test]
+fn steered_captions_name_the_player_but_leave_its_motion_to_the_actions() {
+    let s = shipped("player_walk_jump");
+    let (truth, c) = Clip::truth(&s);
+    let steered = worldsim_scenes::captions::steered_caption(&s, &truth);
+    assert!(c.caption.contains("walks right"), "{}", c.caption);
+    for motion in ["walks", "jumps", "stands", "paints"] {
+        assert!(!steered.contains(motion), "steered caption says {motion:?}: {steered}");
+    }
+    assert!(steered.contains("player"), "{steered}");
+    // Every other sentence is the caption's own.
+    let others =
+        |text: &str| text.split(". ").filter(|p| !p.contains("player")).map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(others(&c.caption), others(&steered));
+    // The words stay the vocabulary's; a clip without a player keeps its caption.
+    let vocab = vocabulary();
+    let config = RandomSceneConfig::default();
+    for i in 0..100 {
+        let s = random_scene(5, i, &config);
+        let (truth, c) = Clip::truth(&s);
+        let steered = worldsim_scenes::captions::steered_caption(&s, &truth);
+        assert!(words(&steered).all(|w| vocab.contains(&w)), "{steered}");
+        if s.player.is_none() {
+            assert_eq!(steered, c.caption);
+        }
+    }
+}

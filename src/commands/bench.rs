@@ -37,6 +37,10 @@ pub struct StreamArgs {
     /// Guidance scale (1: no unconditional branch).
     #[arg(long, default_value_t = worldsim_model::stream::STREAM_GUIDANCE)]
     guidance: f32,
+    /// Guidance scale of the action caption on its own (default: none; a value adds a third
+    /// branch to every network call).
+    #[arg(long)]
+    action_guidance: Option<f32>,
     /// Latent steps timed per size (each makes 4 video frames).
     #[arg(long, default_value_t = 12)]
     latent_steps: usize,
@@ -300,6 +304,7 @@ fn run_stream(a: StreamArgs) -> Result<()> {
         action: None,
         steps: a.steps,
         guidance: a.guidance,
+        action_guidance: a.action_guidance,
         sampler: SamplerKind::Euler,
     };
     let threads = std::thread::available_parallelism().map_or(1, usize::from);

@@ -52,12 +52,21 @@ pub struct EvalStreamArgs {
     /// Guidance scale.
     #[arg(long, default_value_t = STREAM_GUIDANCE)]
     guidance: f32,
+    /// Guidance scale of the action caption on its own (default: none, the action guided
+    /// with --guidance like the prompt; a value adds a third branch, the prompt without action).
+    #[arg(long)]
+    action_guidance: Option<f32>,
     /// Latent frames of context.
     #[arg(long, default_value_t = StreamConfig::default().window)]
     window: usize,
     /// Context noise level.
     #[arg(long, default_value_t = StreamConfig::default().context_noise)]
     context_noise: f32,
+    /// Expand the prompt to the caption that describes the player's motion (the expander's
+    /// made-up one, held all stream long) instead of the steered caption that leaves it to the
+    /// actions.
+    #[arg(long)]
+    described_caption: bool,
     /// Start every stream from its world's first frame (rendered) instead of generating it.
     #[arg(long)]
     from_image: bool,
@@ -222,7 +231,12 @@ fn stream_script(
 ) -> Result<Vec<Frame>> {
     let prompt = Clip::truth(scene).1.prompt;
     let spec = StreamSpec { width: scene.width as usize, height: scene.height as usize, seed: scene.seed };
-    let config = StreamConfig { window: args.window, context_noise: args.context_noise, ..StreamConfig::default() };
+    let config = StreamConfig {
+        window: args.window,
+        context_noise: args.context_noise,
+        steered_caption: !args.described_caption,
+        ..StreamConfig::default()
+    };
     let mut session = StreamSession::new(model, spec, config)?;
     let first = if args.from_image { scene.with_overrides(None, Some(1), None).ok() } else { None };
     let first = first.map(|s| Clip::render(&s).frames.remove(0));
@@ -233,6 +247,7 @@ fn stream_script(
         frames,
         steps: args.steps,
         guidance: args.guidance,
+        action_guidance: args.action_guidance,
         sampler: SamplerKind::Euler,
         start: first.as_ref(),
     };
@@ -246,7 +261,7 @@ pub fn run(args: EvalStreamArgs) -> Result<()> {
     let checker = FidelityChecker::calibrate();
     let window_frames = (args.window_seconds * FPS as f32).round() as usize;
     println!(
-        "action following: {} streams × {} windows of {} s ({} frames), {}×{}, {} steps, guidance {}",
+        "action following: {} streams × {} windows of {} s ({} frames), {}×{}, {} steps, guidance {}{}",
         args.streams,
         args.windows,
         args.window_seconds,
@@ -254,7 +269,8 @@ pub fn run(args: EvalStreamArgs) -> Result<()> {
         args.size.0,
         args.size.1,
         args.steps,
-        args.guidance
+        args.guidance,
+        args.action_guidance.map_or(String::new(), |a| format!(", action guidance {a}"))
     );
     let (mut model_score, mut truth_score) = (Score::default(), Score::default());
     let (mut model_fidelity, mut truth_fidelity) = (Fidelity::default(), Fidelity::default());

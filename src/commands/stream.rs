@@ -62,6 +62,10 @@ pub struct StreamArgs {
     /// Classifier-free guidance scale (1: none, half the network calls).
     #[arg(long, default_value_t = STREAM_GUIDANCE)]
     guidance: f32,
+    /// Guidance scale of the action caption on its own (default: none, the action guided
+    /// with --guidance like the prompt; a value adds a third branch, the prompt without action).
+    #[arg(long)]
+    action_guidance: Option<f32>,
     /// ODE solver: euler or heun.
     #[arg(long, default_value = "euler")]
     sampler: SamplerKind,
@@ -71,6 +75,11 @@ pub struct StreamArgs {
     /// Noise level of the context frames (against drift).
     #[arg(long, default_value_t = StreamConfig::default().context_noise)]
     context_noise: f32,
+    /// Expand the prompt to the caption that describes the player's motion (the expander's
+    /// made-up one, held all stream long) instead of the steered caption that leaves it to the
+    /// actions.
+    #[arg(long)]
+    described_caption: bool,
     /// Output: .gif, .png, folder/, .npy.
     #[arg(long)]
     out: String,
@@ -125,6 +134,8 @@ pub struct Rollout<'a> {
     pub steps: usize,
     /// Guidance scale.
     pub guidance: f32,
+    /// Guidance scale of the action on its own (`None`: guided like the prompt).
+    pub action_guidance: Option<f32>,
     /// ODE solver.
     pub sampler: SamplerKind,
     /// A picture to start from instead of generating the first frame.
@@ -146,6 +157,7 @@ pub fn roll_out<B: Backend>(
             action: action_at(rollout.script, out.len() as f32 / rollout.fps as f32),
             steps: rollout.steps,
             guidance: rollout.guidance,
+            action_guidance: rollout.action_guidance,
             sampler: rollout.sampler,
         };
         let step = match (rollout.start, out.is_empty()) {
@@ -183,7 +195,12 @@ pub fn run(args: StreamArgs) -> Result<()> {
     let start = start.map(|f| fit_frame(&f, w, h));
     let model_dir = args.model.clone().unwrap_or_else(shipped_model_dir);
     let spec = StreamSpec { width: w as usize, height: h as usize, seed };
-    let config = StreamConfig { window: args.window, context_noise: args.context_noise, ..StreamConfig::default() };
+    let config = StreamConfig {
+        window: args.window,
+        context_noise: args.context_noise,
+        steered_caption: !args.described_caption,
+        ..StreamConfig::default()
+    };
     let frames = with_backend!(args.device, |B| {
         let model = StreamModel::<B>::load(&model_dir, Default::default())?;
         let mut session = StreamSession::new(&model, spec, config)?;
@@ -194,6 +211,7 @@ pub fn run(args: StreamArgs) -> Result<()> {
             frames: args.frames,
             steps: args.steps,
             guidance: args.guidance,
+            action_guidance: args.action_guidance,
             sampler: args.sampler,
             start: start.as_ref(),
         };

@@ -128,6 +128,18 @@ pub enum TrainCommand {
         /// DiT's last two fine-tunes used; its earlier stages used 0).
         #[arg(long)]
         given_share: Option<f32>,
+        /// Share of steps with frame-causal attention (the streaming mode); default: the
+        /// recipe's (0.25 for clips, 1 for stream).
+        #[arg(long)]
+        causal_share: Option<f32>,
+        /// Share of training scenes with a player (whose action captions the DiT learns to
+        /// follow); default: the recipe's (0.5 for clips, 0.9 for stream).
+        #[arg(long)]
+        player_share: Option<f32>,
+        /// Share of clips with a player captioned without the player's motion (a stream's
+        /// caption), so the DiT learns the motion from the action captions alone (default 0).
+        #[arg(long)]
+        steered_share: Option<f32>,
         /// Threads rendering and encoding training clips (2: the 2-core machine's measured best,
         /// the encoding of one clip overlapping the next while the step runs).
         #[arg(long, default_value_t = 2)]
@@ -232,6 +244,9 @@ pub fn run(command: TrainCommand) -> Result<()> {
             init_from,
             object_weight,
             given_share,
+            causal_share,
+            player_share,
+            steered_share,
             workers,
             device,
         } => {
@@ -266,6 +281,24 @@ pub fn run(command: TrainCommand) -> Result<()> {
                     bail!("--given-share {share} must be between 0 and 1 (a share of the training videos)");
                 }
                 config.noise.given_share = share;
+            }
+            if let Some(share) = causal_share {
+                if !(0.0..=1.0).contains(&share) {
+                    bail!("--causal-share {share} must be between 0 and 1 (a share of the training steps)");
+                }
+                config.causal_share = share;
+            }
+            if let Some(share) = player_share {
+                if !(0.0..=1.0).contains(&share) {
+                    bail!("--player-share {share} must be between 0 and 1 (a share of the training scenes)");
+                }
+                config.player_share = share;
+            }
+            if let Some(share) = steered_share {
+                if !(0.0..=1.0).contains(&share) {
+                    bail!("--steered-share {share} must be between 0 and 1 (a share of the clips with a player)");
+                }
+                config.steered_share = share;
             }
             let stop = minutes.map_or(Stop::Steps(steps), Stop::Minutes);
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());

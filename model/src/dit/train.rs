@@ -88,6 +88,12 @@ pub struct DitTrainConfig {
     /// `--object-weight`).
     #[serde(default)]
     pub object_weight: f32,
+    /// Share of clips with a player captioned without the player's motion
+    /// ([`steered_caption`](worldsim_scenes::captions::steered_caption)), so the DiT learns the
+    /// motion from the action captions alone, as a stream is prompted (0, the recipe's;
+    /// `--steered-share`).
+    #[serde(default)]
+    pub steered_share: f32,
     /// Fine-tune: start from the weights of this model folder (`dit.json` + `dit.mpk`, e.g.
     /// the shipped one) instead of a fresh initialisation.
     #[serde(default)]
@@ -121,6 +127,7 @@ impl DitTrainConfig {
             log_every: 10,
             workers: 2,
             object_weight: 0.0,
+            steered_share: 0.0,
             init_from: None,
         }
     }
@@ -177,6 +184,9 @@ pub struct LatentSample {
     pub focus: Vec<f32>,
 }
 
+/// Salt of the draw that picks a clip's steered caption (independent of the scene's own draws).
+const STEERED_SALT: u64 = 0x5EED_CA97;
+
 /// The `index`-th training clip: rendered, encoded (latent mean), normalised and patchified.
 pub fn latent_sample(config: &DitTrainConfig, vae: &LoadedVae<Cpu>, index: u64) -> LatentSample {
     let scene = random_scene(config.seed, index, &config.scenes());
@@ -196,7 +206,12 @@ pub fn latent_sample(config: &DitTrainConfig, vae: &LoadedVae<Cpu>, index: u64) 
     } else {
         Vec::new()
     };
-    LatentSample { tokens, frames: t, grid, caption: clip.captions.caption, actions, focus }
+    let steered = scene.player.is_some()
+        && config.steered_share > 0.0
+        && Rng::new(mix64(config.seed ^ index.wrapping_mul(STEERED_SALT))).chance(config.steered_share);
+    let caption =
+        if steered { worldsim_scenes::captions::steered_caption(&scene, &clip.truth) } else { clip.captions.caption };
+    LatentSample { tokens, frames: t, grid, caption, actions, focus }
 }
 
 /// Weighted mean squared error of the velocity over every denoised token of a batch: frames

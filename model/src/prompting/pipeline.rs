@@ -179,21 +179,23 @@ fn filled(frames: &[Option<Frame>]) -> Option<Vec<Frame>> {
 }
 
 /// The tokens of a prompt's expanded caption (falling back to the prompt itself), the caption and
-/// the prompt's unknown words.
+/// the prompt's unknown words. `steered`: the caption leaves the player's motion to action
+/// captions ([`worldsim_scenes::captions::steered_caption`]), as a stream's does.
 pub fn caption<B: Backend>(
     dit: &LoadedDenoiser<B>,
     prompt: &str,
     seed: u64,
-    width: usize,
-    height: usize,
+    (width, height): (usize, usize),
     frames: usize,
+    steered: bool,
 ) -> Result<(Tokens, String, Vec<String>), ModelError> {
     let tokenizer = &dit.meta.tokenizer;
     // The prompt itself must be readable: not empty, not longer than the model reads.
     let prompt_tokens = tokenizer.encode(prompt)?;
     let expansion = worldsim_scenes::prompt::expand(prompt, width as u32, height as u32, frames as u32, seed);
-    let tokens = tokenizer.encode(&expansion.caption).unwrap_or(prompt_tokens);
-    Ok((tokens, expansion.caption, expansion.unknown))
+    let caption = if steered { expansion.steered } else { expansion.caption };
+    let tokens = tokenizer.encode(&caption).unwrap_or(prompt_tokens);
+    Ok((tokens, caption, expansion.unknown))
 }
 
 /// A request's sampled latent, before decoding.
@@ -239,7 +241,7 @@ pub fn sample_latent<B: Backend>(
     check(vae, dit, req)?;
     let settings = &req.settings;
     let (caption_tokens, caption, unknown) =
-        caption(dit, &settings.prompt, settings.seed, req.width, req.height, req.frames.len())?;
+        caption(dit, &settings.prompt, settings.seed, (req.width, req.height), req.frames.len(), false)?;
 
     let sf = vae.meta.config.spatial_factor();
     let p = dit.meta.model.patch;

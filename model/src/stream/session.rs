@@ -44,11 +44,15 @@ pub struct StreamConfig {
     pub context_noise: f32,
     /// Frames of the clip the prompt is expanded for (the expander simulates a clip to caption).
     pub caption_frames: usize,
+    /// Expand the prompt to the caption that leaves the player's motion to the action captions
+    /// ([`worldsim_scenes::captions::steered_caption`]) instead of the one that describes it
+    /// (a motion the expander made up, held for the stream's whole life against the actions).
+    pub steered_caption: bool,
 }
 
 impl Default for StreamConfig {
     fn default() -> Self {
-        StreamConfig { window: 2, context_noise: 0.05, caption_frames: 9 }
+        StreamConfig { window: 2, context_noise: 0.05, caption_frames: 9, steered_caption: true }
     }
 }
 
@@ -74,6 +78,11 @@ pub struct StreamControls {
     pub steps: usize,
     /// Classifier-free guidance scale (1: none; the unconditional branch drops prompt and action).
     pub guidance: f32,
+    /// A separate guidance scale for the action caption (`None`: the action is guided with
+    /// `guidance`, like the prompt). `Some(a)` adds a third branch, the prompt without action,
+    /// and steers with `v_null + guidance·(v_prompt − v_null) + a·(v_prompt+action − v_prompt)`:
+    /// the action's pull is weighed on its own, for one more row in every network call.
+    pub action_guidance: Option<f32>,
     /// ODE solver.
     pub sampler: SamplerKind,
 }
@@ -175,9 +184,10 @@ pub struct StreamSession<B: Backend> {
     spec: StreamSpec,
     config: StreamConfig,
     grid: (usize, usize),
-    /// Keys/values of committed frames: row 0 under the prompt and action, row 1 (while
-    /// guidance is on) under the null condition.
+    /// Keys/values of committed frames, one row per branch of `rows`.
     cache: DitCache<B>,
+    /// The branches the cache's rows were made under.
+    rows: Vec<Branch>,
     decoder: ChunkCache<B>,
     prompt: Option<CurrentPrompt<B>>,
     null: PromptText<B>,
@@ -211,6 +221,7 @@ impl<B: Backend> StreamSession<B> {
             spec,
             config,
             cache: DitCache::default(),
+            rows: vec![Branch::Full],
             decoder: ChunkCache::default(),
             prompt: None,
             null,
@@ -319,6 +330,14 @@ impl<B: Backend> StreamSession<B> {
                 message: format!("{} is not a scale ≥ 0 (1: none; try {STREAM_GUIDANCE})", controls.guidance),
             });
         }
+        if let Some(a) = controls.action_guidance
+            && !(a.is_finite() && a >= 0.0)
+        {
+            return Err(ModelError::Config {
+                field: "action_guidance",
+                message: format!("{a} is not a scale ≥ 0 (none: guided like the prompt)"),
+            });
+        }
         let mut timings = StepTimings::default();
         let clock = Instant::now();
         let prompt = self.prompt_text(model, &controls.prompt)?;
@@ -330,9 +349,9 @@ impl<B: Backend> StreamSession<B> {
         let clock = Instant::now();
         let td = model.dit.meta.model.token_dim();
         let n = self.per_frame();
-        let guide = controls.guidance != 1.0;
-        let branches = Branches::new(model, &prompt.text, &action.0, guide.then_some(&self.null));
-        self.match_cache_rows(branches.rows());
+        let kinds = Branch::of(controls);
+        let branches = Branches::new(model, &prompt.text, &action.0, &self.null, &kinds);
+        self.match_cache_rows(&kinds);
         let (start, commit_noise) = self.frame_noise(model, self.latents);
         let dit = &model.dit.model.dit;
         // The text is the same in every call of the step: its keys and values are made once.
@@ -348,8 +367,25 @@ impl<B: Backend> StreamSession<B> {
                 let velocity = |x: Tensor<B, 2>, t: &f32| -> Tensor<B, 2> {
                     let input = branches.input(x, *t, &model.device);
                     let (v, _) = dit.forward_frames(input, self.grid, &branches.text_lens, cache, Some(&text_keys));
-                    let row = |r: usize| v.clone().narrow(0, r, 1).reshape([n, td]);
-                    if guide { guided(row(0), row(1), controls.guidance) } else { row(0) }
+                    let row = |b: Branch| {
+                        let r = kinds.iter().position(|k| *k == b).unwrap_or(0);
+                        v.clone().narrow(0, r, 1).reshape([n, td])
+                    };
+                    match controls.action_guidance {
+                        Some(a) if kinds.contains(&Branch::NoAction) => {
+                            let prompt = row(Branch::NoAction);
+                            let base = if kinds.contains(&Branch::Null) {
+                                guided(prompt.clone(), row(Branch::Null), controls.guidance)
+                            } else {
+                                prompt.clone()
+                            };
+                            base + (row(Branch::Full) - prompt) * a
+                        }
+                        _ if kinds.contains(&Branch::Null) => {
+                            guided(row(Branch::Full), row(Branch::Null), controls.guidance)
+                        }
+                        _ => row(Branch::Full),
+                    }
                 };
                 controls.sampler.integrate(start, &self.levels(controls.steps), velocity) // [n, td]
             }
@@ -388,23 +424,24 @@ impl<B: Backend> StreamSession<B> {
         Ok(step)
     }
 
-    /// Gives the cache the rows a step runs. Guidance turned off drops the null row; turned
-    /// back on, the null row starts as a copy of the prompt's (its context is approximate for
-    /// `window` frames).
-    fn match_cache_rows(&mut self, rows: usize) {
-        let Some(have) = self.cache.layers.first().map(|kv| kv.k.dims()[0]) else { return };
-        if have == rows {
+    /// Gives the cache the rows of the branches a step runs. A branch kept keeps its row; one
+    /// turned on (guidance switched on, a separate action scale set) starts as a copy of the
+    /// full condition's row, so its context is approximate for `window` frames.
+    fn match_cache_rows(&mut self, kinds: &[Branch]) {
+        if self.rows == kinds {
             return;
         }
-        for kv in &mut self.cache.layers {
-            if rows < have {
-                kv.k = kv.k.clone().narrow(0, 0, rows);
-                kv.v = kv.v.clone().narrow(0, 0, rows);
-            } else {
-                kv.k = kv.k.clone().narrow(0, 0, 1).repeat_dim(0, rows);
-                kv.v = kv.v.clone().narrow(0, 0, 1).repeat_dim(0, rows);
+        let from: Vec<usize> = kinds.iter().map(|k| self.rows.iter().position(|h| h == k).unwrap_or(0)).collect();
+        if !self.cache.layers.is_empty() {
+            let device = self.cache.layers[0].k.device();
+            let index =
+                Tensor::<B, 1, Int>::from_ints(from.iter().map(|&r| r as i64).collect::<Vec<_>>().as_slice(), &device);
+            for kv in &mut self.cache.layers {
+                kv.k = kv.k.clone().select(0, index.clone());
+                kv.v = kv.v.clone().select(0, index.clone());
             }
         }
+        self.rows = kinds.to_vec();
     }
 
     /// Decodes one latent frame with the stream's decoder cache.
@@ -426,8 +463,9 @@ impl<B: Backend> StreamSession<B> {
         {
             return Ok(p.clone());
         }
+        let size = (self.spec.width, self.spec.height);
         let (tokens, caption, unknown) =
-            caption(&model.dit, prompt, self.spec.seed, self.spec.width, self.spec.height, self.config.caption_frames)?;
+            caption(&model.dit, prompt, self.spec.seed, size, self.config.caption_frames, self.config.steered_caption)?;
         let current = CurrentPrompt { prompt: prompt.to_string(), caption, unknown, text: encode(model, &tokens) };
         self.prompt = Some(current.clone());
         Ok(current)
@@ -452,8 +490,34 @@ impl<B: Backend> StreamSession<B> {
     }
 }
 
-/// The conditioning of the rows a step runs: row 0 the prompt and action, row 1 (with
-/// guidance) the null condition without action.
+/// One condition a step's network call runs under (a row of the batch and of the cache).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Branch {
+    /// The prompt and the action caption.
+    Full,
+    /// Neither (guidance's unconditional branch).
+    Null,
+    /// The prompt without the action (a separate action guidance scale's reference).
+    NoAction,
+}
+
+impl Branch {
+    /// The branches `controls` need, the full condition first (no action: nothing to weigh
+    /// against the prompt alone).
+    fn of(controls: &StreamControls) -> Vec<Branch> {
+        let has_action = controls.action.as_deref().is_some_and(|a| !a.trim().is_empty());
+        let mut kinds = vec![Branch::Full];
+        if controls.guidance != 1.0 {
+            kinds.push(Branch::Null);
+        }
+        if has_action && controls.action_guidance.is_some_and(|a| a != controls.guidance) {
+            kinds.push(Branch::NoAction);
+        }
+        kinds
+    }
+}
+
+/// The conditioning of the rows a step runs, one per [`Branch`].
 struct Branches<B: Backend> {
     /// `[rows, text_dim]` each.
     pooled: Tensor<B, 2>,
@@ -468,20 +532,29 @@ impl<B: Backend> Branches<B> {
         model: &StreamModel<B>,
         prompt: &PromptText<B>,
         action: &Tensor<B, 2>,
-        null: Option<&PromptText<B>>,
+        null: &PromptText<B>,
+        kinds: &[Branch],
     ) -> Self {
-        let Some(null) = null else {
+        if kinds == [Branch::Full] {
             return Branches {
                 pooled: prompt.pooled.clone(),
                 action: action.clone(),
                 text: prompt.tokens.clone(),
                 text_lens: vec![prompt.tokens.dims()[1]],
             };
-        };
-        let [_, lp, d] = prompt.tokens.dims();
-        let ln = null.tokens.dims()[1];
-        let len = lp.max(ln);
-        let pad = |t: &Tensor<B, 3>, l: usize| {
+        }
+        let rows: Vec<(&PromptText<B>, Tensor<B, 2>)> = kinds
+            .iter()
+            .map(|k| match k {
+                Branch::Full => (prompt, action.clone()),
+                Branch::Null => (null, action.zeros_like()),
+                Branch::NoAction => (prompt, action.zeros_like()),
+            })
+            .collect();
+        let d = prompt.tokens.dims()[2];
+        let len = rows.iter().map(|(t, _)| t.tokens.dims()[1]).max().unwrap_or(0);
+        let pad = |t: &Tensor<B, 3>| {
+            let l = t.dims()[1];
             if l == len {
                 t.clone()
             } else {
@@ -489,10 +562,10 @@ impl<B: Backend> Branches<B> {
             }
         };
         Branches {
-            pooled: Tensor::cat(vec![prompt.pooled.clone(), null.pooled.clone()], 0),
-            action: Tensor::cat(vec![action.clone(), action.zeros_like()], 0),
-            text: Tensor::cat(vec![pad(&prompt.tokens, lp), pad(&null.tokens, ln)], 0),
-            text_lens: vec![lp, ln],
+            pooled: Tensor::cat(rows.iter().map(|(t, _)| t.pooled.clone()).collect(), 0),
+            action: Tensor::cat(rows.iter().map(|(_, a)| a.clone()).collect(), 0),
+            text: Tensor::cat(rows.iter().map(|(t, _)| pad(&t.tokens)).collect(), 0),
+            text_lens: rows.iter().map(|(t, _)| t.tokens.dims()[1]).collect(),
         }
     }
 
