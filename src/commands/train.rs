@@ -125,7 +125,7 @@ pub enum TrainCommand {
         object_weight: Option<f32>,
         /// Share of training videos given clean ends (a prefix, a suffix or both, as the
         /// prompting tasks give them); default: the recipe's (0.4 for clips, which the shipped
-        /// DiT's last two fine-tunes used; its earlier stages used 0).
+        /// DiT's last three fine-tunes used; its earlier stages used 0).
         #[arg(long)]
         given_share: Option<f32>,
         /// Share of steps with frame-causal attention (the streaming mode); default: the
