@@ -101,7 +101,7 @@ fn caption(scene: &Scene, truth: &[FrameTruth]) -> String {
 }
 
 /// The caption of a clip whose player is steered by action captions: the same sentences, but
-/// the player's names only its colour and place, never how it moves ("A blue player in the
+/// the player's sentence names only its colour and place, never how it moves ("A blue player in the
 /// middle."), so the motion is the per-frame actions' to say. A stream's prompt is expanded to
 /// this caption (it holds for the stream's whole life while the actions change), and the DiT
 /// sees it in training for part of the clips with a player (`steered_share`), so it learns

@@ -47,7 +47,12 @@ pub struct StreamConfig {
     /// Expand the prompt to the caption that leaves the player's motion to the action captions
     /// ([`worldsim_scenes::captions::steered_caption`]) instead of the one that describes it
     /// (a motion the expander made up, held for the stream's whole life against the actions).
+    #[serde(default = "steered_by_default")]
     pub steered_caption: bool,
+}
+
+fn steered_by_default() -> bool {
+    StreamConfig::default().steered_caption
 }
 
 impl Default for StreamConfig {
