@@ -147,18 +147,21 @@ fn caption_with(scene: &Scene, truth: &[FrameTruth], with_player_motion: bool) -
             kind => format!("A {} {} {}", o0.size.name(), o0.color.name(), kind.noun()),
         };
         let subject = if seen_at_start { format!("{subject} {}", position(o0.pixel.x, scene.width)) } else { subject };
-        let motion = if still {
+        let motion = if o0.kind == BodyKind::Player && !with_player_motion {
+            String::new()
+        } else if still {
             match (o0.kind, o0.on_ground) {
-                (BodyKind::Player, true) => format!("stands on the {ground}"),
-                (_, true) => format!("rests on the {ground}"),
-                (_, false) => "is in the air".to_string(),
+                (BodyKind::Player, true) => format!(" stands on the {ground}"),
+                (_, true) => format!(" rests on the {ground}"),
+                (_, false) => " is in the air".to_string(),
             }
         } else {
-            match o0.kind {
+            let m = match o0.kind {
                 BodyKind::Ball => ball_motion(o0, o1, ground),
                 BodyKind::Box => box_motion(o0, o1, ground),
                 BodyKind::Player => player_motion(scene, truth),
-            }
+            };
+            format!(" {m}")
         };
         let tail = if !seen_ever {
             ", out of view"
@@ -167,11 +170,7 @@ fn caption_with(scene: &Scene, truth: &[FrameTruth], with_player_motion: bool) -
         } else {
             ""
         };
-        if o0.kind == BodyKind::Player && !with_player_motion {
-            s.push(format!("{subject}{tail}."));
-        } else {
-            s.push(format!("{subject} {motion}{tail}."));
-        }
+        s.push(format!("{subject}{motion}{tail}."));
     }
     for occluder in &scene.occluders {
         let what = match occluder {

@@ -372,24 +372,18 @@ impl<B: Backend> StreamSession<B> {
                 let velocity = |x: Tensor<B, 2>, t: &f32| -> Tensor<B, 2> {
                     let input = branches.input(x, *t, &model.device);
                     let (v, _) = dit.forward_frames(input, self.grid, &branches.text_lens, cache, Some(&text_keys));
-                    let row = |b: Branch| {
-                        let r = kinds.iter().position(|k| *k == b).unwrap_or(0);
-                        v.clone().narrow(0, r, 1).reshape([n, td])
+                    let row = |r: usize| v.clone().narrow(0, r, 1).reshape([n, td]);
+                    let branch = |b: Branch| kinds.iter().position(|k| *k == b).map(row);
+                    let full = row(0); // the full condition is always the first row
+                    let no_action = branch(Branch::NoAction);
+                    let reference = no_action.clone().unwrap_or_else(|| full.clone());
+                    let prompted = match branch(Branch::Null) {
+                        Some(null) => guided(reference, null, controls.guidance),
+                        None => reference,
                     };
-                    match controls.action_guidance {
-                        Some(a) if kinds.contains(&Branch::NoAction) => {
-                            let prompt = row(Branch::NoAction);
-                            let base = if kinds.contains(&Branch::Null) {
-                                guided(prompt.clone(), row(Branch::Null), controls.guidance)
-                            } else {
-                                prompt.clone()
-                            };
-                            base + (row(Branch::Full) - prompt) * a
-                        }
-                        _ if kinds.contains(&Branch::Null) => {
-                            guided(row(Branch::Full), row(Branch::Null), controls.guidance)
-                        }
-                        _ => row(Branch::Full),
+                    match (no_action, controls.action_guidance) {
+                        (Some(prompt), Some(a)) => prompted + (full - prompt) * a,
+                        _ => prompted,
                     }
                 };
                 controls.sampler.integrate(start, &self.levels(controls.steps), velocity) // [n, td]
