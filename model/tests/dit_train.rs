@@ -10,7 +10,7 @@ use burn::prelude::*;
 use worldsim_model::diffusion::SamplerKind;
 use worldsim_model::dit::DitConfig;
 use worldsim_model::dit::layout::AttentionMode;
-use worldsim_model::dit::train::{DitTrainConfig, LatentSample, flow_loss, init_denoiser, train_dit};
+use worldsim_model::dit::train::{DitTrainConfig, LatentSample, flow_loss, init_denoiser, train_dit, training_scene};
 use worldsim_model::dit::weights::{DIT_FORMAT, DitMeta, load_denoiser, save_denoiser};
 use worldsim_model::generate::{GenerateRequest, generate};
 use worldsim_model::text::TextEncoderConfig;
@@ -307,4 +307,58 @@ fn steered_captions_go_to_the_chosen_share_of_player_clips() {
     let half = captions(&config).iter().filter(|c| !motion(c)).count();
     assert!((2..=10).contains(&half), "{half} of 12 steered at a share of 0.5");
     assert_eq!(captions(&config), captions(&config), "the choice is a function of seed and index");
+}
+
+#[test]
+fn counterfactual_pairs_share_their_past_and_differ_in_action_and_future() {
+    let vae = load_vae::<Cpu>(&shipped_vae(), &Default::default()).expect("shipped VAE");
+    let config =
+        DitTrainConfig { player_share: 1.0, image_share: 0.0, max_k: 3, counterfactual_share: 1.0, ..micro(1) };
+    let mut changes = Vec::new();
+    for pair in 0..4u64 {
+        let (a, b) = (
+            worldsim_model::dit::train::latent_sample(&config, &vae, 2 * pair),
+            worldsim_model::dit::train::latent_sample(&config, &vae, 2 * pair + 1),
+        );
+        assert_eq!((a.frames, a.grid), (b.frames, b.grid), "pair {pair}: one scene, one shape");
+        // The first latent frame whose tokens differ is where the change shows; the frames before
+        // it are bit-identical (the causal VAE saw the same pixels) and so are their action
+        // captions, but latent frame 0's (its caption is the command from pixel frame 0 on,
+        // which shows from pixel frame 1, in latent frame 1).
+        let per_frame = a.tokens.len() / a.frames;
+        let frame_diff = |f: usize| {
+            let (x, y) = (&a.tokens[f * per_frame..(f + 1) * per_frame], &b.tokens[f * per_frame..(f + 1) * per_frame]);
+            x.iter().zip(y).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max)
+        };
+        let change = (0..a.frames).find(|&f| frame_diff(f) > 0.0).expect("the futures differ");
+        assert!(change >= 1, "pair {pair}: the first latent frame is never changed");
+        assert!(frame_diff(change) > 0.05, "pair {pair}: the future differs visibly ({})", frame_diff(change));
+        assert_eq!(a.actions[1..change], b.actions[1..change], "pair {pair}: same past commands");
+        assert!(
+            !a.caption.contains("walks") && !b.caption.contains("walks"),
+            "both steered: {} / {}",
+            a.caption,
+            b.caption
+        );
+        // The new command is a walk, and not the command it replaced.
+        assert!(b.actions[change].contains("moves"), "pair {pair}: {:?}", b.actions[change]);
+        let (sa, sb) = (training_scene(&config, 2 * pair, 4).0, training_scene(&config, 2 * pair + 1, 4).0);
+        let (pa, pb) = (sa.player.expect("a player"), sb.player.expect("a player"));
+        let (at, new) = *pb.actions.last().expect("a command");
+        assert_ne!(pa.action_at(at), new, "pair {pair}: the command changes at {at} s");
+        assert!(pa.actions.iter().filter(|(t, _)| *t < at - 1e-4).eq(pb.actions.iter().take(pb.actions.len() - 1)));
+        changes.push(change);
+    }
+    let off = DitTrainConfig { counterfactual_share: 0.0, ..config.clone() };
+    let (a, b) = (
+        worldsim_model::dit::train::latent_sample(&off, &vae, 0),
+        worldsim_model::dit::train::latent_sample(&off, &vae, 1),
+    );
+    assert_ne!(a.tokens.len() == b.tokens.len() && a.tokens == b.tokens, true, "without pairs, two scenes");
+    assert_eq!(
+        worldsim_model::dit::train::latent_sample(&config, &vae, 3).tokens,
+        worldsim_model::dit::train::latent_sample(&config, &vae, 3).tokens,
+        "a function of seed and index"
+    );
+    eprintln!("changes at latent frames {changes:?}");
 }

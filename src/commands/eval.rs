@@ -52,6 +52,9 @@ pub enum EvalCommand {
     /// World-simulator streaming: action following (scripted windows, the player tracked by
     /// colour) and the colour statistics of a long rollout against the ground-truth world.
     Stream(super::eval_stream::EvalStreamArgs),
+    /// Teacher-forced action following: the DiT's loss on the player's tokens of a clip's last
+    /// latent frame under each action caption (does it read the caption, and the direction?).
+    Actions(super::eval_actions::EvalActionsArgs),
 }
 
 /// Counts of one attribute.
@@ -259,6 +262,7 @@ pub fn run(command: EvalCommand) -> Result<()> {
         }
         EvalCommand::Prompting(args) => super::eval_prompting::run(args),
         EvalCommand::Stream(args) => super::eval_stream::run(args),
+        EvalCommand::Actions(args) => super::eval_actions::run(args),
     }
 }
 

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod dataset;
 pub mod device;
 pub mod eval;
+pub mod eval_actions;
 pub mod eval_prompting;
 pub mod eval_stream;
 pub mod generate;

@@ -140,6 +140,11 @@ pub enum TrainCommand {
         /// caption), so the DiT learns the motion from the action captions alone (default 0).
         #[arg(long)]
         steered_share: Option<f32>,
+        /// Share of clip pairs made counterfactual: the second clip replays the first's scene
+        /// with the player's command changed at a latent-frame boundary (same past, a future
+        /// that differs as the action captions do), both captioned steered (default 0).
+        #[arg(long)]
+        counterfactual_share: Option<f32>,
         /// Threads rendering and encoding training clips (2: the 2-core machine's measured best,
         /// the encoding of one clip overlapping the next while the step runs).
         #[arg(long, default_value_t = 2)]
@@ -247,6 +252,7 @@ pub fn run(command: TrainCommand) -> Result<()> {
             causal_share,
             player_share,
             steered_share,
+            counterfactual_share,
             workers,
             device,
         } => {
@@ -299,6 +305,12 @@ pub fn run(command: TrainCommand) -> Result<()> {
                     bail!("--steered-share {share} must be between 0 and 1 (a share of the clips with a player)");
                 }
                 config.steered_share = share;
+            }
+            if let Some(share) = counterfactual_share {
+                if !(0.0..=1.0).contains(&share) {
+                    bail!("--counterfactual-share {share} must be between 0 and 1 (a share of the clip pairs)");
+                }
+                config.counterfactual_share = share;
             }
             let stop = minutes.map_or(Stop::Steps(steps), Stop::Minutes);
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());

@@ -2,8 +2,9 @@
 //! ([`patch`]), 3D rotary positions ([`rope`]), Patch n' Pack layouts with their attention masks
 //! ([`layout`]), attention ([`attention`]), the adaLN-Zero block ([`block`]) and the model with
 //! its per-latent-frame conditioning and key/value cache ([`model`]); training ([`train`]) with
-//! its object-weighted loss ([`focus`]).
+//! its object-weighted loss ([`focus`]); the teacher-forced action probe ([`action_probe`]).
 
+pub mod action_probe;
 pub mod attention;
 pub mod block;
 pub mod config;

@@ -3,7 +3,9 @@
 //! background threads; each step packs a batch (Patch n' Pack), draws noise levels (one per
 //! sample, or one per latent frame for part of the batch), drops captions and actions for
 //! classifier-free guidance, and regresses the rectified-flow velocity. Bidirectional and
-//! frame-causal steps are mixed. AdamW with warm-up + cosine, gradient clipping, EMA weights,
+//! frame-causal steps are mixed. Part of the clips may come in counterfactual pairs (the same
+//! scene, the player's command changed at a latent-frame boundary), so a batch shows the DiT
+//! what an action caption alone changes. AdamW with warm-up + cosine, gradient clipping, EMA weights,
 //! atomic resumable checkpoints, metrics and a loss plot: the machinery of the VAE issue.
 
 use std::path::{Path, PathBuf};
@@ -18,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use worldsim_scenes::Clip;
 use worldsim_scenes::random::{RandomSceneConfig, random_scene};
 use worldsim_scenes::rng::{Rng, mix64};
+use worldsim_scenes::scene::{Action, Scene};
 
 use super::config::DitConfig;
 use super::denoiser::{Denoiser, NoisySample};
@@ -26,6 +29,7 @@ use super::patch::patchify;
 use super::weights::load_denoiser;
 use crate::Cpu;
 use crate::diffusion::flow::{NoiseLevels, normal};
+use crate::error::ModelError;
 use crate::prompting::roles::pixel_span;
 use crate::text::{TextEncoderConfig, Tokenizer, Tokens};
 use crate::train::checkpoint::RunState;
@@ -94,6 +98,12 @@ pub struct DitTrainConfig {
     /// `--steered-share`).
     #[serde(default)]
     pub steered_share: f32,
+    /// Share of clip pairs made counterfactual: clip `2j + 1` is then clip `2j`'s scene with the
+    /// player's command changed from a latent-frame boundary on ([`counterfactual`]), both
+    /// captioned steered, so a batch holds two clips whose past is the same and whose future
+    /// differs only as their action captions do (0, the recipe's; `--counterfactual-share`).
+    #[serde(default)]
+    pub counterfactual_share: f32,
     /// Fine-tune: start from the weights of this model folder (`dit.json` + `dit.mpk`, e.g.
     /// the shipped one) instead of a fresh initialisation.
     #[serde(default)]
@@ -128,6 +138,7 @@ impl DitTrainConfig {
             workers: 2,
             object_weight: 0.0,
             steered_share: 0.0,
+            counterfactual_share: 0.0,
             init_from: None,
         }
     }
@@ -186,32 +197,100 @@ pub struct LatentSample {
 
 /// Salt of the draw that picks a clip's steered caption (independent of the scene's own draws).
 const STEERED_SALT: u64 = 0x5EED_CA97;
+/// Salt of the draws that make a pair of clips counterfactual and pick its change.
+const PAIR_SALT: u64 = 0xC0FA_C7A1;
+
+/// The scene of training clip `index`, and whether it is one of a counterfactual pair: the
+/// sampler's scene, or, when the pair `index & !1` is drawn counterfactual and its scene has a
+/// player and more than one latent frame, that scene for the even member and its
+/// [`counterfactual`] for the odd one.
+pub fn training_scene(config: &DitTrainConfig, index: u64, temporal: u32) -> (Scene, bool) {
+    let even = index & !1;
+    let mut rng = Rng::new(mix64(config.seed ^ even.wrapping_mul(PAIR_SALT)));
+    if config.counterfactual_share > 0.0 && rng.chance(config.counterfactual_share) {
+        let scene = random_scene(config.seed, even, &config.scenes());
+        let latent_frames = 1 + scene.frames.saturating_sub(1) / temporal.max(1);
+        if scene.player.is_some() && latent_frames > 1 {
+            let change = rng.int(1, latent_frames - 1);
+            let scene = if index == even { scene } else { counterfactual(scene, change, temporal, &mut rng) };
+            return (scene, true);
+        }
+    }
+    (random_scene(config.seed, index, &config.scenes()), false)
+}
+
+/// `scene` with the player's command changed from the command time whose effect first shows in
+/// latent frame `change` (its first pixel frame) on: a walk turns the other way, anything else
+/// becomes a walk either way; the new command holds to the end. Every pixel frame of the latent
+/// frames before `change` stays the same, so the causal VAE encodes them to the same latents.
+pub fn counterfactual(mut scene: Scene, change: u32, temporal: u32, rng: &mut Rng) -> Scene {
+    // A command at frame f shows from frame f + 1: latent frame `change` starts at pixel frame
+    // (change − 1)·temporal + 1.
+    let at = ((change.max(1) - 1) * temporal) as f32 / scene.fps.max(1) as f32;
+    if let Some(player) = scene.player.as_mut() {
+        let new = match player.action_at(at) {
+            Action::Left => Action::Right,
+            Action::Right => Action::Left,
+            _ => rng.pick(&[Action::Left, Action::Right]),
+        };
+        player.actions.retain(|(t, _)| *t < at - 1e-4);
+        player.actions.push((at, new));
+    }
+    scene
+}
 
 /// The `index`-th training clip: rendered, encoded (latent mean), normalised and patchified.
 pub fn latent_sample(config: &DitTrainConfig, vae: &LoadedVae<Cpu>, index: u64) -> LatentSample {
-    let scene = random_scene(config.seed, index, &config.scenes());
-    let clip = Clip::render(&scene);
+    let ft = vae.meta.config.temporal_factor();
+    let (scene, paired) = training_scene(config, index, ft as u32);
+    let steered = paired
+        || scene.player.is_some()
+            && config.steered_share > 0.0
+            && Rng::new(mix64(config.seed ^ index.wrapping_mul(STEERED_SALT))).chance(config.steered_share);
+    let caption = if steered { CaptionKind::Steered } else { CaptionKind::Described };
+    scene_sample(&scene, vae, config.model.patch, config.object_weight > 0.0, caption)
+        .expect("training clips have valid sizes")
+}
+
+/// Which caption a clip in latent space carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaptionKind {
+    /// The captioner's description, the player's motion included.
+    Described,
+    /// The player named but its motion left to the action captions (a stream's caption).
+    Steered,
+}
+
+/// `scene` rendered, encoded (latent mean), normalised and patchified into patches of `patch`
+/// latent cells, with its action caption at the start of each latent frame, its `caption` and,
+/// with `focus`, its object tokens.
+pub fn scene_sample(
+    scene: &Scene,
+    vae: &LoadedVae<Cpu>,
+    patch: usize,
+    focus: bool,
+    caption: CaptionKind,
+) -> Result<LatentSample, ModelError> {
+    let ft = vae.meta.config.temporal_factor();
+    let clip = Clip::render(scene);
     let device = Default::default();
     let x = VideoSample::from_frames(&clip.frames).tensor::<Cpu>(&device);
-    let z = vae.model.encode(&vae.meta.config, x).expect("training clips have valid sizes").mean;
-    let z = vae.meta.latent_stats.normalize(z);
+    let z = vae.model.encode(&vae.meta.config, x)?.mean;
+    let z = vae.meta.latent_stats.normalize(z); // [1, C, t, h, w]
     let [_, _, t, h, w] = z.dims();
-    let p = config.model.patch;
-    let tokens = patchify(z, p).into_data().to_vec::<f32>().unwrap_or_default();
-    let ft = vae.meta.config.temporal_factor();
+    let tokens = patchify(z, patch).into_data().to_vec::<f32>().unwrap_or_default();
     let actions = (0..t).map(|f| clip.captions.actions[pixel_span(f, ft).start].clone()).collect();
-    let grid = (h / p, w / p);
-    let focus = if config.object_weight > 0.0 {
-        object_focus(&clip.truth, t, grid, p * vae.meta.config.spatial_factor(), ft)
+    let grid = (h / patch, w / patch);
+    let focus = if focus {
+        object_focus(&clip.truth, t, grid, patch * vae.meta.config.spatial_factor(), ft)
     } else {
         Vec::new()
     };
-    let steered = scene.player.is_some()
-        && config.steered_share > 0.0
-        && Rng::new(mix64(config.seed ^ index.wrapping_mul(STEERED_SALT))).chance(config.steered_share);
-    let caption =
-        if steered { worldsim_scenes::captions::steered_caption(&scene, &clip.truth) } else { clip.captions.caption };
-    LatentSample { tokens, frames: t, grid, caption, actions, focus }
+    let caption = match caption {
+        CaptionKind::Steered => worldsim_scenes::captions::steered_caption(scene, &clip.truth),
+        CaptionKind::Described => clip.captions.caption,
+    };
+    Ok(LatentSample { tokens, frames: t, grid, caption, actions, focus })
 }
 
 /// Weighted mean squared error of the velocity over every denoised token of a batch: frames
