@@ -58,7 +58,6 @@ fn offline(m: &StreamModel<B>, config: &StreamConfig, actions: &[Option<&str>], 
     let (grid, p) = ((4, 4), dit.meta.model.patch);
     let n = grid.0 * grid.1;
     let reference = StreamSession::new(m, SPEC, config.clone()).expect("session");
-    let levels = reference.levels(c.steps);
     let sigma = config.context_noise;
     let mut context: Vec<Tensor<B, 2>> = Vec::new();
     let mut latents: Vec<Tensor<B, 2>> = Vec::new();
@@ -66,7 +65,7 @@ fn offline(m: &StreamModel<B>, config: &StreamConfig, actions: &[Option<&str>], 
         let (mut x, commit_noise) = reference.frame_noise(m, f);
         let action_tokens: Vec<_> =
             actions[..=f].iter().map(|a| a.map(|a| tokenizer.encode(a).expect("known words"))).collect();
-        for w in levels.windows(2) {
+        for w in reference.frame_levels(f, c.steps).windows(2) {
             let tokens = Tensor::cat(context.iter().cloned().chain([x.clone()]).collect(), 0);
             let mut noise = vec![sigma; f];
             noise.push(w[0]);
@@ -148,6 +147,22 @@ fn a_separate_action_guidance_is_a_third_branch_equal_to_offline_math() {
     let mut s = StreamSession::new(&m, SPEC, config).expect("session");
     let err = s.step(&m, &bad).expect_err("NaN scale");
     assert!(err.to_string().contains("action_guidance"), "{err}");
+}
+
+#[test]
+fn a_generated_first_frame_takes_its_own_steps() {
+    let m = model();
+    let config = StreamConfig::default();
+    let session = StreamSession::new(&m, SPEC, config.clone()).expect("session");
+    assert_eq!(session.frame_levels(0, 4).len(), config.first_frame_steps + 1, "the first frame: its own steps");
+    assert_eq!(session.frame_levels(0, 64).len(), 65, "at least its own steps, more when asked");
+    assert_eq!(session.frame_levels(1, 4), session.levels(4), "later frames: the step's");
+    let first = |first_frame_steps: usize| {
+        let mut s =
+            StreamSession::new(&m, SPEC, StreamConfig { first_frame_steps, ..config.clone() }).expect("session");
+        s.step(&m, &controls(None)).expect("step").frames
+    };
+    assert!(max_diff(&first(4), &first(30)) > 0, "more steps, another picture");
 }
 
 #[test]

@@ -62,6 +62,9 @@ pub struct EvalStreamArgs {
     /// Context noise level.
     #[arg(long, default_value_t = StreamConfig::default().context_noise)]
     context_noise: f32,
+    /// Sampler steps of a generated first frame (at least --steps).
+    #[arg(long, default_value_t = StreamConfig::default().first_frame_steps)]
+    first_frame_steps: usize,
     /// Expand the prompt to the caption that describes the player's motion (the expander's
     /// made-up one, held all stream long) instead of the steered caption that leaves it to the
     /// actions.
@@ -234,6 +237,7 @@ fn stream_script(
     let config = StreamConfig {
         window: args.window,
         context_noise: args.context_noise,
+        first_frame_steps: args.first_frame_steps,
         steered_caption: !args.described_caption,
         ..StreamConfig::default()
     };

@@ -75,6 +75,9 @@ pub struct StreamArgs {
     /// Noise level of the context frames (against drift).
     #[arg(long, default_value_t = StreamConfig::default().context_noise)]
     context_noise: f32,
+    /// Sampler steps of a generated first frame (at least --steps).
+    #[arg(long, default_value_t = StreamConfig::default().first_frame_steps)]
+    first_frame_steps: usize,
     /// Expand the prompt to the caption that describes the player's motion (the expander's
     /// made-up one, held all stream long) instead of the steered caption that leaves it to the
     /// actions.
@@ -198,6 +201,7 @@ pub fn run(args: StreamArgs) -> Result<()> {
     let config = StreamConfig {
         window: args.window,
         context_noise: args.context_noise,
+        first_frame_steps: args.first_frame_steps,
         steered_caption: !args.described_caption,
         ..StreamConfig::default()
     };

@@ -9,6 +9,7 @@ pub mod simulator;
 
 pub use crate::device::ComputeDevice;
 pub use session::{
-    STREAM_GUIDANCE, StepTimings, StreamConfig, StreamControls, StreamModel, StreamSession, StreamSpec, StreamStep,
+    FIRST_FRAME_STEPS, STREAM_GUIDANCE, StepTimings, StreamConfig, StreamControls, StreamModel, StreamSession,
+    StreamSpec, StreamStep,
 };
 pub use simulator::{Simulator, StreamId};

@@ -49,15 +49,36 @@ pub struct StreamConfig {
     /// (a motion the expander made up, held for the stream's whole life against the actions).
     #[serde(default = "steered_by_default")]
     pub steered_caption: bool,
+    /// Sampler steps of the first latent frame when the stream generates it: a picture made
+    /// from nothing needs more than a frame continuing its context, so it takes at least this
+    /// many, however few `StreamControls::steps` asks for the frames after it
+    /// ([`FIRST_FRAME_STEPS`] by default).
+    #[serde(default = "first_frame_steps_by_default")]
+    pub first_frame_steps: usize,
 }
 
 fn steered_by_default() -> bool {
     StreamConfig::default().steered_caption
 }
 
+fn first_frame_steps_by_default() -> usize {
+    FIRST_FRAME_STEPS
+}
+
+/// Sampler steps of a generated first latent frame: `generate`'s default for a picture. At 6
+/// steps (a stream's default per frame) the first picture of a prompted stream was a field of
+/// blobs with no layout; the extra steps run once, before the first frame is shown.
+pub const FIRST_FRAME_STEPS: usize = 30;
+
 impl Default for StreamConfig {
     fn default() -> Self {
-        StreamConfig { window: 2, context_noise: 0.05, caption_frames: 9, steered_caption: true }
+        StreamConfig {
+            window: 2,
+            context_noise: 0.05,
+            caption_frames: 9,
+            steered_caption: true,
+            first_frame_steps: FIRST_FRAME_STEPS,
+        }
     }
 }
 
@@ -285,6 +306,12 @@ impl<B: Backend> StreamSession<B> {
         schedule(steps, shift_for_tokens(tokens, NoiseLevels::default().base_tokens))
     }
 
+    /// The sampling schedule of latent frame `latent` when a step asks for `steps`: the first
+    /// frame takes at least [`StreamConfig::first_frame_steps`].
+    pub fn frame_levels(&self, latent: usize, steps: usize) -> Vec<f32> {
+        self.levels(if latent == 0 { steps.max(self.config.first_frame_steps) } else { steps })
+    }
+
     /// Generates the next latent frame under `controls` and decodes its video frames.
     pub fn step(&mut self, model: &StreamModel<B>, controls: &StreamControls) -> Result<StreamStep, ModelError> {
         self.advance(model, controls, None)
@@ -386,7 +413,7 @@ impl<B: Backend> StreamSession<B> {
                         _ => prompted,
                     }
                 };
-                controls.sampler.integrate(start, &self.levels(controls.steps), velocity) // [n, td]
+                controls.sampler.integrate(start, &self.frame_levels(self.latents, controls.steps), velocity) // [n, td]
             }
         };
         timings.denoise_ms = ms(clock);
