@@ -73,7 +73,7 @@ fn probe_scene(i: usize, command: Action, frames: u32) -> Result<Scene> {
 
 /// Runs `eval actions`.
 pub fn run(args: EvalActionsArgs) -> Result<()> {
-    if args.frames < 5 || (args.frames - 1) % 4 != 0 {
+    if args.frames < 5 || !(args.frames - 1).is_multiple_of(4) {
         bail!("--frames {} must be 1 + 4k with k ≥ 1 (5, 9, 13, …): the probe needs a past", args.frames);
     }
     if args.levels.is_empty() || args.levels.iter().any(|l| !(0.0..=1.0).contains(l)) {

@@ -57,7 +57,7 @@ impl ActionProbe {
             });
         }
         let n = sample.focus.len();
-        if n == 0 || sample.tokens.len() % n != 0 {
+        if n == 0 || !sample.tokens.len().is_multiple_of(n) {
             return Err(ModelError::Config {
                 field: "focus",
                 message: "the probe needs the clip's object tokens (build it with focus)".into(),
