@@ -234,6 +234,18 @@ fn tasks_keep_their_inputs_and_seams_on_a_fixed_held_out_scene() {
     let bwd = p.extend_backward(&frames, 5).expect("extend backward");
     assert_eq!(bwd.frames.len(), 14);
     assert_eq!(bwd.frames[5..], rt[..], "input frames kept as the VAE reconstructs them");
+    // Continuous backwards: the first given frames as the window decoded them after the new
+    // ones, the rest the round trip; the seam between new and given frames narrows.
+    let mut c = prompter(&vae, &dit, &prompt, 12);
+    c.config.continuous_backward = true;
+    let cont = c.extend_backward(&frames, 5).expect("extend backward, continuous");
+    assert_eq!(cont.frames.len(), 14);
+    assert_eq!(cont.frames[..5], bwd.frames[..5], "the same new frames");
+    let context = 4 * (c.config.window_latents - 2).max(1);
+    assert_ne!(cont.frames[5..5 + context], rt[..context], "the window's own decode of the first given frames");
+    assert_eq!(cont.frames[5 + context..], rt[context..], "the rest of the input as the VAE reconstructs it");
+    let (exact, continuous) = (seam_ratio(&bwd.frames, 5), seam_ratio(&cont.frames, 5));
+    assert!(continuous < exact, "continuous seam {continuous} against {exact}");
     let closed = p.close_loop(&frames, 4).expect("loop");
     assert_eq!(closed.frames.len(), 13);
     assert_eq!(closed.frames[..9], rt[..]);

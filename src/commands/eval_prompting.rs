@@ -11,7 +11,7 @@ use worldsim_model::Cpu;
 use worldsim_model::diffusion::SamplerKind;
 use worldsim_model::dit::weights::load_denoiser;
 use worldsim_model::prompting::SamplingSettings;
-use worldsim_model::prompting::seams::{loop_ratio, median, seam_ratio};
+use worldsim_model::prompting::seams::{loop_ratio, median, seam_ratio, worst_ratio};
 use worldsim_model::prompting::tasks::{Prompter, PromptingConfig};
 use worldsim_model::quality::psnr;
 use worldsim_model::vae::weights::load_vae;
@@ -42,6 +42,10 @@ pub struct EvalPromptingArgs {
     /// Noise level the DiT sees given frames at (0: clean).
     #[arg(long)]
     given_level: Option<f32>,
+    /// Backward extension keeps its first given frames as decoded after the new ones
+    /// (`extend --continuous`).
+    #[arg(long)]
+    continuous_backward: bool,
 }
 
 /// Mean PSNR of `out` against `reference`, frame by frame.
@@ -119,6 +123,7 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
         "connect: last 4 frames dB vs round-trip",
         "connect: worst seam ratio",
         "reference: round-trip's own ratio at frame 5",
+        "extend bwd: worst ratio anywhere",
     ];
     let mut m: Vec<Measure> = names.iter().map(|_| Measure::default()).collect();
     let start = std::time::Instant::now();
@@ -139,6 +144,7 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
             },
             config: PromptingConfig {
                 given_level: args.given_level.unwrap_or(PromptingConfig::default().given_level),
+                continuous_backward: args.continuous_backward,
                 ..PromptingConfig::default()
             },
             device,
@@ -161,6 +167,7 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
         let bwd = p.extend_backward(tail, 8)?;
         m[3].add(mean_psnr(&bwd.frames[8..], tail) - mean_psnr(&rt_tail, tail));
         m[4].add(seam_ratio(&bwd.frames, 8));
+        m[14].add(worst_ratio(&bwd.frames));
 
         m[5].add(loop_ratio(&p.loop_from_prompt(9, 64, 64)?.frames));
         m[6].add(loop_ratio(&p.close_loop(head, 4)?.frames));
@@ -209,6 +216,7 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
     m[2].line(names[2], "≤ 1.5", at_most(1.5));
     m[3].line(names[3], "≥ −1 dB", at_least(-1.0));
     m[4].line(names[4], "≤ 1.5", at_most(1.5));
+    m[14].line(names[14], "≤ 1.5", at_most(1.5));
     m[5].line(names[5], "≤ 1.5", at_most(1.5));
     m[6].line(names[6], "≤ 1.5", at_most(1.5));
     m[7].line(names[7], "≤ 0", at_most(0.0));

@@ -28,6 +28,12 @@ pub fn seam_ratio(frames: &[Frame], seam: usize) -> f64 {
     at / median(&inside).max(f64::MIN_POSITIVE)
 }
 
+/// The largest [`seam_ratio`] over every pair of consecutive frames: where a clip jumps most,
+/// wherever that is (a task that moves its seam elsewhere is not continuous for it).
+pub fn worst_ratio(frames: &[Frame]) -> f64 {
+    (1..frames.len()).map(|seam| seam_ratio(frames, seam)).fold(0.0, f64::max)
+}
+
 /// The jump from the last frame back to the first, over the median consecutive difference.
 pub fn loop_ratio(frames: &[Frame]) -> f64 {
     let (Some(first), Some(last)) = (frames.first(), frames.last()) else { return 0.0 };

@@ -33,11 +33,22 @@ pub struct PromptingConfig {
     /// 0 shows them clean ([`FrameRole::Given`]), above 0 holds them at that level
     /// ([`FrameRole::Held`]).
     pub given_level: f32,
+    /// Backward extension keeps the first given frames of each window as that window decodes
+    /// them, after its new frames (one causal sequence): the seam is the decoder's own, and
+    /// those frames drift from the VAE round trip (`eval prompting --scenes 6`: seam ratio 1.30
+    /// against 7.60, the worst ratio anywhere 1.74 against 9.77, the kept frames 2.3 dB below
+    /// the round trip). Off: every given frame is the round trip, bit for bit.
+    pub continuous_backward: bool,
 }
 
 impl Default for PromptingConfig {
     fn default() -> Self {
-        PromptingConfig { window_latents: 3, partial_strength: 0.7, given_level: GIVEN_LEVEL }
+        PromptingConfig {
+            window_latents: 3,
+            partial_strength: 0.7,
+            given_level: GIVEN_LEVEL,
+            continuous_backward: false,
+        }
     }
 }
 
@@ -274,8 +285,13 @@ impl<B: Backend> Prompter<'_, B> {
             let p = self.window(timeline, self.known_role(), chunk)?;
             a.add(&p);
             let take = new.min(n - made);
-            let mut frames = p.frames[new - take..new].to_vec();
-            frames.extend(out);
+            // Continuous: the window decoded its new frames and its given ones as one causal
+            // sequence; its given frames are kept as that decode shows them, so the seam
+            // between new and given frames is the decoder's own, and what remains moves to the
+            // window's end, between two decodes of the same pictures.
+            let kept = if self.config.continuous_backward { context } else { 0 };
+            let mut frames = p.frames[new - take..new + kept].to_vec();
+            frames.extend(out.drain(kept..));
             out = frames;
             made += take;
             chunk += 1;
