@@ -20,6 +20,8 @@ use worldsim_model::weights::shipped_model_dir;
 use worldsim_scenes::captions::action_caption;
 use worldsim_scenes::scene::{Action, Scene};
 
+use super::eval_stream::WORLDS;
+
 /// Arguments of `eval actions`.
 #[derive(clap::Args)]
 pub struct EvalActionsArgs {
@@ -46,14 +48,6 @@ pub struct EvalActionsArgs {
 
 const FPS: u32 = 12;
 const SIZE: u32 = 64;
-const WORLDS: [(&str, &str, &str); 6] = [
-    ("blue", "grass", "day"),
-    ("red", "snow", "day"),
-    ("yellow", "sand", "dusk"),
-    ("white", "grass", "night"),
-    ("purple", "sand", "day"),
-    ("orange", "snow", "dusk"),
-];
 const COMMANDS: [Action; 4] = [Action::Left, Action::Right, Action::Stand, Action::Jump];
 
 /// World `i`'s clip: the player stands, then obeys `command` from the time whose effect first

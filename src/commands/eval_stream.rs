@@ -76,7 +76,8 @@ pub struct EvalStreamArgs {
 }
 
 const FPS: u32 = 12;
-const WORLDS: [(&str, &str, &str); 6] = [
+/// The scripted worlds (player colour, terrain, sky), shared with `eval actions`.
+pub(super) const WORLDS: [(&str, &str, &str); 6] = [
     ("blue", "grass", "day"),
     ("red", "snow", "day"),
     ("yellow", "sand", "dusk"),
