@@ -16,7 +16,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use worldsim_model::Cpu;
 use worldsim_model::diffusion::SamplerKind;
-use worldsim_model::stream::{STREAM_GUIDANCE, StreamConfig, StreamModel, StreamSession, StreamSpec};
+use worldsim_model::stream::{STREAM_GUIDANCE, StreamModel, StreamSession, StreamSpec};
 use worldsim_scenes::fidelity::FidelityChecker;
 use worldsim_scenes::random::{RandomSceneConfig, random_scene};
 use worldsim_scenes::scene::{Action, Scene};
@@ -56,20 +56,8 @@ pub struct EvalStreamArgs {
     /// with --guidance like the prompt; a value adds a third branch, the prompt without action).
     #[arg(long)]
     action_guidance: Option<f32>,
-    /// Latent frames of context.
-    #[arg(long, default_value_t = StreamConfig::default().window)]
-    window: usize,
-    /// Context noise level.
-    #[arg(long, default_value_t = StreamConfig::default().context_noise)]
-    context_noise: f32,
-    /// Sampler steps of a generated first frame (at least --steps).
-    #[arg(long, default_value_t = StreamConfig::default().first_frame_steps)]
-    first_frame_steps: usize,
-    /// Expand the prompt to the caption that describes the player's motion (the expander's
-    /// made-up one, held all stream long) instead of the steered caption that leaves it to the
-    /// actions.
-    #[arg(long)]
-    described_caption: bool,
+    #[command(flatten)]
+    keep: super::stream::StreamConfigArgs,
     /// Start every stream from its world's first frame (rendered) instead of generating it.
     #[arg(long)]
     from_image: bool,
@@ -235,13 +223,7 @@ fn stream_script(
 ) -> Result<Vec<Frame>> {
     let prompt = Clip::truth(scene).1.prompt;
     let spec = StreamSpec { width: scene.width as usize, height: scene.height as usize, seed: scene.seed };
-    let config = StreamConfig {
-        window: args.window,
-        context_noise: args.context_noise,
-        first_frame_steps: args.first_frame_steps,
-        steered_caption: !args.described_caption,
-        ..StreamConfig::default()
-    };
+    let config = args.keep.config();
     let mut session = StreamSession::new(model, spec, config)?;
     let first = if args.from_image { scene.with_overrides(None, Some(1), None).ok() } else { None };
     let first = first.map(|s| Clip::render(&s).frames.remove(0));

@@ -69,6 +69,22 @@ pub struct StreamArgs {
     /// ODE solver: euler or heun.
     #[arg(long, default_value = "euler")]
     sampler: SamplerKind,
+    #[command(flatten)]
+    keep: StreamConfigArgs,
+    /// Output: .gif, .png, folder/, .npy.
+    #[arg(long)]
+    out: String,
+    /// The model folder (default: the shipped tiny model).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Where to run: cpu, or wgpu / cuda when compiled with that feature.
+    #[arg(long, default_value = "cpu")]
+    device: DeviceKind,
+}
+
+/// How a stream keeps its past: the flags `stream` and `eval stream` share.
+#[derive(clap::Args)]
+pub struct StreamConfigArgs {
     /// Latent frames of context kept in the cache.
     #[arg(long, default_value_t = StreamConfig::default().window)]
     window: usize,
@@ -83,15 +99,19 @@ pub struct StreamArgs {
     /// actions.
     #[arg(long)]
     described_caption: bool,
-    /// Output: .gif, .png, folder/, .npy.
-    #[arg(long)]
-    out: String,
-    /// The model folder (default: the shipped tiny model).
-    #[arg(long)]
-    model: Option<PathBuf>,
-    /// Where to run: cpu, or wgpu / cuda when compiled with that feature.
-    #[arg(long, default_value = "cpu")]
-    device: DeviceKind,
+}
+
+impl StreamConfigArgs {
+    /// The session's configuration these flags ask for.
+    pub fn config(&self) -> StreamConfig {
+        StreamConfig {
+            window: self.window,
+            context_noise: self.context_noise,
+            first_frame_steps: self.first_frame_steps,
+            steered_caption: !self.described_caption,
+            ..StreamConfig::default()
+        }
+    }
 }
 
 /// A timeline of player commands: `(start seconds, action)`.
@@ -198,13 +218,7 @@ pub fn run(args: StreamArgs) -> Result<()> {
     let start = start.map(|f| fit_frame(&f, w, h));
     let model_dir = args.model.clone().unwrap_or_else(shipped_model_dir);
     let spec = StreamSpec { width: w as usize, height: h as usize, seed };
-    let config = StreamConfig {
-        window: args.window,
-        context_noise: args.context_noise,
-        first_frame_steps: args.first_frame_steps,
-        steered_caption: !args.described_caption,
-        ..StreamConfig::default()
-    };
+    let config = args.keep.config();
     let frames = with_backend!(args.device, |B| {
         let model = StreamModel::<B>::load(&model_dir, Default::default())?;
         let mut session = StreamSession::new(&model, spec, config)?;

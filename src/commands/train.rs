@@ -282,35 +282,29 @@ pub fn run(command: TrainCommand) -> Result<()> {
                 }
                 config.object_weight = w;
             }
-            if let Some(share) = given_share {
-                if !(0.0..=1.0).contains(&share) {
-                    bail!("--given-share {share} must be between 0 and 1 (a share of the training videos)");
+            // A share given on the command line: between 0 and 1, or an error naming the flag.
+            let share = |flag: &str, value: Option<f32>, of: &str| -> Result<Option<f32>> {
+                match value {
+                    Some(v) if !(0.0..=1.0).contains(&v) => {
+                        bail!("--{flag} {v} must be between 0 and 1 (a share of {of})")
+                    }
+                    v => Ok(v),
                 }
-                config.noise.given_share = share;
+            };
+            if let Some(v) = share("given-share", given_share, "the training videos")? {
+                config.noise.given_share = v;
             }
-            if let Some(share) = causal_share {
-                if !(0.0..=1.0).contains(&share) {
-                    bail!("--causal-share {share} must be between 0 and 1 (a share of the training steps)");
-                }
-                config.causal_share = share;
+            if let Some(v) = share("causal-share", causal_share, "the training steps")? {
+                config.causal_share = v;
             }
-            if let Some(share) = player_share {
-                if !(0.0..=1.0).contains(&share) {
-                    bail!("--player-share {share} must be between 0 and 1 (a share of the training scenes)");
-                }
-                config.player_share = share;
+            if let Some(v) = share("player-share", player_share, "the training scenes")? {
+                config.player_share = v;
             }
-            if let Some(share) = steered_share {
-                if !(0.0..=1.0).contains(&share) {
-                    bail!("--steered-share {share} must be between 0 and 1 (a share of the clips with a player)");
-                }
-                config.steered_share = share;
+            if let Some(v) = share("steered-share", steered_share, "the clips with a player")? {
+                config.steered_share = v;
             }
-            if let Some(share) = counterfactual_share {
-                if !(0.0..=1.0).contains(&share) {
-                    bail!("--counterfactual-share {share} must be between 0 and 1 (a share of the clip pairs)");
-                }
-                config.counterfactual_share = share;
+            if let Some(v) = share("counterfactual-share", counterfactual_share, "the clip pairs")? {
+                config.counterfactual_share = v;
             }
             let stop = minutes.map_or(Stop::Steps(steps), Stop::Minutes);
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
