@@ -1,14 +1,15 @@
 //! The diffusion transformer's mechanisms: patches round-trip, rotary positions are relative,
 //! packed == unpacked, cached frame-by-frame == full frame-causal, per-frame conditioning stays
-//! in its frame, and limits give precise errors.
+//! in its frame, action displacements move what a frame reads of its past and keep the cache
+//! exact, and limits give precise errors.
 
 use burn::module::{Module, ModuleMapper, Param};
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use worldsim_model::dit::attention::KeyValue;
+use worldsim_model::dit::action_shift::ShiftRotation;
 use worldsim_model::dit::patch::{patchify, positions, unpatchify};
 use worldsim_model::dit::rope::Rope;
-use worldsim_model::dit::{AttentionMode, Dit, DitCache, DitConfig, DitInput, Layout, SampleShape};
+use worldsim_model::dit::{AttentionMode, Dit, DitCache, DitConfig, DitInput, FrameKeys, Layout, SampleShape};
 use worldsim_model::{Cpu, ModelError};
 
 type B = Cpu;
@@ -131,14 +132,13 @@ fn packed_batch_equals_each_sample_alone() {
     assert_eq!((layout.rows, layout.len), (2, 20), "{layout:?}");
 }
 
-#[test]
-fn cached_frame_by_frame_equals_full_frame_causal() {
-    let net = network();
-    let s = sample(4, (2, 2), 3);
-    let full = run(&net, &[&s], AttentionMode::FrameCausal, usize::MAX).remove(0); // [16, token_dim]
+/// Runs `s` one frame at a time against a cache and checks each frame against the full
+/// frame-causal forward.
+fn check_cached_equals_full(net: &Dit<B>, s: &Sample) -> DitCache<B> {
+    let full = run(net, &[s], AttentionMode::FrameCausal, usize::MAX).remove(0); // [16, token_dim]
     let mut cache: DitCache<B> = DitCache::default();
     let n = s.shape.frame_tokens();
-    for f in 0..4 {
+    for f in 0..s.shape.frames {
         let input = DitInput {
             tokens: s.tokens.clone().narrow(0, f * n, n).unsqueeze(),
             noise: s.noise.clone().narrow(0, f, 1),
@@ -146,12 +146,64 @@ fn cached_frame_by_frame_equals_full_frame_causal() {
             action: s.action.clone().narrow(0, f, 1),
             text: s.text.clone().unsqueeze(),
         };
-        let (out, kv): (Tensor<B, 3>, Vec<KeyValue<B>>) = net.forward_frame(input, (2, 2), &cache);
+        let (out, kv): (Tensor<B, 3>, FrameKeys<B>) = net.forward_frame(input, (2, 2), &cache);
         let d = max_diff(out.squeeze_dim(0), full.clone().narrow(0, f * n, n));
         assert!(d < 1e-4, "frame {f}: cached step differs from the full causal forward by {d}");
         cache.push(kv);
     }
+    cache
+}
+
+#[test]
+fn cached_frame_by_frame_equals_full_frame_causal() {
+    let cache = check_cached_equals_full(&network(), &sample(4, (2, 2), 3));
     assert_eq!((cache.frames, cache.tokens()), (4, 16));
+    assert!(cache.shift.is_none(), "no displacements without action_shift");
+}
+
+fn shifted_network() -> Dit<B> {
+    config().with_action_shift(Some(true)).init::<B>(&Default::default()).map(&mut Randomize)
+}
+
+#[test]
+fn action_displacements_keep_the_cache_exact_and_reach_only_later_frames() {
+    let net = shifted_network();
+    let s = sample(4, (2, 2), 3);
+    let cache = check_cached_equals_full(&net, &s);
+    let shift = cache.shift.expect("a running displacement");
+    assert_eq!(shift.dims(), [1, config().depth * config().heads * 2]);
+    assert!(shift.abs().max().into_scalar() > 1e-3, "random weights displace");
+    // A frame's action moves its own positions relative to the past: frame 2's new action
+    // changes frames 2 and 3 (whose running offset includes it), never frames 0 and 1.
+    let base = run(&net, &[&s], AttentionMode::FrameCausal, usize::MAX).remove(0);
+    let changed = Sample {
+        action: Tensor::cat(vec![s.action.clone().narrow(0, 0, 2), rand2([2, config().text_dim])], 0),
+        ..sample_clone(&s)
+    };
+    let out = run(&net, &[&changed], AttentionMode::FrameCausal, usize::MAX).remove(0);
+    let n = 4;
+    assert!(max_diff(out.clone().narrow(0, 0, 2 * n), base.clone().narrow(0, 0, 2 * n)) < 1e-6);
+    assert!(max_diff(out.narrow(0, 2 * n, 2 * n), base.narrow(0, 2 * n, 2 * n)) > 1e-3);
+}
+
+#[test]
+fn a_displacement_is_a_move_of_the_rotary_position() {
+    let device = Default::default();
+    let (heads, hd, theta) = (2, 16, 10000.0);
+    let pos = vec![[0.0, 1.0, 2.0], [1.0, 0.0, 3.0], [2.0, 2.0, 0.0]];
+    // (height, width) displacement per head, the same for the three tokens.
+    let moves = [[0.5f32, -1.25], [2.0, 0.75]];
+    let offsets: Vec<f32> = (0..pos.len()).flat_map(|_| moves.iter().flatten().copied()).collect();
+    let offsets = Tensor::<B, 1>::from_floats(offsets.as_slice(), &device).reshape([1, pos.len(), heads * 2]);
+    let x = Tensor::<B, 4>::random([1, heads, pos.len(), hd], Distribution::Normal(0.0, 1.0), &device);
+    let got = ShiftRotation::new(offsets, heads, hd, theta)
+        .apply(Rope::new(&[pos.clone()], hd, theta, &device).apply(x.clone()));
+    for (h, [dy, dx]) in moves.into_iter().enumerate() {
+        let moved: Vec<[f32; 3]> = pos.iter().map(|p| [p[0], p[1] + dy, p[2] + dx]).collect();
+        let want = Rope::new(&[moved], hd, theta, &device).apply(x.clone().narrow(1, h, 1));
+        let d = (got.clone().narrow(1, h, 1) - want).abs().max().into_scalar();
+        assert!(d < 1e-5, "head {h}: displaced rotation differs from the moved rotary position by {d}");
+    }
 }
 
 #[test]
@@ -236,6 +288,23 @@ fn a_dit_grown_to_more_latent_channels_predicts_the_old_ones_exactly() {
     let new = got.narrow(1, own, wide.token_dim() - own).abs().max().into_scalar();
     assert_eq!(new, 0.0, "the new channels' outputs start at zero");
     assert_eq!(grown.num_params(), wide.init::<B>(&device).num_params());
+}
+
+#[test]
+fn a_dit_grown_to_displace_positions_predicts_exactly_as_before() {
+    let device = Default::default();
+    let small = config();
+    let shifted = small.clone().with_action_shift(Some(true));
+    assert!(shifted.grows_from(&small), "displacements can be added");
+    assert!(!small.grows_from(&shifted), "displacements are never removed");
+    assert!(!small.displaces() && shifted.displaces());
+    let net = network();
+    let s = sample(3, (2, 2), 3);
+    let want = run(&net, &[&s], AttentionMode::FrameCausal, usize::MAX).remove(0);
+    let grown = net.grown(&shifted, &device);
+    assert_eq!(grown.num_params(), shifted.init::<B>(&device).num_params());
+    let got = run(&grown, &[&s], AttentionMode::FrameCausal, usize::MAX).remove(0);
+    assert_eq!(max_diff(got, want), 0.0, "displacements start at zero");
 }
 
 #[test]

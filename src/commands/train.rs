@@ -7,6 +7,7 @@ use burn::backend::Autodiff;
 use clap::Subcommand;
 use worldsim_model::dit::DitConfig;
 use worldsim_model::dit::train::{DitTrainConfig, train_dit};
+use worldsim_model::dit::weights::load_dit_meta;
 use worldsim_model::vae::VaeConfig;
 use worldsim_model::vae::train::{Stop, VaeTrainConfig, train_vae};
 use worldsim_model::vae::weights::load_vae_meta;
@@ -145,6 +146,11 @@ pub enum TrainCommand {
         /// that differs as the action captions do), both captioned steered (default 0).
         #[arg(long)]
         counterfactual_share: Option<f32>,
+        /// Action captions also displace their frames' rotary positions, per block and head,
+        /// so a head can follow the player; grown at zero from an `--init-from` model without
+        /// them (on by itself when that model has them).
+        #[arg(long)]
+        action_shift: bool,
         /// Threads rendering and encoding training clips (2: the 2-core machine's measured best,
         /// the encoding of one clip overlapping the next while the step runs).
         #[arg(long, default_value_t = 2)]
@@ -253,12 +259,18 @@ pub fn run(command: TrainCommand) -> Result<()> {
             player_share,
             steered_share,
             counterfactual_share,
+            action_shift,
             workers,
             device,
         } => {
             let Some(mut model) = DitConfig::preset(&preset) else {
                 bail!("unknown --preset {preset:?}; use tiny or base");
             };
+            let inherited = match &init_from {
+                Some(dir) => load_dit_meta(dir)?.model.displaces(),
+                None => false,
+            };
+            model.action_shift = Some(action_shift || inherited);
             let vae = vae.unwrap_or_else(worldsim_model::weights::shipped_model_dir);
             // The DiT denoises its VAE's latent: it takes the VAE's channel count.
             let latent = load_vae_meta(&vae)?.config.latent_channels;

@@ -7,6 +7,7 @@ use burn::nn::{Initializer, Linear, LinearConfig, RmsNorm, RmsNormConfig};
 use burn::prelude::*;
 use burn::tensor::Bool;
 
+use super::action_shift::ShiftRotation;
 use super::rope::Rope;
 use crate::kernels::{self, attention, merge_heads, rms_norm};
 
@@ -96,8 +97,8 @@ impl<B: Backend> SelfAttention<B> {
         }
     }
 
-    /// Attends from `x` to `past` (if any) and `x`; also returns `x`'s own keys and values (for
-    /// a cache).
+    /// Attends from `x` to `past` (if any) and `x`, queries and keys at their rotary positions
+    /// displaced by `shift` (if any); also returns `x`'s own keys and values (for a cache).
     ///
     /// # Shapes
     /// - `x` `[rows, n, dim]`; `rope` for these `n` tokens; `mask` `[rows, heads, n, past + n]`
@@ -106,6 +107,7 @@ impl<B: Backend> SelfAttention<B> {
         &self,
         x: Tensor<B, 3>,
         rope: &Rope<B>,
+        shift: Option<&ShiftRotation<B>>,
         mask: Option<Tensor<B, 4, Bool>>,
         past: Option<&KeyValue<B>>,
     ) -> (Tensor<B, 3>, KeyValue<B>) {
@@ -116,8 +118,12 @@ impl<B: Backend> SelfAttention<B> {
         let part =
             |i: usize| split_heads(linear_columns(&self.qkv, x.clone(), i * d, d).reshape([b, n, d]), self.heads);
         let (q, k, v) = (part(0), part(1), part(2)); // [b, h, n, hd]
-        let q = rope.apply(qk_norm(&self.q_norm, q));
-        let own = KeyValue { k: rope.apply(qk_norm(&self.k_norm, k)), v };
+        let (q, k) = (rope.apply(qk_norm(&self.q_norm, q)), rope.apply(qk_norm(&self.k_norm, k)));
+        let (q, k) = match shift {
+            Some(s) => (s.apply(q), s.apply(k)),
+            None => (q, k),
+        };
+        let own = KeyValue { k, v };
         let all = match past {
             Some(p) => p.clone().append(own.clone()),
             None => own.clone(),

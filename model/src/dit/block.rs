@@ -7,6 +7,7 @@ use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::{Bool, Int};
 
+use super::action_shift::ShiftRotation;
 use super::attention::{CrossAttention, KeyValue, SelfAttention, linear2, linear3};
 use super::rope::Rope;
 use crate::kernels::{self, gelu};
@@ -87,8 +88,9 @@ impl<B: Backend> DitBlock<B> {
         self.cross.text_keys(text)
     }
 
-    /// Runs the block; `text` is this block's [`Self::text_keys`] of `ctx.text` when the caller
-    /// has them (`None`: computed here).
+    /// Runs the block; `shift` displaces the tokens' positions (`None`: not displaced); `text`
+    /// is this block's [`Self::text_keys`] of `ctx.text` when the caller has them (`None`:
+    /// computed here).
     ///
     /// # Shapes
     /// - `x` `[rows, n, dim]`, `cond` `[frames, dim]` (already through SiLU)
@@ -98,6 +100,7 @@ impl<B: Backend> DitBlock<B> {
         x: Tensor<B, 3>,
         cond: Tensor<B, 2>,
         ctx: &BlockContext<B>,
+        shift: Option<&ShiftRotation<B>>,
         past: Option<&KeyValue<B>>,
         text: Option<&KeyValue<B>>,
     ) -> (Tensor<B, 3>, KeyValue<B>) {
@@ -109,7 +112,7 @@ impl<B: Backend> DitBlock<B> {
         let (shift2, scale2, gate2) = (chunk(3), chunk(4), chunk(5));
 
         let h = modulated_norm(x.clone(), shift1, scale1, self.eps);
-        let (a, kv) = self.attn.forward(h, ctx.rope, ctx.self_mask.clone(), past);
+        let (a, kv) = self.attn.forward(h, ctx.rope, shift, ctx.self_mask.clone(), past);
         let x = kernels::gated_residual(x, gate1, a);
         let own;
         let text = match text {

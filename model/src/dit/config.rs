@@ -38,6 +38,10 @@ pub struct DitConfig {
     /// Epsilon of the normalisations.
     #[config(default = 1e-6)]
     pub norm_eps: f64,
+    /// Whether action captions also displace their frames' rotary positions
+    /// ([`super::action_shift`]); `None` (configs written before it existed) is off. Read it
+    /// with [`DitConfig::displaces`].
+    pub action_shift: Option<bool>,
 }
 
 impl DitConfig {
@@ -60,17 +64,25 @@ impl DitConfig {
         }
     }
 
+    /// Whether action captions displace rotary positions ([`DitConfig::action_shift`]).
+    pub fn displaces(&self) -> bool {
+        self.action_shift.unwrap_or(false)
+    }
+
     /// Width of one attention head.
     pub fn head_dim(&self) -> usize {
         self.dim / self.heads.max(1)
     }
 
     /// Whether a model of `self` can start from a trained model of `from`: the same network, or
-    /// one for a latent with more channels (grown with [`super::Dit::grown`]), e.g. a VAE
-    /// widened by a decoder-only fine-tune that kept `from`'s channels.
+    /// one grown with [`super::Dit::grown`] — for a latent with more channels (e.g. a VAE
+    /// widened by a decoder-only fine-tune that kept `from`'s channels), or with action
+    /// displacements `from` lacks.
     pub fn grows_from(&self, from: &DitConfig) -> bool {
         self.latent_channels >= from.latent_channels
-            && DitConfig { latent_channels: self.latent_channels, ..from.clone() } == *self
+            && (self.displaces() || !from.displaces())
+            && DitConfig { latent_channels: self.latent_channels, action_shift: self.action_shift, ..from.clone() }
+                == *self
     }
 
     /// Values per token in and out: `latent_channels · patch²`.

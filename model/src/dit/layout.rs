@@ -7,6 +7,7 @@
 use burn::prelude::*;
 use burn::tensor::{Bool, Int, TensorData};
 
+use super::action_shift::running_sum;
 use super::patch::positions;
 use super::rope::Rope;
 
@@ -92,6 +93,9 @@ pub struct LayoutTensors<B: Backend> {
     pub cross_mask: Option<Tensor<B, 4, Bool>>,
     /// `[rows · len]`: each token's row in the frame table (0 for padding).
     pub frame_index: Tensor<B, 1, Int>,
+    /// `[frames, frames]`: sums each frame's sample up to it ([`running_sum`]), for action
+    /// displacements.
+    pub running_sum: Tensor<B, 2>,
 }
 
 impl Layout {
@@ -224,11 +228,14 @@ impl Layout {
             })
         };
         let index = self.frame_index();
+        let frames: Vec<usize> = self.samples.iter().map(|s| s.frames).collect();
+        let total = self.frames();
         LayoutTensors {
             rope: Rope::new(&self.positions(), head_dim, theta, device),
             self_mask: bool_tensor(self.self_mask(), self.len),
             cross_mask: bool_tensor(self.cross_mask(), self.text_len),
             frame_index: Tensor::from_data(TensorData::new(index, [self.rows * self.len]), device),
+            running_sum: Tensor::from_data(TensorData::new(running_sum(&frames), [total, total]), device),
         }
     }
 

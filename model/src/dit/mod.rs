@@ -5,6 +5,7 @@
 //! its object-weighted loss ([`focus`]); the teacher-forced action probe ([`action_probe`]).
 
 pub mod action_probe;
+pub mod action_shift;
 pub mod attention;
 pub mod block;
 pub mod config;
@@ -19,4 +20,4 @@ pub mod weights;
 pub use config::DitConfig;
 pub use denoiser::{Denoiser, NoisySample};
 pub use layout::{AttentionMode, Layout, SampleShape};
-pub use model::{Dit, DitCache, DitInput};
+pub use model::{Dit, DitCache, DitInput, FrameKeys};

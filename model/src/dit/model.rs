@@ -2,12 +2,16 @@
 //! pooled text), the blocks, and an adaLN-modulated output layer that predicts the flow velocity
 //! of every token. Runs a packed batch in one call ([`Dit::forward`]) or a stream one latent
 //! frame at a time against a key/value cache of the frames before it ([`Dit::forward_frame`]).
+//! With [`DitConfig::action_shift`], the action captions also displace the frames' rotary
+//! positions ([`super::action_shift`]).
 
 use burn::module::Module;
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::prelude::*;
+use burn::tensor::Int;
 use burn::tensor::activation::silu;
 
+use super::action_shift::{AXES, ShiftRotation};
 use super::attention::{KeyValue, linear2, linear3};
 use super::block::{BlockContext, DitBlock, modulated_norm, per_token};
 use super::config::DitConfig;
@@ -30,24 +34,48 @@ pub struct DitInput<B: Backend> {
     pub text: Tensor<B, 3>,
 }
 
+/// What a frame leaves for the frames after it: its keys and values per block and, with
+/// action displacements, its running offset.
+#[derive(Clone, Debug)]
+pub struct FrameKeys<B: Backend> {
+    /// One per block, `[rows, heads, gh · gw, head_dim]`.
+    pub layers: Vec<KeyValue<B>>,
+    /// `[rows, depth · heads · 2]` the displacement of the frame's positions (`None`: the
+    /// network has none).
+    pub shift: Option<Tensor<B, 2>>,
+}
+
 /// Keys and values of the frames a stream has committed, per block.
 #[derive(Clone, Debug, Default)]
 pub struct DitCache<B: Backend> {
-    /// One per block; `None` before the first frame.
+    /// One per block; empty before the first frame.
     pub layers: Vec<KeyValue<B>>,
+    /// `[rows, depth · heads · 2]` the displacement of the last committed frame, which the next
+    /// frame's own adds to (`None` before the first frame, or for a network without them).
+    pub shift: Option<Tensor<B, 2>>,
     /// Latent frames committed.
     pub frames: usize,
 }
 
 impl<B: Backend> DitCache<B> {
     /// Appends a frame's keys and values (as returned by [`Dit::forward_frame`]).
-    pub fn push(&mut self, frame: Vec<KeyValue<B>>) {
+    pub fn push(&mut self, frame: FrameKeys<B>) {
         self.layers = if self.layers.is_empty() {
-            frame
+            frame.layers
         } else {
-            std::mem::take(&mut self.layers).into_iter().zip(frame).map(|(a, b)| a.append(b)).collect()
+            std::mem::take(&mut self.layers).into_iter().zip(frame.layers).map(|(a, b)| a.append(b)).collect()
         };
+        self.shift = frame.shift;
         self.frames += 1;
+    }
+
+    /// Keeps the rows `index` names, in that order (a stream's guidance branches changing).
+    pub fn select_rows(&mut self, index: Tensor<B, 1, Int>) {
+        for kv in &mut self.layers {
+            kv.k = kv.k.clone().select(0, index.clone());
+            kv.v = kv.v.clone().select(0, index.clone());
+        }
+        self.shift = self.shift.take().map(|s| s.select(0, index));
     }
 
     /// Tokens cached per block.
@@ -80,6 +108,9 @@ pub struct Dit<B: Backend> {
     time_out: Linear<B>,
     text_pool: Linear<B>,
     action: Linear<B>,
+    /// Action caption → each block's and head's displacement per frame (`None`: positions
+    /// are not displaced).
+    action_shift: Option<Linear<B>>,
     blocks: Vec<DitBlock<B>>,
     final_ada: Linear<B>,
     final_out: Linear<B>,
@@ -119,12 +150,22 @@ impl<B: Backend> Dit<B> {
             });
             (self.embed, self.final_out) = (wider_embed, wider_out);
         }
+        if config.displaces() && self.action_shift.is_none() {
+            self.action_shift = Some(config.action_shift_layer(device));
+        }
         self
     }
 }
 
 impl DitConfig {
-    /// Builds the network with fresh weights (modulations and output at zero).
+    /// The displacement layer, at zero: positions start where they were.
+    fn action_shift_layer<B: Backend>(&self, device: &B::Device) -> Linear<B> {
+        LinearConfig::new(self.text_dim, self.depth * self.heads * AXES)
+            .with_initializer(Initializer::Zeros)
+            .init(device)
+    }
+
+    /// Builds the network with fresh weights (modulations, displacements and output at zero).
     pub fn init<B: Backend>(&self, device: &B::Device) -> Dit<B> {
         let d = self.dim;
         Dit {
@@ -133,6 +174,7 @@ impl DitConfig {
             time_out: LinearConfig::new(d, d).init(device),
             text_pool: LinearConfig::new(self.text_dim, d).init(device),
             action: LinearConfig::new(self.text_dim, d).init(device),
+            action_shift: self.displaces().then(|| self.action_shift_layer(device)),
             blocks: (0..self.depth)
                 .map(|_| DitBlock::new(d, self.heads, self.mlp_ratio, self.text_dim, self.norm_eps, device))
                 .collect(),
@@ -194,19 +236,47 @@ impl<B: Backend> Dit<B> {
         silu(t + linear2(&self.text_pool, input.pooled_text.clone()) + linear2(&self.action, input.action.clone()))
     }
 
+    /// Every frame's displacement: its sample's action displacements summed up to it, plus
+    /// `carry` (the running offset of a stream's past, one row per frame).
+    ///
+    /// # Shapes
+    /// - `running_sum` `[frames, frames]`, `carry` `[frames, depth · heads · 2]`
+    /// - output `[frames, depth · heads · 2]`
+    fn frame_shift(
+        &self,
+        input: &DitInput<B>,
+        running_sum: &Tensor<B, 2>,
+        carry: Option<&Tensor<B, 2>>,
+    ) -> Option<Tensor<B, 2>> {
+        let layer = self.action_shift.as_ref()?;
+        let own = running_sum.clone().matmul(linear2(layer, input.action.clone()));
+        Some(match carry {
+            Some(c) => own + c.clone(),
+            None => own,
+        })
+    }
+
     fn run(
         &self,
         input: DitInput<B>,
         ctx: BlockContext<B>,
+        running_sum: &Tensor<B, 2>,
         past: Option<&DitCache<B>>,
-    ) -> (Tensor<B, 3>, Vec<KeyValue<B>>) {
+    ) -> (Tensor<B, 3>, FrameKeys<B>) {
         let cond = self.frame_cond(&input);
+        let displaced = self.frame_shift(&input, running_sum, past.and_then(|c| c.shift.as_ref()));
         let rows = input.tokens.dims()[0];
         let mut x = linear3(&self.embed, input.tokens); // [rows, n, dim]
         let mut kvs = Vec::with_capacity(self.blocks.len());
+        let per_block = self.heads * AXES;
         for (i, block) in self.blocks.iter().enumerate() {
             let text = ctx.text_keys.and_then(|keys| keys.get(i));
-            let (y, kv) = block.forward(x, cond.clone(), &ctx, past.and_then(|c| c.layers.get(i)), text);
+            let rotation = displaced.as_ref().map(|s| {
+                let offsets = per_token(s.clone().narrow(1, i * per_block, per_block), ctx.frame_index.clone(), rows);
+                ShiftRotation::new(offsets, self.heads, self.head_dim(), self.theta)
+            });
+            let past = past.and_then(|c| c.layers.get(i));
+            let (y, kv) = block.forward(x, cond.clone(), &ctx, rotation.as_ref(), past, text);
             x = y;
             kvs.push(kv);
         }
@@ -215,7 +285,7 @@ impl<B: Backend> Dit<B> {
         let chunk = |i: usize| per_token(table.clone().narrow(1, i * d, d), ctx.frame_index.clone(), rows); // [rows, n, d]
         let (shift, scale) = (chunk(0), chunk(1));
         let x = modulated_norm(x, shift, scale, self.eps);
-        (linear3(&self.final_out, x), kvs)
+        (linear3(&self.final_out, x), FrameKeys { layers: kvs, shift: displaced })
     }
 
     /// Predicts the velocity of every token of a packed batch.
@@ -232,7 +302,7 @@ impl<B: Backend> Dit<B> {
             text: input.text.clone(),
             text_keys: None,
         };
-        self.run(input, ctx, None).0
+        self.run(input, ctx, &layout.running_sum, None).0
     }
 
     /// Predicts the velocity of the next latent frame of one stream, attending to itself and to
@@ -249,7 +319,7 @@ impl<B: Backend> Dit<B> {
         input: DitInput<B>,
         grid: (usize, usize),
         cache: &DitCache<B>,
-    ) -> (Tensor<B, 3>, Vec<KeyValue<B>>) {
+    ) -> (Tensor<B, 3>, FrameKeys<B>) {
         let text_len = input.text.dims()[1];
         self.forward_frames(input, grid, &[text_len], cache, None)
     }
@@ -272,7 +342,7 @@ impl<B: Backend> Dit<B> {
         text_lens: &[usize],
         cache: &DitCache<B>,
         text_keys: Option<&[KeyValue<B>]>,
-    ) -> (Tensor<B, 3>, Vec<KeyValue<B>>) {
+    ) -> (Tensor<B, 3>, FrameKeys<B>) {
         let device = input.tokens.device();
         let shapes = text_lens
             .iter()
@@ -290,6 +360,6 @@ impl<B: Backend> Dit<B> {
             text_keys,
         };
         let past = (cache.tokens() > 0).then_some(cache);
-        self.run(input, ctx, past)
+        self.run(input, ctx, &layout.running_sum, past)
     }
 }

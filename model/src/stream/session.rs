@@ -464,10 +464,7 @@ impl<B: Backend> StreamSession<B> {
             let device = self.cache.layers[0].k.device();
             let index =
                 Tensor::<B, 1, Int>::from_ints(from.iter().map(|&r| r as i64).collect::<Vec<_>>().as_slice(), &device);
-            for kv in &mut self.cache.layers {
-                kv.k = kv.k.clone().select(0, index.clone());
-                kv.v = kv.v.clone().select(0, index.clone());
-            }
+            self.cache.select_rows(index);
         }
         self.rows = kinds.to_vec();
     }
