@@ -82,6 +82,7 @@ fn random_clip(config: &DitTrainConfig) -> LatentSample {
         caption: "A red ball falls.".into(),
         actions: vec!["the camera holds still".into(); 2],
         focus: Vec::new(),
+        motion: vec![None; 2],
     }
 }
 

@@ -97,10 +97,16 @@ pub fn run(args: EvalActionsArgs) -> Result<()> {
     let mut sums = [[0.0f64; 4]; 4];
     let (mut best, mut cases) = ([0usize; 4], [0usize; 4]);
     let (mut direction, mut direction_cases) = (0usize, 0usize);
+    let mut moves = [([0.0f32; 2], 0usize); 4];
     for i in 0..args.worlds {
         for (row, &command) in COMMANDS.iter().enumerate() {
             let scene = probe_scene(i, command, args.frames)?;
             let sample = scene_sample(&scene, &vae, denoiser.meta.model.patch, true, CaptionKind::Steered)?;
+            if let Some(Some([dy, dx])) = sample.motion.last() {
+                let (sum, n) = &mut moves[row];
+                *sum = [sum[0] + dy, sum[1] + dx];
+                *n += 1;
+            }
             let losses = probe
                 .losses(&denoiser.model, &denoiser.meta.tokenizer, &sample, &candidates, &device)
                 .with_context(|| format!("world {i}, command {}", command.name()))?;
@@ -140,6 +146,32 @@ pub fn run(args: EvalActionsArgs) -> Result<()> {
     println!(
         "direction: a walk's own direction beats the opposite one in {direction}/{direction_cases} ({share:.0} %; chance 50 %)"
     );
+    if denoiser.meta.model.displaces() {
+        println!(
+            "action displacement of each block's first head (patches down, right; mean over blocks) against the \
+             player's measured move into the last latent frame (mean over worlds; a head following the player \
+             displaces by the opposite)"
+        );
+        let heads = denoiser.meta.model.heads;
+        for (row, &command) in COMMANDS.iter().enumerate() {
+            let tokens = denoiser.meta.tokenizer.encode(action_caption(command))?;
+            let pooled = denoiser.model.text.forward(&[tokens], &device).pooled; // [1, text_dim]
+            let all = denoiser.model.dit.action_displacement(pooled).map(|t| t.into_data().to_vec::<f32>());
+            let Some(Ok(all)) = all else { bail!("the DiT says it displaces but has no displacement layer") };
+            let depth = all.len() / (heads * 2);
+            let mean = |axis: usize| (0..depth).map(|b| all[b * heads * 2 + axis]).sum::<f32>() / depth.max(1) as f32;
+            let (sum, n) = moves[row];
+            let n = n.max(1) as f32;
+            println!(
+                "{:>8}: displacement ({:+.2}, {:+.2}), move ({:+.2}, {:+.2})",
+                command.name(),
+                mean(0),
+                mean(1),
+                sum[0] / n,
+                sum[1] / n
+            );
+        }
+    }
     println!("({:.0} s)", clock.elapsed().as_secs_f64());
     Ok(())
 }

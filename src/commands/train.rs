@@ -151,6 +151,11 @@ pub enum TrainCommand {
         /// them (on by itself when that model has them).
         #[arg(long)]
         action_shift: bool,
+        /// Weight of the motion loss: the first head of every block learns to displace its
+        /// frame's positions by the player's measured on-screen move, from the action caption
+        /// (default 0; needs --action-shift or an --init-from model with displacements).
+        #[arg(long)]
+        motion_weight: Option<f32>,
         /// Threads rendering and encoding training clips (2: the 2-core machine's measured best,
         /// the encoding of one clip overlapping the next while the step runs).
         #[arg(long, default_value_t = 2)]
@@ -260,6 +265,7 @@ pub fn run(command: TrainCommand) -> Result<()> {
             steered_share,
             counterfactual_share,
             action_shift,
+            motion_weight,
             workers,
             device,
         } => {
@@ -317,6 +323,15 @@ pub fn run(command: TrainCommand) -> Result<()> {
             }
             if let Some(v) = share("counterfactual-share", counterfactual_share, "the clip pairs")? {
                 config.counterfactual_share = v;
+            }
+            if let Some(w) = motion_weight {
+                if !(w.is_finite() && w >= 0.0) {
+                    bail!("--motion-weight {w} must be a finite number ≥ 0 (0: no motion loss)");
+                }
+                if w > 0.0 && !config.model.displaces() {
+                    bail!("--motion-weight needs action displacements: add --action-shift");
+                }
+                config.motion_weight = w;
             }
             let stop = minutes.map_or(Stop::Steps(steps), Stop::Minutes);
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());

@@ -12,6 +12,7 @@ pub mod config;
 pub mod denoiser;
 pub mod layout;
 pub mod model;
+pub mod motion;
 pub mod patch;
 pub mod rope;
 pub mod train;

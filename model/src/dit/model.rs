@@ -236,6 +236,17 @@ impl<B: Backend> Dit<B> {
         silu(t + linear2(&self.text_pool, input.pooled_text.clone()) + linear2(&self.action, input.action.clone()))
     }
 
+    /// How far each pooled action caption moves its frame's positions relative to the frame
+    /// before, per block and head (height, width in patches); `None` for a network without
+    /// displacements.
+    ///
+    /// # Shapes
+    /// - `action` `[frames, text_dim]`; output `[frames, depth · heads · 2]`, block-major, then
+    ///   head, then (height, width)
+    pub fn action_displacement(&self, action: Tensor<B, 2>) -> Option<Tensor<B, 2>> {
+        Some(linear2(self.action_shift.as_ref()?, action))
+    }
+
     /// Every frame's displacement: its sample's action displacements summed up to it, plus
     /// `carry` (the running offset of a stream's past, one row per frame).
     ///
@@ -248,8 +259,7 @@ impl<B: Backend> Dit<B> {
         running_sum: &Tensor<B, 2>,
         carry: Option<&Tensor<B, 2>>,
     ) -> Option<Tensor<B, 2>> {
-        let layer = self.action_shift.as_ref()?;
-        let own = running_sum.clone().matmul(linear2(layer, input.action.clone()));
+        let own = running_sum.clone().matmul(self.action_displacement(input.action.clone())?);
         Some(match carry {
             Some(c) => own + c.clone(),
             None => own,

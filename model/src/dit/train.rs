@@ -5,7 +5,8 @@
 //! classifier-free guidance, and regresses the rectified-flow velocity. Bidirectional and
 //! frame-causal steps are mixed. Part of the clips may come in counterfactual pairs (the same
 //! scene, the player's command changed at a latent-frame boundary), so a batch shows the DiT
-//! what an action caption alone changes. AdamW with warm-up + cosine, gradient clipping, EMA weights,
+//! what an action caption alone changes; with a motion weight, the action displacements are
+//! also taught the player's measured move ([`super::motion`]). AdamW with warm-up + cosine, gradient clipping, EMA weights,
 //! atomic resumable checkpoints, metrics and a loss plot: the machinery of the VAE issue.
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ use worldsim_scenes::scene::{Action, Scene};
 use super::config::DitConfig;
 use super::denoiser::{Denoiser, NoisySample};
 use super::layout::AttentionMode;
+use super::motion::{motion_loss, player_motion};
 use super::patch::patchify;
 use super::weights::load_denoiser;
 use crate::Cpu;
@@ -104,6 +106,12 @@ pub struct DitTrainConfig {
     /// differs only as their action captions do (0, the recipe's; `--counterfactual-share`).
     #[serde(default)]
     pub counterfactual_share: f32,
+    /// Weight of the motion loss ([`motion_loss`]) that teaches the first head of every block
+    /// to displace its frame's positions by the player's measured move, from the action caption
+    /// (0, the recipe's: displacements, if any, learn from the flow loss alone;
+    /// `--motion-weight`; needs [`DitConfig::action_shift`]).
+    #[serde(default)]
+    pub motion_weight: f32,
     /// Fine-tune: start from the weights of this model folder (`dit.json` + `dit.mpk`, e.g.
     /// the shipped one) instead of a fresh initialisation.
     #[serde(default)]
@@ -139,6 +147,7 @@ impl DitTrainConfig {
             object_weight: 0.0,
             steered_share: 0.0,
             counterfactual_share: 0.0,
+            motion_weight: 0.0,
             init_from: None,
         }
     }
@@ -193,6 +202,8 @@ pub struct LatentSample {
     /// `[frames · gh · gw]`: 1 where a token holds an object ([`object_focus`]), else 0; empty
     /// for none.
     pub focus: Vec<f32>,
+    /// The player's on-screen move into each latent frame in patches ([`player_motion`]).
+    pub motion: Vec<Option<[f32; 2]>>,
 }
 
 /// Salt of the draw that picks a clip's steered caption (independent of the scene's own draws).
@@ -286,11 +297,12 @@ pub fn scene_sample(
     } else {
         Vec::new()
     };
+    let motion = player_motion(&clip.truth, t, ft, patch * vae.meta.config.spatial_factor());
     let caption = match caption {
         CaptionKind::Steered => worldsim_scenes::captions::steered_caption(scene, &clip.truth),
         CaptionKind::Described => clip.captions.caption,
     };
-    Ok(LatentSample { tokens, frames: t, grid, caption, actions, focus })
+    Ok(LatentSample { tokens, frames: t, grid, caption, actions, focus, motion })
 }
 
 /// Weighted mean squared error of the velocity over every denoised token of a batch: frames
@@ -349,7 +361,14 @@ pub fn flow_loss<B: Backend>(
     let diff = Tensor::cat(predicted, 0) - Tensor::cat(targets, 0); // [tokens, token_dim]
     let denoised = weights.iter().sum::<f32>().max(1.0) * td as f32;
     let weights = Tensor::<B, 1>::from_floats(weights.as_slice(), device).unsqueeze_dim::<2>(1); // [tokens, 1]
-    (diff.powi_scalar(2) * weights).sum() / denoised
+    let flow = (diff.powi_scalar(2) * weights).sum() / denoised;
+    if config.motion_weight <= 0.0 {
+        return flow;
+    }
+    match motion_loss(denoiser, &config.tokenizer, batch, config.model.heads, device) {
+        Some(motion) => flow + motion * config.motion_weight,
+        None => flow,
+    }
 }
 
 pub use crate::train::{Stop, TrainSummary};
@@ -404,6 +423,12 @@ pub fn train_dit<B: AutodiffBackend>(
         .model
         .validate()
         .map_err(|e| CheckpointError::Io { path: dir.display().to_string(), message: e.to_string() })?;
+    if config.motion_weight > 0.0 && !config.model.displaces() {
+        return Err(CheckpointError::Io {
+            path: dir.display().to_string(),
+            message: "a motion weight needs a DiT with action displacements (add --action-shift)".into(),
+        });
+    }
     let vae = Arc::new(
         load_vae::<Cpu>(&config.vae, &Default::default())
             .map_err(|e| CheckpointError::Io { path: config.vae.display().to_string(), message: e.to_string() })?,
