@@ -197,7 +197,7 @@ fn a_displacement_is_a_move_of_the_rotary_position() {
     let offsets = Tensor::<B, 1>::from_floats(offsets.as_slice(), &device).reshape([1, pos.len(), heads * 2]);
     let x = Tensor::<B, 4>::random([1, heads, pos.len(), hd], Distribution::Normal(0.0, 1.0), &device);
     let got = ShiftRotation::new(offsets, heads, hd, theta)
-        .apply(Rope::new(&[pos.clone()], hd, theta, &device).apply(x.clone()));
+        .apply(Rope::new(std::slice::from_ref(&pos), hd, theta, &device).apply(x.clone()));
     for (h, [dy, dx]) in moves.into_iter().enumerate() {
         let moved: Vec<[f32; 3]> = pos.iter().map(|p| [p[0], p[1] + dy, p[2] + dx]).collect();
         let want = Rope::new(&[moved], hd, theta, &device).apply(x.clone().narrow(1, h, 1));

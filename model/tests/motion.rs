@@ -1,10 +1,12 @@
 //! Motion supervision of the action displacements: the player's measured move per latent frame
 //! has the walk's sign and size, and the motion loss is the squared error of the first heads'
-//! displacements against the opposite move (reference math on a network grown at zero).
+//! displacements against the opposite move (reference math on a fresh network, whose
+//! displacements are zero; the shipped DiT's are much closer).
 
 use std::path::PathBuf;
 
 use worldsim_model::Cpu;
+use worldsim_model::dit::denoiser::Denoiser;
 use worldsim_model::dit::motion::motion_loss;
 use worldsim_model::dit::train::{CaptionKind, scene_sample};
 use worldsim_model::dit::weights::load_denoiser;
@@ -52,14 +54,21 @@ fn the_motion_loss_is_the_squared_error_of_the_first_heads() {
     let heads = loaded.meta.model.heads;
     let none = motion_loss(&loaded.model, &loaded.meta.tokenizer, &[], heads, &device);
     assert!(none.is_none(), "nothing to measure");
-    let config = loaded.meta.model.clone().with_action_shift(Some(true));
-    let grown = loaded.model.grown(&config, &device);
+    assert!(loaded.meta.model.displaces(), "the shipped DiT has displacements");
+    // A fresh network of the shipped shape: displacements at zero.
+    let fresh = Denoiser { dit: loaded.meta.model.init::<Cpu>(&device), text: loaded.meta.text.init(&device) };
     let sample = scene_sample(&walk("right"), &vae, 2, false, CaptionKind::Steered).expect("valid size");
-    let got = motion_loss(&grown, &loaded.meta.tokenizer, std::slice::from_ref(&sample), heads, &device)
-        .expect("moves measured")
-        .into_scalar();
+    let loss = |d: &Denoiser<Cpu>| {
+        motion_loss(d, &loaded.meta.tokenizer, std::slice::from_ref(&sample), heads, &device)
+            .expect("moves measured")
+            .into_scalar()
+    };
+    let got = loss(&fresh);
     // Displacements start at zero: the loss is the mean square of the measured moves.
     let moves: Vec<f32> = sample.motion.iter().flatten().flatten().copied().collect();
     let want = moves.iter().map(|m| m * m).sum::<f32>() / moves.len() as f32;
     assert!((got - want).abs() < 1e-6 && want > 0.05, "{got} vs {want}");
+    // The shipped DiT learnt them: its first heads are closer to the moves than zero.
+    let shipped_loss = loss(&loaded.model);
+    assert!(shipped_loss < 0.5 * want, "shipped {shipped_loss} against zero displacements' {want}");
 }

@@ -4,7 +4,9 @@
 //! the denoising loss on the player's tokens is measured under each of the four action captions
 //! ([`ActionProbe`]). Reported: the mean loss per obeyed command × given caption, how often the
 //! obeyed command's caption has the lowest loss of the four (chance 25 %), and how often a walk's
-//! own direction beats the opposite one (chance 50 %) — the direction a stream's actions need.
+//! own direction beats the opposite one (chance 50 %) — the direction a stream's actions need —
+//! and, for a DiT with action displacements, each command's displacement of every block's first
+//! head against the player's measured move.
 
 use std::path::PathBuf;
 use std::time::Instant;
