@@ -146,7 +146,12 @@ fn check_cached_equals_full(net: &Dit<B>, s: &Sample) -> DitCache<B> {
             action: s.action.clone().narrow(0, f, 1),
             text: s.text.clone().unsqueeze(),
         };
+        // The displacement made once for the frame (as a stream's steps share it) changes nothing.
+        let made = net.frame_displacement(input.action.clone(), (2, 2), &cache);
+        let text_len = input.text.dims()[1];
+        let (again, _) = net.forward_frames(input.clone(), (2, 2), &[text_len], &cache, None, made.as_ref());
         let (out, kv): (Tensor<B, 3>, FrameKeys<B>) = net.forward_frame(input, (2, 2), &cache);
+        assert_eq!(max_diff(again.squeeze_dim(0), out.clone().squeeze_dim(0)), 0.0, "frame {f}: made once");
         let d = max_diff(out.squeeze_dim(0), full.clone().narrow(0, f * n, n));
         assert!(d < 1e-4, "frame {f}: cached step differs from the full causal forward by {d}");
         cache.push(kv);

@@ -21,4 +21,4 @@ pub mod weights;
 pub use config::DitConfig;
 pub use denoiser::{Denoiser, NoisySample};
 pub use layout::{AttentionMode, Layout, SampleShape};
-pub use model::{Dit, DitCache, DitInput, FrameKeys};
+pub use model::{Dit, DitCache, DitInput, FrameDisplacement, FrameKeys};

@@ -45,6 +45,17 @@ pub struct FrameKeys<B: Backend> {
     pub shift: Option<Tensor<B, 2>>,
 }
 
+/// The displacement of one stream frame per row: the same for every network call of that frame
+/// (it depends on the action caption and the cache only), so a stream makes it once per step
+/// ([`Dit::frame_displacement`]).
+#[derive(Clone, Debug)]
+pub struct FrameDisplacement<B: Backend> {
+    /// `[rows, depth · heads · 2]` the frame's running offset.
+    pub offsets: Tensor<B, 2>,
+    /// Each block's rotation of the frame's queries and keys.
+    pub rotations: Vec<ShiftRotation<B>>,
+}
+
 /// Keys and values of the frames a stream has committed, per block.
 #[derive(Clone, Debug, Default)]
 pub struct DitCache<B: Backend> {
@@ -266,27 +277,73 @@ impl<B: Backend> Dit<B> {
         })
     }
 
+    /// Each block's rotation for frame offsets `table`, gathered to the tokens by `frame_index`.
+    ///
+    /// # Shapes
+    /// - `table` `[frames, depth · heads · 2]`, `frame_index` `[rows · n]`
+    fn rotations(&self, table: &Tensor<B, 2>, frame_index: &Tensor<B, 1, Int>, rows: usize) -> Vec<ShiftRotation<B>> {
+        let per_block = self.heads * AXES;
+        (0..self.blocks.len())
+            .map(|i| {
+                let offsets = per_token(table.clone().narrow(1, i * per_block, per_block), frame_index.clone(), rows); // [rows, n, heads · 2]
+                ShiftRotation::new(offsets, self.heads, self.head_dim(), self.theta)
+            })
+            .collect()
+    }
+
+    /// The displacement of a stream's next frame, one per row, for [`Dit::forward_frames`]
+    /// calls of that frame: `action` is their `input.action` (`None` for a network without
+    /// displacements).
+    ///
+    /// # Shapes
+    /// - `action` `[rows, text_dim]`
+    pub fn frame_displacement(
+        &self,
+        action: Tensor<B, 2>,
+        grid: (usize, usize),
+        cache: &DitCache<B>,
+    ) -> Option<FrameDisplacement<B>> {
+        let own = self.action_displacement(action)?; // [rows, depth · heads · 2]
+        let offsets = match (&cache.shift, cache.tokens() > 0) {
+            (Some(carry), true) => own + carry.clone(),
+            _ => own,
+        };
+        let rows = offsets.dims()[0];
+        let n = grid.0 * grid.1;
+        let index: Vec<i64> = (0..rows).flat_map(|r| std::iter::repeat_n(r as i64, n)).collect();
+        let frame_index = Tensor::<B, 1, Int>::from_ints(index.as_slice(), &offsets.device());
+        let rotations = self.rotations(&offsets, &frame_index, rows);
+        Some(FrameDisplacement { offsets, rotations })
+    }
+
     fn run(
         &self,
         input: DitInput<B>,
         ctx: BlockContext<B>,
         running_sum: &Tensor<B, 2>,
         past: Option<&DitCache<B>>,
+        made: Option<&FrameDisplacement<B>>,
     ) -> (Tensor<B, 3>, FrameKeys<B>) {
         let cond = self.frame_cond(&input);
-        let displaced = self.frame_shift(&input, running_sum, past.and_then(|c| c.shift.as_ref()));
         let rows = input.tokens.dims()[0];
+        let own;
+        let displacement = match made {
+            Some(d) => Some(d),
+            None => {
+                own = self.frame_shift(&input, running_sum, past.and_then(|c| c.shift.as_ref())).map(|offsets| {
+                    let rotations = self.rotations(&offsets, &ctx.frame_index, rows);
+                    FrameDisplacement { offsets, rotations }
+                });
+                own.as_ref()
+            }
+        };
         let mut x = linear3(&self.embed, input.tokens); // [rows, n, dim]
         let mut kvs = Vec::with_capacity(self.blocks.len());
-        let per_block = self.heads * AXES;
         for (i, block) in self.blocks.iter().enumerate() {
             let text = ctx.text_keys.and_then(|keys| keys.get(i));
-            let rotation = displaced.as_ref().map(|s| {
-                let offsets = per_token(s.clone().narrow(1, i * per_block, per_block), ctx.frame_index.clone(), rows);
-                ShiftRotation::new(offsets, self.heads, self.head_dim(), self.theta)
-            });
+            let rotation = displacement.and_then(|d| d.rotations.get(i));
             let past = past.and_then(|c| c.layers.get(i));
-            let (y, kv) = block.forward(x, cond.clone(), &ctx, rotation.as_ref(), past, text);
+            let (y, kv) = block.forward(x, cond.clone(), &ctx, rotation, past, text);
             x = y;
             kvs.push(kv);
         }
@@ -295,7 +352,7 @@ impl<B: Backend> Dit<B> {
         let chunk = |i: usize| per_token(table.clone().narrow(1, i * d, d), ctx.frame_index.clone(), rows); // [rows, n, d]
         let (shift, scale) = (chunk(0), chunk(1));
         let x = modulated_norm(x, shift, scale, self.eps);
-        (linear3(&self.final_out, x), FrameKeys { layers: kvs, shift: displaced })
+        (linear3(&self.final_out, x), FrameKeys { layers: kvs, shift: displacement.map(|d| d.offsets.clone()) })
     }
 
     /// Predicts the velocity of every token of a packed batch.
@@ -312,7 +369,7 @@ impl<B: Backend> Dit<B> {
             text: input.text.clone(),
             text_keys: None,
         };
-        self.run(input, ctx, &layout.running_sum, None).0
+        self.run(input, ctx, &layout.running_sum, None, None).0
     }
 
     /// Predicts the velocity of the next latent frame of one stream, attending to itself and to
@@ -331,14 +388,15 @@ impl<B: Backend> Dit<B> {
         cache: &DitCache<B>,
     ) -> (Tensor<B, 3>, FrameKeys<B>) {
         let text_len = input.text.dims()[1];
-        self.forward_frames(input, grid, &[text_len], cache, None)
+        self.forward_frames(input, grid, &[text_len], cache, None, None)
     }
 
     /// [`Dit::forward_frame`] for several streams (or several conditionings of one stream, as
     /// classifier-free guidance needs) at once, one per row, each with its own cached past
     /// (the cache's rows, same length) and its own text (`text_lens[r]` real tokens of the
     /// padded `input.text`). `text_keys` are [`Dit::text_keys`] of `input.text`, for callers
-    /// that run the same text many times (a stream's steps); `None` computes them.
+    /// that run the same text many times (a stream's steps); `None` computes them. Likewise
+    /// `displacement` is [`Dit::frame_displacement`] of `input.action` (`None`: computed here).
     ///
     /// # Shapes
     /// - `input.tokens` `[rows, gh · gw, token_dim]`; one frame per row in `noise`,
@@ -352,6 +410,7 @@ impl<B: Backend> Dit<B> {
         text_lens: &[usize],
         cache: &DitCache<B>,
         text_keys: Option<&[KeyValue<B>]>,
+        displacement: Option<&FrameDisplacement<B>>,
     ) -> (Tensor<B, 3>, FrameKeys<B>) {
         let device = input.tokens.device();
         let shapes = text_lens
@@ -370,6 +429,6 @@ impl<B: Backend> Dit<B> {
             text_keys,
         };
         let past = (cache.tokens() > 0).then_some(cache);
-        self.run(input, ctx, &layout.running_sum, past)
+        self.run(input, ctx, &layout.running_sum, past, displacement)
     }
 }

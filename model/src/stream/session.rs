@@ -391,6 +391,8 @@ impl<B: Backend> StreamSession<B> {
         // The text is the same in every call of the step: its keys and values are made once.
         let text_keys = dit.text_keys(branches.text.clone());
         let cache = &self.cache;
+        // So is the frame's action displacement.
+        let displacement = dit.frame_displacement(branches.action.clone(), self.grid, cache);
         let x0 = match known {
             Some(image) => {
                 let x = VideoSample::from_frames(std::slice::from_ref(image)).tensor::<B>(&model.device);
@@ -400,7 +402,14 @@ impl<B: Backend> StreamSession<B> {
             None => {
                 let velocity = |x: Tensor<B, 2>, t: &f32| -> Tensor<B, 2> {
                     let input = branches.input(x, *t, &model.device);
-                    let (v, _) = dit.forward_frames(input, self.grid, &branches.text_lens, cache, Some(&text_keys));
+                    let (v, _) = dit.forward_frames(
+                        input,
+                        self.grid,
+                        &branches.text_lens,
+                        cache,
+                        Some(&text_keys),
+                        displacement.as_ref(),
+                    );
                     let row = |r: usize| v.clone().narrow(0, r, 1).reshape([n, td]);
                     let branch = |b: Branch| kinds.iter().position(|k| *k == b).map(row);
                     let full = row(0); // the full condition is always the first row
@@ -430,6 +439,7 @@ impl<B: Backend> StreamSession<B> {
             &branches.text_lens,
             cache,
             Some(&text_keys),
+            displacement.as_ref(),
         );
         self.cache.push(kv);
         self.cache.keep_last(self.config.window, n);
