@@ -15,7 +15,7 @@
 use burn::prelude::*;
 use burn::tensor::TensorData;
 
-use super::rope::axis_pairs;
+use super::rope::{axis_pairs, frequency};
 
 /// Values per block in a displacement row: height and width per head.
 pub const AXES: usize = 2;
@@ -38,7 +38,7 @@ fn channel_frequencies(head_dim: usize, theta: f64, axis: usize) -> Vec<f32> {
     let start: usize = pairs[..axis].iter().sum();
     let mut out = vec![0.0; head_dim];
     for k in 0..pairs[axis] {
-        let freq = theta.powf(-(k as f64) / pairs[axis] as f64) as f32;
+        let freq = frequency(k, pairs[axis], theta) as f32;
         out[2 * (start + k)] = freq;
         out[2 * (start + k) + 1] = freq;
     }

@@ -258,23 +258,13 @@ impl<B: Backend> Dit<B> {
         Some(linear2(self.action_shift.as_ref()?, action))
     }
 
-    /// Every frame's displacement: its sample's action displacements summed up to it, plus
-    /// `carry` (the running offset of a stream's past, one row per frame).
-    ///
-    /// # Shapes
-    /// - `running_sum` `[frames, frames]`, `carry` `[frames, depth · heads · 2]`
-    /// - output `[frames, depth · heads · 2]`
-    fn frame_shift(
-        &self,
-        input: &DitInput<B>,
-        running_sum: &Tensor<B, 2>,
-        carry: Option<&Tensor<B, 2>>,
-    ) -> Option<Tensor<B, 2>> {
-        let own = running_sum.clone().matmul(self.action_displacement(input.action.clone())?);
-        Some(match carry {
-            Some(c) => own + c.clone(),
-            None => own,
-        })
+    /// The displacement of a packed batch: each frame's sample's action displacements summed up
+    /// to it.
+    fn batch_displacement(&self, input: &DitInput<B>, layout: &LayoutTensors<B>) -> Option<FrameDisplacement<B>> {
+        let own = self.action_displacement(input.action.clone())?; // [frames, depth · heads · 2]
+        let offsets = layout.running_sum.clone().matmul(own);
+        let rotations = self.rotations(&offsets, &layout.frame_index, input.tokens.dims()[0]);
+        Some(FrameDisplacement { offsets, rotations })
     }
 
     /// Each block's rotation for frame offsets `table`, gathered to the tokens by `frame_index`.
@@ -320,23 +310,11 @@ impl<B: Backend> Dit<B> {
         &self,
         input: DitInput<B>,
         ctx: BlockContext<B>,
-        running_sum: &Tensor<B, 2>,
         past: Option<&DitCache<B>>,
-        made: Option<&FrameDisplacement<B>>,
+        displacement: Option<&FrameDisplacement<B>>,
     ) -> (Tensor<B, 3>, FrameKeys<B>) {
         let cond = self.frame_cond(&input);
         let rows = input.tokens.dims()[0];
-        let own;
-        let displacement = match made {
-            Some(d) => Some(d),
-            None => {
-                own = self.frame_shift(&input, running_sum, past.and_then(|c| c.shift.as_ref())).map(|offsets| {
-                    let rotations = self.rotations(&offsets, &ctx.frame_index, rows);
-                    FrameDisplacement { offsets, rotations }
-                });
-                own.as_ref()
-            }
-        };
         let mut x = linear3(&self.embed, input.tokens); // [rows, n, dim]
         let mut kvs = Vec::with_capacity(self.blocks.len());
         for (i, block) in self.blocks.iter().enumerate() {
@@ -369,7 +347,8 @@ impl<B: Backend> Dit<B> {
             text: input.text.clone(),
             text_keys: None,
         };
-        self.run(input, ctx, &layout.running_sum, None, None).0
+        let displacement = self.batch_displacement(&input, layout);
+        self.run(input, ctx, None, displacement.as_ref()).0
     }
 
     /// Predicts the velocity of the next latent frame of one stream, attending to itself and to
@@ -429,6 +408,14 @@ impl<B: Backend> Dit<B> {
             text_keys,
         };
         let past = (cache.tokens() > 0).then_some(cache);
-        self.run(input, ctx, &layout.running_sum, past, displacement)
+        let own;
+        let displacement = match displacement {
+            Some(d) => Some(d),
+            None => {
+                own = self.frame_displacement(input.action.clone(), grid, cache);
+                own.as_ref()
+            }
+        };
+        self.run(input, ctx, past, displacement)
     }
 }

@@ -22,13 +22,17 @@ pub fn axis_pairs(head_dim: usize) -> [usize; 3] {
     [t, y, head_dim / 2 - t - y]
 }
 
+/// The rotary frequency of pair `k` of an axis that has `pairs` pairs.
+pub fn frequency(k: usize, pairs: usize, theta: f64) -> f64 {
+    theta.powf(-(k as f64) / pairs as f64)
+}
+
 /// The angles of one position: `head_dim / 2` values.
 pub fn angles(pos: [f32; 3], head_dim: usize, theta: f64) -> Vec<f32> {
     let mut out = Vec::with_capacity(head_dim / 2);
     for (axis, pairs) in axis_pairs(head_dim).into_iter().enumerate() {
         for k in 0..pairs {
-            let freq = theta.powf(-(k as f64) / pairs as f64);
-            out.push((f64::from(pos[axis]) * freq) as f32);
+            out.push((f64::from(pos[axis]) * frequency(k, pairs, theta)) as f32);
         }
     }
     out
