@@ -363,3 +363,41 @@ fn counterfactual_pairs_share_their_past_and_differ_in_action_and_future() {
     );
     eprintln!("changes at latent frames {changes:?}");
 }
+
+#[test]
+fn alone_scenes_hold_only_their_player_and_pairs_stay_one_world() {
+    let base = DitTrainConfig { player_share: 1.0, image_share: 0.0, max_k: 3, ..micro(1) };
+    let crowded = |s: &Scene| !s.objects.is_empty() || !s.occluders.is_empty();
+    let off: Vec<Scene> = (0..40).map(|i| training_scene(&base, i, 4).0).collect();
+    assert!(off.iter().filter(|s| crowded(s)).count() >= 30, "random scenes mostly hold objects");
+
+    let all = DitTrainConfig { alone_share: 1.0, ..base.clone() };
+    for (i, before) in off.iter().enumerate().take(24) {
+        let after = training_scene(&all, i as u64, 4).0;
+        assert!(!crowded(&after), "scene {i} still holds {:?} / {:?}", after.objects, after.occluders);
+        // Only the objects go: landscape, camera, shape and the player's script stay.
+        assert_eq!(
+            (after.terrain, after.sky, after.width, after.height),
+            (before.terrain, before.sky, before.width, before.height)
+        );
+        assert_eq!(after.player, before.player, "scene {i}: the player is kept");
+        assert_eq!(after.camera, before.camera);
+    }
+
+    let half = DitTrainConfig { alone_share: 0.5, ..base.clone() };
+    let emptied = (0..40u64).filter(|&i| !crowded(&training_scene(&half, i, 4).0) && crowded(&off[i as usize])).count();
+    assert!((8..=32).contains(&emptied), "{emptied} of 40 emptied at a share of 0.5");
+
+    // Both members of a counterfactual pair are emptied or neither (one world, two futures).
+    let pairs = DitTrainConfig { counterfactual_share: 1.0, ..half };
+    for pair in 0..12u64 {
+        let (a, b) = (training_scene(&pairs, 2 * pair, 4), training_scene(&pairs, 2 * pair + 1, 4));
+        assert!(a.1 && b.1, "pair {pair} is counterfactual");
+        assert_eq!(
+            (a.0.objects.clone(), a.0.occluders.clone()),
+            (b.0.objects.clone(), b.0.occluders.clone()),
+            "pair {pair}"
+        );
+    }
+    assert_eq!(training_scene(&all, 5, 4).0, training_scene(&all, 5, 4).0, "a function of seed and index");
+}

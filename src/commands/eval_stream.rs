@@ -5,7 +5,8 @@
 //!   first frame made under the action and its last; the same script rendered by the
 //!   ground-truth world is scored by the same tracker as a control;
 //! - prompt fidelity: each 2-second window of the same streams read by the fidelity checker:
-//!   is the terrain, the sky and the player's colour the prompt's (the ground truth's own
+//!   is the terrain, the sky and the player's colour the prompt's, and how many other named
+//!   colours show (the scripted worlds hold only the player; the ground truth's own
 //!   rendering, read the same way, is the control);
 //! - long rollouts: per-frame mean colour of a 1,000-frame stream against the range the
 //!   ground-truth world's frames span, and action following in its last windows.
@@ -61,6 +62,10 @@ pub struct EvalStreamArgs {
     /// Start every stream from its world's first frame (rendered) instead of generating it.
     #[arg(long)]
     from_image: bool,
+    /// Print every window: its action, the player's centre where it is judged (first frame
+    /// under the action, last frame) and the verdict, for the model and the ground truth.
+    #[arg(long)]
+    trace: bool,
 }
 
 const FPS: u32 = 12;
@@ -128,6 +133,9 @@ struct Fidelity {
     terrain: usize,
     sky: usize,
     player: usize,
+    /// Named colours read that are not the player's, summed over windows (clutter the
+    /// prompt did not ask for; the scripted worlds hold nothing but the player).
+    others: usize,
     windows: usize,
 }
 
@@ -136,19 +144,21 @@ impl Fidelity {
         self.terrain += other.terrain;
         self.sky += other.sky;
         self.player += other.player;
+        self.others += other.others;
         self.windows += other.windows;
     }
 
     fn line(&self) -> String {
         let pct = |k: usize| 100.0 * k as f32 / self.windows.max(1) as f32;
         format!(
-            "terrain {}/{n} ({:.0} %), sky {}/{n} ({:.0} %), player colour {}/{n} ({:.0} %)",
+            "terrain {}/{n} ({:.0} %), sky {}/{n} ({:.0} %), player colour {}/{n} ({:.0} %), other colours {:.2} per window",
             self.terrain,
             pct(self.terrain),
             self.sky,
             pct(self.sky),
             self.player,
             pct(self.player),
+            self.others as f32 / self.windows.max(1) as f32,
             n = self.windows
         )
     }
@@ -163,6 +173,7 @@ fn fidelity(checker: &FidelityChecker, scene: &Scene, frames: &[Frame], window_f
         f.terrain += usize::from(r.terrain == scene.terrain);
         f.sky += usize::from(r.sky == scene.sky);
         f.player += usize::from(r.colors.contains(&player.color));
+        f.others += r.colors.iter().filter(|c| **c != player.color).count();
         f.windows += 1;
     }
     f
@@ -193,6 +204,25 @@ fn score(checker: &FidelityChecker, scene: &Scene, frames: &[Frame], window_fram
         s.obeyed[which] += usize::from(ok);
     }
     s
+}
+
+/// One line per window of `frames`: the action, the tracked centre (x, y in pixels) at the
+/// window's first frame under the action and at its last, `-` where the player was not found.
+fn trace(checker: &FidelityChecker, scene: &Scene, frames: &[Frame], window_frames: usize) -> String {
+    let player = scene.player.as_ref().expect("scripted scenes have a player");
+    let centres = checker.centres(frames, scene.terrain, scene.sky, player.color);
+    let at = |i: usize| centres[i].map_or("-".to_string(), |(x, y)| format!("({x:.1}, {y:.1})"));
+    let found = |a: usize, b: usize| centres[a..=b].iter().filter(|c| c.is_some()).count();
+    (0..)
+        .map(|k| k * window_frames)
+        .take_while(|st| st + window_frames < frames.len())
+        .enumerate()
+        .map(|(k, start)| {
+            let (a, b) = (start + 1, start + window_frames);
+            format!("{} {} → {} (found in {}/{})", CYCLE[k % CYCLE.len()].name(), at(a), at(b), found(a, b), b - a + 1)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Per-frame mean colour `[r, g, b]`.
@@ -275,6 +305,10 @@ pub fn run(args: EvalStreamArgs) -> Result<()> {
             m.line(),
             t.line()
         );
+        if args.trace {
+            println!("    model: {}", trace(&checker, &scene, &generated, window_frames));
+            println!("    truth: {}", trace(&checker, &scene, &truth, window_frames));
+        }
         model_score.add(m);
         truth_score.add(t);
         model_fidelity.add(fidelity(&checker, &scene, &generated, window_frames));

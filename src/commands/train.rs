@@ -146,6 +146,11 @@ pub enum TrainCommand {
         /// that differs as the action captions do), both captioned steered (default 0).
         #[arg(long)]
         counterfactual_share: Option<f32>,
+        /// Share of scenes with a player emptied of every other object and occluder (the
+        /// player alone in its world, as streams show it), so a caption that names no objects
+        /// means none (default 0).
+        #[arg(long)]
+        alone_share: Option<f32>,
         /// Action captions also displace their frames' rotary positions, per block and head,
         /// so a head can follow the player; grown at zero from an `--init-from` model without
         /// them (on by itself when that model has them).
@@ -264,6 +269,7 @@ pub fn run(command: TrainCommand) -> Result<()> {
             player_share,
             steered_share,
             counterfactual_share,
+            alone_share,
             action_shift,
             motion_weight,
             workers,
@@ -323,6 +329,9 @@ pub fn run(command: TrainCommand) -> Result<()> {
             }
             if let Some(v) = share("counterfactual-share", counterfactual_share, "the clip pairs")? {
                 config.counterfactual_share = v;
+            }
+            if let Some(v) = share("alone-share", alone_share, "the scenes with a player")? {
+                config.alone_share = v;
             }
             if let Some(w) = motion_weight {
                 if !(w.is_finite() && w >= 0.0) {

@@ -106,6 +106,12 @@ pub struct DitTrainConfig {
     /// differs only as their action captions do (0, the recipe's; `--counterfactual-share`).
     #[serde(default)]
     pub counterfactual_share: f32,
+    /// Share of scenes with a player emptied of everything else (balls, boxes, trees,
+    /// pillars: [`alone`]), the world a stream or a game usually shows; the random scenes
+    /// almost always hold objects, and a DiT that never saw a caption without them filled a
+    /// player's world with clutter (0, the recipe's; `--alone-share`).
+    #[serde(default)]
+    pub alone_share: f32,
     /// Weight of the motion loss ([`motion_loss`]) that teaches the first head of every block
     /// to displace its frame's positions by the player's measured move, from the action caption
     /// (0, the recipe's: displacements, if any, learn from the flow loss alone;
@@ -147,6 +153,7 @@ impl DitTrainConfig {
             object_weight: 0.0,
             steered_share: 0.0,
             counterfactual_share: 0.0,
+            alone_share: 0.0,
             motion_weight: 0.0,
             init_from: None,
         }
@@ -210,12 +217,26 @@ pub struct LatentSample {
 const STEERED_SALT: u64 = 0x5EED_CA97;
 /// Salt of the draws that make a pair of clips counterfactual and pick its change.
 const PAIR_SALT: u64 = 0xC0FA_C7A1;
+/// Salt of the draw that empties a scene of everything but its player.
+const ALONE_SALT: u64 = 0xA10E_5CE7;
 
 /// The scene of training clip `index`, and whether it is one of a counterfactual pair: the
 /// sampler's scene, or, when the pair `index & !1` is drawn counterfactual and its scene has a
 /// player and more than one latent frame, that scene for the even member and its
-/// [`counterfactual`] for the odd one.
+/// [`counterfactual`] for the odd one. A scene with a player is then left [`alone`] with a
+/// chance of `alone_share`, drawn once per pair so both members of a pair stay one world.
 pub fn training_scene(config: &DitTrainConfig, index: u64, temporal: u32) -> (Scene, bool) {
+    let even = index & !1;
+    let (scene, paired) = paired_scene(config, index, temporal);
+    let draw = if paired { even } else { index };
+    let lonely = config.alone_share > 0.0
+        && scene.player.is_some()
+        && Rng::new(mix64(config.seed ^ draw.wrapping_mul(ALONE_SALT))).chance(config.alone_share);
+    (if lonely { alone(scene) } else { scene }, paired)
+}
+
+/// The sampler's scene of clip `index`, or its member of a counterfactual pair.
+fn paired_scene(config: &DitTrainConfig, index: u64, temporal: u32) -> (Scene, bool) {
     let even = index & !1;
     let mut rng = Rng::new(mix64(config.seed ^ even.wrapping_mul(PAIR_SALT)));
     if config.counterfactual_share > 0.0 && rng.chance(config.counterfactual_share) {
@@ -228,6 +249,14 @@ pub fn training_scene(config: &DitTrainConfig, index: u64, temporal: u32) -> (Sc
         }
     }
     (random_scene(config.seed, index, &config.scenes()), false)
+}
+
+/// `scene` with nothing in it but its landscape and its player: no balls, boxes or occluders
+/// (the caption then names the player alone).
+pub fn alone(mut scene: Scene) -> Scene {
+    scene.objects.clear();
+    scene.occluders.clear();
+    scene
 }
 
 /// `scene` with the player's command changed from the command time whose effect first shows in
