@@ -1,13 +1,15 @@
 //! The diffusion transformer's mechanisms: patches round-trip, rotary positions are relative,
 //! packed == unpacked, cached frame-by-frame == full frame-causal, per-frame conditioning stays
 //! in its frame, action displacements move what a frame reads of its past and keep the cache
-//! exact, and limits give precise errors.
+//! exact, the previous-frame input reads the frame before and keeps the cache exact, and limits
+//! give precise errors.
 
 use burn::module::{Module, ModuleMapper, Param};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use worldsim_model::dit::action_shift::ShiftRotation;
 use worldsim_model::dit::patch::{patchify, positions, unpatchify};
+use worldsim_model::dit::previous::PreviousInput;
 use worldsim_model::dit::rope::Rope;
 use worldsim_model::dit::{AttentionMode, Dit, DitCache, DitConfig, DitInput, FrameKeys, Layout, SampleShape};
 use worldsim_model::{Cpu, ModelError};
@@ -189,6 +191,94 @@ fn action_displacements_keep_the_cache_exact_and_reach_only_later_frames() {
     let n = 4;
     assert!(max_diff(out.clone().narrow(0, 0, 2 * n), base.clone().narrow(0, 0, 2 * n)) < 1e-6);
     assert!(max_diff(out.narrow(0, 2 * n, 2 * n), base.narrow(0, 2 * n, 2 * n)) > 1e-3);
+}
+
+fn previous_network() -> Dit<B> {
+    config()
+        .with_action_shift(Some(true))
+        .with_previous_frame(Some(true))
+        .init::<B>(&Default::default())
+        .map(&mut Randomize)
+}
+
+#[test]
+fn the_previous_frame_input_keeps_packing_and_the_cache_exact() {
+    let net = previous_network();
+    let s = sample(4, (2, 2), 3);
+    let cache = check_cached_equals_full(&net, &s);
+    let last = cache.last.expect("the last frame is kept for the next");
+    assert_eq!(last.tokens.dims(), [1, 4, config().token_dim()]);
+    let n = 4;
+    assert_eq!(max_diff(last.tokens.squeeze_dim(0), s.tokens.clone().narrow(0, 3 * n, n)), 0.0);
+    // Packed with other samples (a first frame never reads its neighbour's last one).
+    let others = [sample(1, (2, 2), 2), sample(3, (1, 2), 4)];
+    for mode in [AttentionMode::Bidirectional, AttentionMode::FrameCausal] {
+        let packed = run(&net, &[&others[0], &s, &others[1]], mode, 20);
+        for (got, alone) in packed.into_iter().zip([&others[0], &s, &others[1]]) {
+            let d = max_diff(got, run(&net, &[alone], mode, usize::MAX).remove(0));
+            assert!(d < 1e-4, "{mode:?}: packed differs from alone by {d}");
+        }
+    }
+}
+
+#[test]
+fn a_token_reads_the_frame_before_directly_and_never_a_later_one() {
+    let net = previous_network();
+    let s = sample(3, (2, 2), 3);
+    let (n, td) = (4, config().token_dim());
+    // Frame 1's first token changed: frame 0 is untouched under causal attention.
+    let base = run(&net, &[&s], AttentionMode::FrameCausal, usize::MAX).remove(0);
+    let tokens = s.tokens.clone().slice_assign([n..n + 1, 0..td], rand2([1, td]) * 3.0);
+    let out = run(&net, &[&Sample { tokens, ..sample_clone(&s) }], AttentionMode::FrameCausal, usize::MAX).remove(0);
+    assert!(max_diff(out.clone().narrow(0, 0, n), base.clone().narrow(0, 0, n)) < 1e-6, "the past is untouched");
+    assert!(max_diff(out.narrow(0, 2 * n, n), base.narrow(0, 2 * n, n)) > 1e-3, "the next frame reads it");
+    // The direct path alone: a stream frame against the same keys and values, with only the
+    // cache's last frame (the previous-frame input) changed, changes; with it unchanged, not.
+    let mut cache: DitCache<B> = DitCache::default();
+    for f in 0..2 {
+        let (_, kv) = net.forward_frame(frame_input(&s, f), (2, 2), &cache);
+        cache.push(kv);
+    }
+    let (want, _) = net.forward_frame(frame_input(&s, 2), (2, 2), &cache);
+    let mut moved = cache.clone();
+    let last = moved.last.take().expect("a last frame");
+    moved.last = Some(PreviousInput { tokens: last.tokens.clone() + 0.5, level: last.level.clone() });
+    let (got, _) = net.forward_frame(frame_input(&s, 2), (2, 2), &moved);
+    assert!(max_diff(got.squeeze_dim(0), want.clone().squeeze_dim(0)) > 1e-3, "the previous frame's tokens are read");
+    moved.last = Some(PreviousInput { tokens: last.tokens, level: last.level + 0.3 });
+    let (got, _) = net.forward_frame(frame_input(&s, 2), (2, 2), &moved);
+    assert!(max_diff(got.squeeze_dim(0), want.squeeze_dim(0)) > 1e-3, "and so is its noise level");
+}
+
+/// Frame `f` of `s` as a stream's one-frame input.
+fn frame_input(s: &Sample, f: usize) -> DitInput<B> {
+    let n = s.shape.frame_tokens();
+    DitInput {
+        tokens: s.tokens.clone().narrow(0, f * n, n).unsqueeze(),
+        noise: s.noise.clone().narrow(0, f, 1),
+        pooled_text: s.pooled.clone().narrow(0, f, 1),
+        action: s.action.clone().narrow(0, f, 1),
+        text: s.text.clone().unsqueeze(),
+    }
+}
+
+#[test]
+fn a_dit_grown_to_read_the_previous_frame_predicts_exactly_as_before() {
+    let device = Default::default();
+    let small = config().with_action_shift(Some(true));
+    let reading = small.clone().with_previous_frame(Some(true));
+    assert!(reading.grows_from(&small), "the previous-frame input can be added");
+    assert!(!small.grows_from(&reading), "it is never removed");
+    assert!(!small.reads_previous() && reading.reads_previous());
+    let net = shifted_network();
+    let s = sample(3, (2, 2), 3);
+    for mode in [AttentionMode::FrameCausal, AttentionMode::Bidirectional] {
+        let want = run(&net, &[&s], mode, usize::MAX).remove(0);
+        let grown = net.clone().grown(&reading, &device);
+        assert_eq!(grown.num_params(), reading.init::<B>(&device).num_params());
+        let got = run(&grown, &[&s], mode, usize::MAX).remove(0);
+        assert_eq!(max_diff(got, want), 0.0, "{mode:?}: the previous-frame layers start at zero");
+    }
 }
 
 #[test]

@@ -19,6 +19,7 @@ use worldsim_model::Cpu;
 use worldsim_model::diffusion::SamplerKind;
 use worldsim_model::stream::{STREAM_GUIDANCE, StreamModel, StreamSession, StreamSpec};
 use worldsim_scenes::fidelity::FidelityChecker;
+use worldsim_scenes::media::write_video;
 use worldsim_scenes::random::{RandomSceneConfig, random_scene};
 use worldsim_scenes::scene::{Action, Scene};
 use worldsim_scenes::{Clip, Frame};
@@ -66,6 +67,10 @@ pub struct EvalStreamArgs {
     /// under the action, last frame) and the verdict, for the model and the ground truth.
     #[arg(long)]
     trace: bool,
+    /// Write each scripted stream to DIR/world_I.gif, the ground truth on the left and the
+    /// model's stream on the right.
+    #[arg(long, value_name = "DIR")]
+    save: Option<PathBuf>,
 }
 
 const FPS: u32 = 12;
@@ -225,6 +230,15 @@ fn trace(checker: &FidelityChecker, scene: &Scene, frames: &[Frame], window_fram
         .join("; ")
 }
 
+/// Writes `dir/world_{i}.gif`: each ground-truth frame with the model's frame beside it.
+fn save_pair(dir: &std::path::Path, i: u64, truth: &[Frame], generated: &[Frame]) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating --save folder {}", dir.display()))?;
+    let frames: Vec<Frame> = truth.iter().zip(generated).filter_map(|(t, g)| t.beside(g)).collect();
+    let path = dir.join(format!("world_{i}.gif"));
+    write_video(&path.to_string_lossy(), &frames, FPS).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
 /// Per-frame mean colour `[r, g, b]`.
 fn mean_rgb(frame: &Frame) -> [f32; 3] {
     let mut sum = [0.0f64; 3];
@@ -305,6 +319,9 @@ pub fn run(args: EvalStreamArgs) -> Result<()> {
             m.line(),
             t.line()
         );
+        if let Some(dir) = &args.save {
+            save_pair(dir, i, &truth, &generated)?;
+        }
         if args.trace {
             println!("    model: {}", trace(&checker, &scene, &generated, window_frames));
             println!("    truth: {}", trace(&checker, &scene, &truth, window_frames));

@@ -156,6 +156,12 @@ pub enum TrainCommand {
         /// them (on by itself when that model has them).
         #[arg(long)]
         action_shift: bool,
+        /// Every token also reads the token at its place one latent frame earlier (and every
+        /// frame that frame's noise level), so what does not change is one linear map away;
+        /// grown at zero from an `--init-from` model without it (on by itself when that model
+        /// has it).
+        #[arg(long)]
+        previous_frame: bool,
         /// Weight of the motion loss: the first head of every block learns to displace its
         /// frame's positions by the player's measured on-screen move, from the action caption
         /// (default 0; needs --action-shift or an --init-from model with displacements).
@@ -271,6 +277,7 @@ pub fn run(command: TrainCommand) -> Result<()> {
             counterfactual_share,
             alone_share,
             action_shift,
+            previous_frame,
             motion_weight,
             workers,
             device,
@@ -279,10 +286,14 @@ pub fn run(command: TrainCommand) -> Result<()> {
                 bail!("unknown --preset {preset:?}; use tiny or base");
             };
             let inherited = match &init_from {
-                Some(dir) => load_dit_meta(dir)?.model.displaces(),
-                None => false,
+                Some(dir) => {
+                    let from = load_dit_meta(dir)?.model;
+                    (from.displaces(), from.reads_previous())
+                }
+                None => (false, false),
             };
-            model.action_shift = Some(action_shift || inherited);
+            model.action_shift = Some(action_shift || inherited.0);
+            model.previous_frame = Some(previous_frame || inherited.1);
             let vae = vae.unwrap_or_else(worldsim_model::weights::shipped_model_dir);
             // The DiT denoises its VAE's latent: it takes the VAE's channel count.
             let latent = load_vae_meta(&vae)?.config.latent_channels;

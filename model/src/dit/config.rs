@@ -42,6 +42,10 @@ pub struct DitConfig {
     /// ([`super::action_shift`]); `None` (configs written before it existed) is off. Read it
     /// with [`DitConfig::displaces`].
     pub action_shift: Option<bool>,
+    /// Whether every token also reads the token at its place one latent frame earlier, and
+    /// every frame that frame's noise level ([`super::previous`]); `None` (configs written
+    /// before it existed) is off. Read it with [`DitConfig::reads_previous`].
+    pub previous_frame: Option<bool>,
 }
 
 impl DitConfig {
@@ -77,12 +81,17 @@ impl DitConfig {
     /// Whether a model of `self` can start from a trained model of `from`: the same network, or
     /// one grown with [`super::Dit::grown`] — for a latent with more channels (e.g. a VAE
     /// widened by a decoder-only fine-tune that kept `from`'s channels), or with action
-    /// displacements `from` lacks.
+    /// displacements or the previous-frame input `from` lacks.
     pub fn grows_from(&self, from: &DitConfig) -> bool {
         self.latent_channels >= from.latent_channels
             && (self.displaces() || !from.displaces())
-            && DitConfig { latent_channels: self.latent_channels, action_shift: self.action_shift, ..from.clone() }
-                == *self
+            && (self.reads_previous() || !from.reads_previous())
+            && DitConfig {
+                latent_channels: self.latent_channels,
+                action_shift: self.action_shift,
+                previous_frame: self.previous_frame,
+                ..from.clone()
+            } == *self
     }
 
     /// Values per token in and out: `latent_channels · patch²`.

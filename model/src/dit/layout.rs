@@ -96,6 +96,11 @@ pub struct LayoutTensors<B: Backend> {
     /// `[frames, frames]`: sums each frame's sample up to it ([`running_sum`]), for action
     /// displacements.
     pub running_sum: Tensor<B, 2>,
+    /// `[rows · len]`: each token's previous-frame token ([`Layout::previous_tokens`]), for the
+    /// previous-frame input.
+    pub previous_tokens: Tensor<B, 1, Int>,
+    /// `[frames]`: each frame's previous frame ([`Layout::previous_frames`]).
+    pub previous_frames: Tensor<B, 1, Int>,
 }
 
 impl Layout {
@@ -212,6 +217,34 @@ impl Layout {
             .collect()
     }
 
+    /// `[rows · len]`: for each token, the flat index (`row · len + position`) of the token at
+    /// the same place in its sample's previous latent frame; `rows · len` (one past the end:
+    /// a zero token) for a sample's first frame and for padding.
+    pub fn previous_tokens(&self) -> Vec<i64> {
+        let none = (self.rows * self.len) as i64;
+        let mut index = vec![none; self.rows * self.len];
+        for (s, p) in self.samples.iter().zip(&self.places) {
+            let base = p.row * self.len + p.offset;
+            for k in s.frame_tokens()..s.tokens() {
+                index[base + k] = (base + k - s.frame_tokens()) as i64;
+            }
+        }
+        index
+    }
+
+    /// `[frames]`: for each frame of the frame table, its sample's previous frame there, or
+    /// `frames` (one past the end: no previous frame) for a sample's first frame.
+    pub fn previous_frames(&self) -> Vec<i64> {
+        let total = self.frames();
+        let mut index = vec![total as i64; total];
+        for (s, p) in self.samples.iter().zip(&self.places) {
+            for f in 1..s.frames {
+                index[p.frame_base + f] = (p.frame_base + f - 1) as i64;
+            }
+        }
+        index
+    }
+
     /// Uploads what the network needs.
     pub fn tensors<B: Backend>(
         &self,
@@ -236,6 +269,8 @@ impl Layout {
             cross_mask: bool_tensor(self.cross_mask(), self.text_len),
             frame_index: Tensor::from_data(TensorData::new(index, [self.rows * self.len]), device),
             running_sum: Tensor::from_data(TensorData::new(running_sum(&frames), [total, total]), device),
+            previous_tokens: Tensor::from_data(TensorData::new(self.previous_tokens(), [self.rows * self.len]), device),
+            previous_frames: Tensor::from_data(TensorData::new(self.previous_frames(), [total]), device),
         }
     }
 

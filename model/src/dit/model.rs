@@ -3,7 +3,8 @@
 //! of every token. Runs a packed batch in one call ([`Dit::forward`]) or a stream one latent
 //! frame at a time against a key/value cache of the frames before it ([`Dit::forward_frame`]).
 //! With [`DitConfig::action_shift`], the action captions also displace the frames' rotary
-//! positions ([`super::action_shift`]).
+//! positions ([`super::action_shift`]); with [`DitConfig::previous_frame`], every token also
+//! reads its place one latent frame earlier ([`super::previous`]).
 
 use burn::module::Module;
 use burn::nn::{Initializer, Linear, LinearConfig};
@@ -16,6 +17,7 @@ use super::attention::{KeyValue, linear2, linear3};
 use super::block::{BlockContext, DitBlock, modulated_norm, per_token};
 use super::config::DitConfig;
 use super::layout::{AttentionMode, Layout, LayoutTensors, SampleShape};
+use super::previous::{PreviousFrame, PreviousInput};
 use crate::grow::{remap, splice};
 
 /// What the network reads besides the tokens, per latent frame of the batch (the frame table,
@@ -34,8 +36,9 @@ pub struct DitInput<B: Backend> {
     pub text: Tensor<B, 3>,
 }
 
-/// What a frame leaves for the frames after it: its keys and values per block and, with
-/// action displacements, its running offset.
+/// What a frame leaves for the frames after it: its keys and values per block, with action
+/// displacements its running offset, and its own tokens and noise level (the next frame's
+/// previous frame).
 #[derive(Clone, Debug)]
 pub struct FrameKeys<B: Backend> {
     /// One per block, `[rows, heads, gh · gw, head_dim]`.
@@ -43,6 +46,9 @@ pub struct FrameKeys<B: Backend> {
     /// `[rows, depth · heads · 2]` the displacement of the frame's positions (`None`: the
     /// network has none).
     pub shift: Option<Tensor<B, 2>>,
+    /// The frame as the network read it: `[rows, gh · gw, token_dim]` tokens and `[rows]`
+    /// noise levels.
+    pub frame: PreviousInput<B>,
 }
 
 /// The displacement of one stream frame per row: the same for every network call of that frame
@@ -64,6 +70,9 @@ pub struct DitCache<B: Backend> {
     /// `[rows, depth · heads · 2]` the displacement of the last committed frame, which the next
     /// frame's own adds to (`None` before the first frame, or for a network without them).
     pub shift: Option<Tensor<B, 2>>,
+    /// The last committed frame's tokens `[rows, gh · gw, token_dim]` and levels `[rows]`:
+    /// the next frame's previous frame (`None` before the first frame).
+    pub last: Option<PreviousInput<B>>,
     /// Latent frames committed.
     pub frames: usize,
 }
@@ -77,6 +86,7 @@ impl<B: Backend> DitCache<B> {
             std::mem::take(&mut self.layers).into_iter().zip(frame.layers).map(|(a, b)| a.append(b)).collect()
         };
         self.shift = frame.shift;
+        self.last = Some(frame.frame);
         self.frames += 1;
     }
 
@@ -86,7 +96,11 @@ impl<B: Backend> DitCache<B> {
             kv.k = kv.k.clone().select(0, index.clone());
             kv.v = kv.v.clone().select(0, index.clone());
         }
-        self.shift = self.shift.take().map(|s| s.select(0, index));
+        self.shift = self.shift.take().map(|s| s.select(0, index.clone()));
+        self.last = self
+            .last
+            .take()
+            .map(|p| PreviousInput { tokens: p.tokens.select(0, index.clone()), level: p.level.select(0, index) });
     }
 
     /// Tokens cached per block.
@@ -122,6 +136,8 @@ pub struct Dit<B: Backend> {
     /// Action caption → each block's and head's displacement per frame (`None`: positions
     /// are not displaced).
     action_shift: Option<Linear<B>>,
+    /// The previous-frame input (`None`: tokens read the past through attention only).
+    previous: Option<PreviousFrame<B>>,
     blocks: Vec<DitBlock<B>>,
     final_ada: Linear<B>,
     final_out: Linear<B>,
@@ -164,6 +180,9 @@ impl<B: Backend> Dit<B> {
         if config.displaces() && self.action_shift.is_none() {
             self.action_shift = Some(config.action_shift_layer(device));
         }
+        if config.reads_previous() && self.previous.is_none() {
+            self.previous = Some(config.previous_frame_layer(device));
+        }
         self
     }
 }
@@ -186,6 +205,7 @@ impl DitConfig {
             text_pool: LinearConfig::new(self.text_dim, d).init(device),
             action: LinearConfig::new(self.text_dim, d).init(device),
             action_shift: self.displaces().then(|| self.action_shift_layer(device)),
+            previous: self.reads_previous().then(|| self.previous_frame_layer(device)),
             blocks: (0..self.depth)
                 .map(|_| DitBlock::new(d, self.heads, self.mlp_ratio, self.text_dim, self.norm_eps, device))
                 .collect(),
@@ -237,14 +257,20 @@ impl<B: Backend> Dit<B> {
         layout.tensors(self.heads, self.head_dim(), self.theta, device)
     }
 
-    /// The conditioning vector of every latent frame, through SiLU.
+    /// The conditioning vector of every latent frame, through SiLU (with the previous-frame
+    /// input, its previous frame's level is part of it).
     ///
     /// # Shapes
     /// - output `[frames, dim]`
-    fn frame_cond(&self, input: &DitInput<B>) -> Tensor<B, 2> {
+    fn frame_cond(&self, input: &DitInput<B>, previous: Option<&PreviousInput<B>>) -> Tensor<B, 2> {
         let t =
             linear2(&self.time_out, silu(linear2(&self.time_in, noise_features(input.noise.clone(), self.freq_dim))));
-        silu(t + linear2(&self.text_pool, input.pooled_text.clone()) + linear2(&self.action, input.action.clone()))
+        let cond =
+            t + linear2(&self.text_pool, input.pooled_text.clone()) + linear2(&self.action, input.action.clone());
+        match (&self.previous, previous) {
+            (Some(layer), Some(p)) => silu(cond + layer.condition(p.level.clone(), self.freq_dim)),
+            _ => silu(cond),
+        }
     }
 
     /// How far each pooled action caption moves its frame's positions relative to the frame
@@ -312,10 +338,16 @@ impl<B: Backend> Dit<B> {
         ctx: BlockContext<B>,
         past: Option<&DitCache<B>>,
         displacement: Option<&FrameDisplacement<B>>,
+        previous: Option<PreviousInput<B>>,
     ) -> (Tensor<B, 3>, FrameKeys<B>) {
-        let cond = self.frame_cond(&input);
+        let previous = previous.filter(|_| self.previous.is_some());
+        let cond = self.frame_cond(&input, previous.as_ref());
         let rows = input.tokens.dims()[0];
+        let frame = PreviousInput { tokens: input.tokens.clone(), level: input.noise.clone() };
         let mut x = linear3(&self.embed, input.tokens); // [rows, n, dim]
+        if let (Some(layer), Some(p)) = (&self.previous, previous) {
+            x = x + layer.embed(p.tokens);
+        }
         let mut kvs = Vec::with_capacity(self.blocks.len());
         for (i, block) in self.blocks.iter().enumerate() {
             let text = ctx.text_keys.and_then(|keys| keys.get(i));
@@ -330,7 +362,8 @@ impl<B: Backend> Dit<B> {
         let chunk = |i: usize| per_token(table.clone().narrow(1, i * d, d), ctx.frame_index.clone(), rows); // [rows, n, d]
         let (shift, scale) = (chunk(0), chunk(1));
         let x = modulated_norm(x, shift, scale, self.eps);
-        (linear3(&self.final_out, x), FrameKeys { layers: kvs, shift: displacement.map(|d| d.offsets.clone()) })
+        let keys = FrameKeys { layers: kvs, shift: displacement.map(|d| d.offsets.clone()), frame };
+        (linear3(&self.final_out, x), keys)
     }
 
     /// Predicts the velocity of every token of a packed batch.
@@ -348,7 +381,15 @@ impl<B: Backend> Dit<B> {
             text_keys: None,
         };
         let displacement = self.batch_displacement(&input, layout);
-        self.run(input, ctx, None, displacement.as_ref()).0
+        let previous = self.previous.as_ref().map(|_| {
+            PreviousInput::within(
+                &input.tokens,
+                &input.noise,
+                layout.previous_tokens.clone(),
+                layout.previous_frames.clone(),
+            )
+        });
+        self.run(input, ctx, None, displacement.as_ref(), previous).0
     }
 
     /// Predicts the velocity of the next latent frame of one stream, attending to itself and to
@@ -416,6 +457,18 @@ impl<B: Backend> Dit<B> {
                 own.as_ref()
             }
         };
-        self.run(input, ctx, past, displacement)
+        // The previous frame is the cache's last; the first frame reads none.
+        let previous = match (&self.previous, &cache.last) {
+            (Some(_), Some(last)) if past.is_some() => Some(last.clone()),
+            (Some(_), _) => {
+                let [rows, n, td] = input.tokens.dims();
+                Some(PreviousInput {
+                    tokens: Tensor::zeros([rows, n, td], &device),
+                    level: Tensor::ones([rows], &device),
+                })
+            }
+            _ => None,
+        };
+        self.run(input, ctx, past, displacement, previous)
     }
 }
