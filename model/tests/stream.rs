@@ -63,6 +63,10 @@ fn offline(m: &StreamModel<B>, config: &StreamConfig, actions: &[Option<&str>], 
     let mut latents: Vec<Tensor<B, 2>> = Vec::new();
     for f in 0..actions.len() {
         let (mut x, commit_noise) = reference.frame_noise(m, f);
+        // A warm start begins on the line from the last frame made to this frame's noise.
+        if let (Some(level), Some(last)) = (config.warm_start, latents.last()) {
+            x = last.clone() * (1.0 - level) + x * level;
+        }
         let action_tokens: Vec<_> =
             actions[..=f].iter().map(|a| a.map(|a| tokenizer.encode(a).expect("known words"))).collect();
         for w in reference.frame_levels(f, c.steps).windows(2) {
@@ -147,6 +151,33 @@ fn a_separate_action_guidance_is_a_third_branch_equal_to_offline_math() {
     let mut s = StreamSession::new(&m, SPEC, config).expect("session");
     let err = s.step(&m, &bad).expect_err("NaN scale");
     assert!(err.to_string().contains("action_guidance"), "{err}");
+}
+
+#[test]
+fn a_warm_start_begins_at_the_last_frame_and_equals_offline_math() {
+    let m = model();
+    let config = StreamConfig { window: 2, warm_start: Some(0.6), ..StreamConfig::default() };
+    let session = StreamSession::new(&m, SPEC, config.clone()).expect("session");
+    let levels = session.frame_levels(1, 6);
+    assert_eq!(levels[0], 0.6, "a later frame starts at the warm level");
+    assert!(levels.windows(2).all(|w| w[1] < w[0]) && *levels.last().expect("levels") == 0.0);
+    let cold = session.levels(6);
+    assert_eq!(&levels[1..], &cold[cold.len() - (levels.len() - 1)..], "the cold schedule's steps below it");
+    assert_eq!(session.frame_levels(0, 6).len(), config.first_frame_steps + 1, "the first frame starts cold");
+    let actions = [Some("the player moves right"), Some("the player moves right"), Some("the player jumps")];
+    let c = controls(None);
+    let warm = streamed(&m, &config, &actions, &c);
+    let d = max_diff(&warm, &offline(&m, &config, &actions, &c));
+    assert!(d <= 2, "warm-started frames differ from offline generation by {d}/255");
+    let plain = StreamConfig { warm_start: None, ..config.clone() };
+    let cold_frames = streamed(&m, &plain, &actions, &c);
+    assert_eq!(max_diff(&warm[..1], &cold_frames[..1]), 0, "the first frame is the same");
+    assert!(max_diff(&warm, &cold_frames) > 0, "later frames start elsewhere");
+    for bad in [0.0, 1.5, f32::NAN] {
+        let err = StreamSession::new(&m, SPEC, StreamConfig { warm_start: Some(bad), ..config.clone() })
+            .expect_err("a level outside 0..=1");
+        assert!(err.to_string().contains("warm_start"), "{err}");
+    }
 }
 
 #[test]

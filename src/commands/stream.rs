@@ -99,6 +99,10 @@ pub struct StreamConfigArgs {
     /// actions.
     #[arg(long)]
     described_caption: bool,
+    /// Start every latent frame after the first from the frame before it noised to this level
+    /// (0 < level ≤ 1), sampling only the steps below it (default: from pure noise).
+    #[arg(long)]
+    warm_start: Option<f32>,
 }
 
 impl StreamConfigArgs {
@@ -109,6 +113,7 @@ impl StreamConfigArgs {
             context_noise: self.context_noise,
             first_frame_steps: self.first_frame_steps,
             steered_caption: !self.described_caption,
+            warm_start: self.warm_start,
             ..StreamConfig::default()
         }
     }

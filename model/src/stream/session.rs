@@ -55,6 +55,11 @@ pub struct StreamConfig {
     /// ([`FIRST_FRAME_STEPS`] by default).
     #[serde(default = "first_frame_steps_by_default")]
     pub first_frame_steps: usize,
+    /// Start every latent frame after the first from the frame before it, noised to this
+    /// level, and sample only the schedule's steps below it (SDEdit from the past: what does
+    /// not change starts where it was); `None` (the default) starts from pure noise.
+    #[serde(default)]
+    pub warm_start: Option<f32>,
 }
 
 fn steered_by_default() -> bool {
@@ -80,6 +85,7 @@ impl Default for StreamConfig {
             caption_frames: 9,
             steered_caption: true,
             first_frame_steps: FIRST_FRAME_STEPS,
+            warm_start: None,
         }
     }
 }
@@ -221,6 +227,9 @@ pub struct StreamSession<B: Backend> {
     null: PromptText<B>,
     /// Pooled action captions seen so far (a game has a handful), with their unknown words.
     actions: HashMap<String, (Tensor<B, 2>, Vec<String>)>,
+    /// `[tokens_per_frame, token_dim]` the last latent frame made (clean), where a warm start
+    /// begins.
+    last: Option<Tensor<B, 2>>,
     latents: usize,
     frames: usize,
 }
@@ -241,6 +250,14 @@ impl<B: Backend> StreamSession<B> {
                 message: format!("{} is outside 0..1 (try 0.05)", config.context_noise),
             });
         }
+        if let Some(level) = config.warm_start
+            && !(level > 0.0 && level <= 1.0)
+        {
+            return Err(ModelError::Config {
+                field: "warm_start",
+                message: format!("{level} is outside 0 (exclusive) ..= 1 (1: from noise; try 0.8, or none)"),
+            });
+        }
         let sf = model.vae.meta.config.spatial_factor();
         let p = model.dit.meta.model.patch;
         let null = encode(model, &model.dit.meta.tokenizer.null());
@@ -254,6 +271,7 @@ impl<B: Backend> StreamSession<B> {
             prompt: None,
             null,
             actions: HashMap::new(),
+            last: None,
             latents: 0,
             frames: 0,
         })
@@ -309,9 +327,19 @@ impl<B: Backend> StreamSession<B> {
     }
 
     /// The sampling schedule of latent frame `latent` when a step asks for `steps`: the first
-    /// frame takes at least [`StreamConfig::first_frame_steps`].
+    /// frame takes at least [`StreamConfig::first_frame_steps`]; with a warm start, a later
+    /// frame starts at its level and keeps the levels below it.
     pub fn frame_levels(&self, latent: usize, steps: usize) -> Vec<f32> {
-        self.levels(if latent == 0 { steps.max(self.config.first_frame_steps) } else { steps })
+        if latent == 0 {
+            return self.levels(steps.max(self.config.first_frame_steps));
+        }
+        let levels = self.levels(steps);
+        match self.config.warm_start {
+            Some(start) if start < 1.0 => {
+                std::iter::once(start).chain(levels.into_iter().filter(|&l| l < start)).collect()
+            }
+            _ => levels,
+        }
     }
 
     /// Generates the next latent frame under `controls` and decodes its video frames.
@@ -386,7 +414,13 @@ impl<B: Backend> StreamSession<B> {
         let kinds = Branch::of(controls);
         let branches = Branches::new(model, &prompt.text, &action.0, &self.null, &kinds);
         self.match_cache_rows(&kinds);
-        let (start, commit_noise) = self.frame_noise(model, self.latents);
+        let (noise, commit_noise) = self.frame_noise(model, self.latents);
+        let levels = self.frame_levels(self.latents, controls.steps);
+        // A warm start begins on the line from the last frame to this frame's noise.
+        let start = match (&self.last, self.config.warm_start) {
+            (Some(last), Some(level)) if self.latents > 0 => last.clone() * (1.0 - level) + noise * level,
+            _ => noise,
+        };
         let dit = &model.dit.model.dit;
         // The text is the same in every call of the step: its keys and values are made once.
         let text_keys = dit.text_keys(branches.text.clone());
@@ -424,7 +458,7 @@ impl<B: Backend> StreamSession<B> {
                         _ => prompted,
                     }
                 };
-                controls.sampler.integrate(start, &self.frame_levels(self.latents, controls.steps), velocity) // [n, td]
+                controls.sampler.integrate(start, &levels, velocity) // [n, td]
             }
         };
         timings.denoise_ms = ms(clock);
@@ -443,6 +477,7 @@ impl<B: Backend> StreamSession<B> {
         );
         self.cache.push(kv);
         self.cache.keep_last(self.config.window, n);
+        self.last = Some(x0.clone());
         timings.commit_ms = ms(clock);
 
         let clock = Instant::now();
