@@ -141,13 +141,7 @@ fn check_cached_equals_full(net: &Dit<B>, s: &Sample) -> DitCache<B> {
     let mut cache: DitCache<B> = DitCache::default();
     let n = s.shape.frame_tokens();
     for f in 0..s.shape.frames {
-        let input = DitInput {
-            tokens: s.tokens.clone().narrow(0, f * n, n).unsqueeze(),
-            noise: s.noise.clone().narrow(0, f, 1),
-            pooled_text: s.pooled.clone().narrow(0, f, 1),
-            action: s.action.clone().narrow(0, f, 1),
-            text: s.text.clone().unsqueeze(),
-        };
+        let input = frame_input(s, f);
         // The displacement made once for the frame (as a stream's steps share it) changes nothing.
         let made = net.frame_displacement(input.action.clone(), (2, 2), &cache);
         let text_len = input.text.dims()[1];
