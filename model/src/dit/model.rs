@@ -340,7 +340,6 @@ impl<B: Backend> Dit<B> {
         displacement: Option<&FrameDisplacement<B>>,
         previous: Option<PreviousInput<B>>,
     ) -> (Tensor<B, 3>, FrameKeys<B>) {
-        let previous = previous.filter(|_| self.previous.is_some());
         let cond = self.frame_cond(&input, previous.as_ref());
         let rows = input.tokens.dims()[0];
         let frame = PreviousInput { tokens: input.tokens.clone(), level: input.noise.clone() };
