@@ -401,3 +401,30 @@ fn alone_scenes_hold_only_their_player_and_pairs_stay_one_world() {
     }
     assert_eq!(training_scene(&all, 5, 4).0, training_scene(&all, 5, 4).0, "a function of seed and index");
 }
+
+#[test]
+fn still_scenes_keep_their_view_and_pairs_stay_one_world() {
+    use worldsim_scenes::scene::Camera;
+    let base = DitTrainConfig { player_share: 1.0, image_share: 0.0, max_k: 3, ..micro(1) };
+    let moving = |s: &Scene| !matches!(s.camera, Camera::Fixed { .. });
+    let off: Vec<Scene> = (0..40).map(|i| training_scene(&base, i, 4).0).collect();
+    assert!(off.iter().filter(|s| moving(s)).count() >= 10, "random scenes often move their camera");
+    let all = DitTrainConfig { still_share: 1.0, ..base.clone() };
+    for (i, before) in off.iter().enumerate() {
+        let after = training_scene(&all, i as u64, 4).0;
+        assert!(!moving(&after), "scene {i}: {:?}", after.camera);
+        // The view starts where it did; everything else stays.
+        let start = |s: &Scene| Clip::render(&Scene { frames: 1, ..s.clone() }).truth[0].camera_x;
+        assert!((start(&after) - start(before)).abs() < 1e-4, "scene {i}: the view starts where it did");
+        assert_eq!(Scene { camera: before.camera.clone(), ..after.clone() }, *before);
+    }
+    let pairs = DitTrainConfig { counterfactual_share: 1.0, still_share: 0.5, ..base };
+    let (mut held, mut pairs_seen) = (0, 0);
+    for pair in 0..12u64 {
+        let (a, b) = (training_scene(&pairs, 2 * pair, 4).0, training_scene(&pairs, 2 * pair + 1, 4).0);
+        assert_eq!(a.camera, b.camera, "pair {pair}: one camera");
+        held += usize::from(!moving(&a));
+        pairs_seen += 1;
+    }
+    assert!(held > 0 && held < pairs_seen, "{held} of {pairs_seen} pairs held still at a share of 0.5");
+}

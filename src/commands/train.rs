@@ -151,6 +151,10 @@ pub enum TrainCommand {
         /// means none (default 0).
         #[arg(long)]
         alone_share: Option<f32>,
+        /// Share of scenes with a player whose camera is held still where it starts (no pan,
+        /// path or following camera), as a stream's world usually is (default 0).
+        #[arg(long)]
+        still_share: Option<f32>,
         /// Action captions also displace their frames' rotary positions, per block and head,
         /// so a head can follow the player; grown at zero from an `--init-from` model without
         /// them (on by itself when that model has them).
@@ -276,6 +280,7 @@ pub fn run(command: TrainCommand) -> Result<()> {
             steered_share,
             counterfactual_share,
             alone_share,
+            still_share,
             action_shift,
             previous_frame,
             motion_weight,
@@ -343,6 +348,9 @@ pub fn run(command: TrainCommand) -> Result<()> {
             }
             if let Some(v) = share("alone-share", alone_share, "the scenes with a player")? {
                 config.alone_share = v;
+            }
+            if let Some(v) = share("still-share", still_share, "the scenes with a player")? {
+                config.still_share = v;
             }
             if let Some(w) = motion_weight {
                 if !(w.is_finite() && w >= 0.0) {

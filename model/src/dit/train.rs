@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use worldsim_scenes::Clip;
 use worldsim_scenes::random::{RandomSceneConfig, random_scene};
 use worldsim_scenes::rng::{Rng, mix64};
-use worldsim_scenes::scene::{Action, Scene};
+use worldsim_scenes::scene::{Action, Camera, Scene};
 
 use super::config::DitConfig;
 use super::denoiser::{Denoiser, NoisySample};
@@ -112,6 +112,12 @@ pub struct DitTrainConfig {
     /// player's world with clutter (0, the recipe's; `--alone-share`).
     #[serde(default)]
     pub alone_share: f32,
+    /// Share of scenes with a player whose camera is held still where it started ([`still`]):
+    /// half the random scenes pan, follow or move their camera, where "the same place one
+    /// latent frame later" is wrong, while a stream's world usually keeps its view (0, the
+    /// recipe's; `--still-share`).
+    #[serde(default)]
+    pub still_share: f32,
     /// Weight of the motion loss ([`motion_loss`]) that teaches the first head of every block
     /// to displace its frame's positions by the player's measured move, from the action caption
     /// (0, the recipe's: displacements, if any, learn from the flow loss alone;
@@ -154,6 +160,7 @@ impl DitTrainConfig {
             steered_share: 0.0,
             counterfactual_share: 0.0,
             alone_share: 0.0,
+            still_share: 0.0,
             motion_weight: 0.0,
             init_from: None,
         }
@@ -219,20 +226,30 @@ const STEERED_SALT: u64 = 0x5EED_CA97;
 const PAIR_SALT: u64 = 0xC0FA_C7A1;
 /// Salt of the draw that empties a scene of everything but its player.
 const ALONE_SALT: u64 = 0xA10E_5CE7;
+/// Salt of the draw that holds a scene's camera still.
+const STILL_SALT: u64 = 0x57_11CA_3E7A;
 
 /// The scene of training clip `index`, and whether it is one of a counterfactual pair: the
 /// sampler's scene, or, when the pair `index & !1` is drawn counterfactual and its scene has a
 /// player and more than one latent frame, that scene for the even member and its
 /// [`counterfactual`] for the odd one. A scene with a player is then left [`alone`] with a
-/// chance of `alone_share`, drawn once per pair so both members of a pair stay one world.
+/// chance of `alone_share` and its camera held [`still`] with a chance of `still_share`, each
+/// drawn once per pair so both members of a pair stay one world.
 pub fn training_scene(config: &DitTrainConfig, index: u64, temporal: u32) -> (Scene, bool) {
     let even = index & !1;
-    let (scene, paired) = paired_scene(config, index, temporal);
+    let (mut scene, paired) = paired_scene(config, index, temporal);
     let draw = if paired { even } else { index };
-    let lonely = config.alone_share > 0.0
-        && scene.player.is_some()
-        && Rng::new(mix64(config.seed ^ draw.wrapping_mul(ALONE_SALT))).chance(config.alone_share);
-    (if lonely { alone(scene) } else { scene }, paired)
+    let drawn =
+        |share: f32, salt: u64| share > 0.0 && Rng::new(mix64(config.seed ^ draw.wrapping_mul(salt))).chance(share);
+    if scene.player.is_some() {
+        if drawn(config.alone_share, ALONE_SALT) {
+            scene = alone(scene);
+        }
+        if drawn(config.still_share, STILL_SALT) {
+            scene = still(scene);
+        }
+    }
+    (scene, paired)
 }
 
 /// The sampler's scene of clip `index`, or its member of a counterfactual pair.
@@ -249,6 +266,17 @@ fn paired_scene(config: &DitTrainConfig, index: u64, temporal: u32) -> (Scene, b
         }
     }
     (random_scene(config.seed, index, &config.scenes()), false)
+}
+
+/// `scene` with its camera fixed where it starts (a following camera: on the player's start).
+pub fn still(mut scene: Scene) -> Scene {
+    let x = match &scene.camera {
+        Camera::Fixed { x } | Camera::Pan { x, .. } => *x,
+        Camera::Path { keys } => keys.first().map_or(0.0, |k| k.1),
+        Camera::Follow => scene.player.as_ref().map_or(0.0, |p| p.x),
+    };
+    scene.camera = Camera::Fixed { x };
+    scene
 }
 
 /// `scene` with nothing in it but its landscape and its player: no balls, boxes or occluders
