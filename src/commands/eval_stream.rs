@@ -184,47 +184,61 @@ fn fidelity(checker: &FidelityChecker, scene: &Scene, frames: &[Frame], window_f
     f
 }
 
-/// Scores each window of `frames` (a video of `scene`'s script) with the colour tracker.
-fn score(checker: &FidelityChecker, scene: &Scene, frames: &[Frame], window_frames: usize, skip: usize) -> Score {
+/// The player's tracked centre in every frame of `frames` (a video of `scene`'s script).
+fn centres(checker: &FidelityChecker, scene: &Scene, frames: &[Frame]) -> Vec<Option<(f32, f32)>> {
     let player = scene.player.as_ref().expect("scripted scenes have a player");
-    let centres = checker.centres(frames, scene.terrain, scene.sky, player.color);
+    checker.centres(frames, scene.terrain, scene.sky, player.color)
+}
+
+/// Each whole window of a video of `frames` frames: its index, and the frames it is judged
+/// between — the first that can show the action (its latent frame starts a frame later) and
+/// the window's last.
+fn windows(frames: usize, window_frames: usize) -> impl Iterator<Item = (usize, usize, usize)> {
+    (0..)
+        .map(move |k| (k, k * window_frames))
+        .take_while(move |(_, start)| start + window_frames < frames)
+        .map(move |(k, start)| (k, start + 1, start + window_frames))
+}
+
+/// Whether window `k` (judged from frame `a` to `b`) obeyed its action.
+fn obeyed(centres: &[Option<(f32, f32)>], k: usize, a: usize, b: usize) -> bool {
+    match (centres[a], centres[b]) {
+        (Some((xa, ya)), Some((xb, _))) => match CYCLE[k % CYCLE.len()] {
+            Action::Right => xb > xa + 0.5,
+            Action::Left => xb < xa - 0.5,
+            _ => centres[a..=b].iter().flatten().any(|(_, y)| *y < ya - 1.0),
+        },
+        _ => false,
+    }
+}
+
+/// Scores each window from the `skip`-th on, from the tracked `centres` of a scripted video.
+fn score(centres: &[Option<(f32, f32)>], window_frames: usize, skip: usize) -> Score {
     let mut s = Score::default();
-    for (k, start) in (0..).map(|k| (k, k * window_frames)).take_while(|(_, st)| st + window_frames < frames.len()) {
-        if k < skip {
-            continue;
-        }
+    for (k, a, b) in windows(centres.len(), window_frames).skip(skip) {
         let which = k % CYCLE.len();
-        // The first frame that can show the action (its latent frame starts a frame later) to
-        // the window's last.
-        let (a, b) = (start + 1, start + window_frames);
-        let ok = match (centres[a], centres[b]) {
-            (Some((xa, ya)), Some((xb, _))) => match CYCLE[which] {
-                Action::Right => xb > xa + 0.5,
-                Action::Left => xb < xa - 0.5,
-                _ => centres[a..=b].iter().flatten().any(|(_, y)| *y < ya - 1.0),
-            },
-            _ => false,
-        };
         s.total[which] += 1;
-        s.obeyed[which] += usize::from(ok);
+        s.obeyed[which] += usize::from(obeyed(centres, k, a, b));
     }
     s
 }
 
-/// One line per window of `frames`: the action, the tracked centre (x, y in pixels) at the
-/// window's first frame under the action and at its last, `-` where the player was not found.
-fn trace(checker: &FidelityChecker, scene: &Scene, frames: &[Frame], window_frames: usize) -> String {
-    let player = scene.player.as_ref().expect("scripted scenes have a player");
-    let centres = checker.centres(frames, scene.terrain, scene.sky, player.color);
+/// One line per window: the action, the tracked centre (x, y in pixels) where it is judged
+/// (`-` where the player was not found), in how many of its frames the player was found, and
+/// the verdict.
+fn trace(centres: &[Option<(f32, f32)>], window_frames: usize) -> String {
     let at = |i: usize| centres[i].map_or("-".to_string(), |(x, y)| format!("({x:.1}, {y:.1})"));
-    let found = |a: usize, b: usize| centres[a..=b].iter().filter(|c| c.is_some()).count();
-    (0..)
-        .map(|k| k * window_frames)
-        .take_while(|st| st + window_frames < frames.len())
-        .enumerate()
-        .map(|(k, start)| {
-            let (a, b) = (start + 1, start + window_frames);
-            format!("{} {} → {} (found in {}/{})", CYCLE[k % CYCLE.len()].name(), at(a), at(b), found(a, b), b - a + 1)
+    windows(centres.len(), window_frames)
+        .map(|(k, a, b)| {
+            let found = centres[a..=b].iter().filter(|c| c.is_some()).count();
+            let verdict = if obeyed(centres, k, a, b) { "obeyed" } else { "not obeyed" };
+            format!(
+                "{} {} → {} (found in {found}/{}, {verdict})",
+                CYCLE[k % CYCLE.len()].name(),
+                at(a),
+                at(b),
+                b - a + 1
+            )
         })
         .collect::<Vec<_>>()
         .join("; ")
@@ -311,8 +325,8 @@ pub fn run(args: EvalStreamArgs) -> Result<()> {
         let script = scene.player.as_ref().map(|p| p.actions.clone()).unwrap_or_default();
         let truth = Clip::render(&scene).frames;
         let generated = stream_script(&model, &scene, &script, truth.len(), &args)?;
-        let (m, t) =
-            (score(&checker, &scene, &generated, window_frames, 0), score(&checker, &scene, &truth, window_frames, 0));
+        let (model_centres, truth_centres) = (centres(&checker, &scene, &generated), centres(&checker, &scene, &truth));
+        let (m, t) = (score(&model_centres, window_frames, 0), score(&truth_centres, window_frames, 0));
         println!(
             "  world {i} ({:?} player): model {} | ground truth {}",
             scene.player.as_ref().map(|p| p.color),
@@ -323,8 +337,8 @@ pub fn run(args: EvalStreamArgs) -> Result<()> {
             save_pair(dir, i, &truth, &generated)?;
         }
         if args.trace {
-            println!("    model: {}", trace(&checker, &scene, &generated, window_frames));
-            println!("    truth: {}", trace(&checker, &scene, &truth, window_frames));
+            println!("    model: {}", trace(&model_centres, window_frames));
+            println!("    truth: {}", trace(&truth_centres, window_frames));
         }
         model_score.add(m);
         truth_score.add(t);
@@ -383,7 +397,7 @@ pub fn run(args: EvalStreamArgs) -> Result<()> {
         first[0], first[1], first[2], last[0], last[1], last[2]
     );
     let tail_from = windows.saturating_sub(6);
-    let tail = score(&checker, &scene, &frames, window_frames, tail_from);
+    let tail = score(&centres(&checker, &scene, &frames), window_frames, tail_from);
     println!("  action following in the last {} windows: {}", windows - tail_from, tail.line());
     Ok(())
 }
