@@ -457,10 +457,12 @@ fn prompting_verbs_fit_any_input_and_reject_bad_requests() {
     assert!(stdout.contains("7 frames padded to 9"), "{stdout}");
     assert_eq!(frames.len(), 7, "trimmed back to the input's length");
 
-    let (_, frames) = run(&["loop", "--frames", "9", "--size", "32x32"], "loop.gif");
-    assert_eq!((frames.len(), frames[0].width), (9, 32));
-    let (_, frames) = run(&["loop", "--video", s(&video)], "closed.gif");
-    assert_eq!(frames.len(), 11);
+    let (stdout, frames) = run(&["loop", "--frames", "9", "--size", "32x32"], "loop.gif");
+    assert!(stdout.contains("9 frames rounded up to 12"), "{stdout}");
+    assert_eq!((frames.len(), frames[0].width), (12, 32));
+    let (stdout, frames) = run(&["loop", "--video", s(&video)], "closed.gif");
+    assert!(stdout.contains("4 frames leading back to the start rounded to 5"), "{stdout}");
+    assert_eq!(frames.len(), 12, "7 frames and 5 new: a multiple of 4");
     let (stdout, frames) = run(&["connect", "--from", s(&video), "--to", s(&video), "--frames", "3"], "connect.gif");
     assert!(stdout.contains("3 connecting frames rounded up to 4"), "{stdout}");
     assert_eq!(frames.len(), 9);

@@ -1,14 +1,17 @@
 //! The shipped `tiny` VAE (`assets/models/tiny`): it loads, streams exactly like a full decode
-//! with its real weights, and keeps its measured reconstruction quality on a fixed scene that
-//! training never saw (a regression test: retraining must not ship worse weights).
+//! with its real weights, keeps its measured reconstruction quality on a fixed scene that
+//! training never saw (a regression test: retraining must not ship worse weights), and its
+//! periodic round trip of a loop is periodic.
 
 use std::path::PathBuf;
 
 use worldsim_model::Cpu;
+use worldsim_model::ModelError;
 use worldsim_model::quality::psnr;
+use worldsim_model::vae::model::PERIODIC_WARMUP;
 use worldsim_model::vae::weights::load_vae;
 use worldsim_model::video::{VideoSample, frames_from_tensor};
-use worldsim_scenes::{Clip, Scene};
+use worldsim_scenes::{Clip, Frame, Scene};
 
 /// This package's folder, from cargo at run time (a test binary built in another checkout that
 /// shares the target folder must still read this checkout's files).
@@ -45,6 +48,45 @@ fn shipped_tiny_vae_holds_its_quality_on_a_fixed_scene() {
     let recon = frames_from_tensor(full);
     let mean = frames.iter().zip(&recon).map(|(a, b)| psnr(a, b)).sum::<f64>() / frames.len() as f64;
     assert!(mean >= FLOOR_DB, "mean PSNR {mean:.2} dB is below the shipped weights' {FLOOR_DB:.2} dB");
+}
+
+#[test]
+fn the_periodic_roundtrip_of_a_loop_is_its_steady_state() {
+    let root = manifest_dir().join("..");
+    let device = Default::default();
+    let vae = load_vae::<Cpu>(&root.join("assets/models/tiny"), &device).expect("the shipped VAE loads");
+    let config = &vae.meta.config;
+    let scene = Scene::load(&root.join("scenes/bouncing_balls.ron"))
+        .expect("scene")
+        .with_overrides(Some((32, 32)), Some(5), Some(4242))
+        .expect("valid");
+    // A ping-pong loop of 8 frames: 0, 1, 2, 3, 4, 3, 2, 1.
+    let frames = Clip::render(&scene).frames;
+    let mut cycle = frames.clone();
+    cycle.extend(frames[1..4].iter().rev().cloned());
+    let period = vae.model.periodic_roundtrip(config, &cycle, &device).expect("valid cycle");
+    assert_eq!(period.len(), 8);
+    // The same clip played one period longer: its last two periods are the same frames (the
+    // clip's start no longer reaches them) and they are the periodic round trip.
+    let mut clip = vec![cycle[7].clone()];
+    for _ in 0..2 + PERIODIC_WARMUP.div_ceil(8) {
+        clip.extend_from_slice(&cycle);
+    }
+    let long = vae.model.roundtrip(config, &clip, &device).expect("valid clip");
+    let n = long.len();
+    let worst = |a: &[Frame], b: &[Frame]| {
+        a.iter().zip(b).flat_map(|(f, g)| f.rgb.iter().zip(&g.rgb).map(|(x, y)| x.abs_diff(*y))).max().unwrap_or(0)
+    };
+    assert!(worst(&long[n - 8..], &long[n - 16..n - 8]) <= 1, "the last two periods differ");
+    assert!(worst(&long[n - 8..], &period) <= 1, "the periodic round trip is not the steady state");
+    // Still the VAE's reconstruction of the frames.
+    let mean = period.iter().zip(&cycle).map(|(a, b)| psnr(a, b)).sum::<f64>() / 8.0;
+    assert!(mean > 25.0, "periodic round trip at {mean:.2} dB");
+    // A cycle that is not a whole number of latent frames is an error naming the fix.
+    assert!(matches!(
+        vae.model.periodic_roundtrip(config, &cycle[..7], &device),
+        Err(ModelError::InvalidSize { field: "frames", nearest: 8, .. })
+    ));
 }
 
 #[test]

@@ -11,7 +11,7 @@ use worldsim_model::Cpu;
 use worldsim_model::diffusion::SamplerKind;
 use worldsim_model::dit::weights::load_denoiser;
 use worldsim_model::prompting::SamplingSettings;
-use worldsim_model::prompting::seams::{loop_ratio, median, seam_ratio, worst_ratio};
+use worldsim_model::prompting::seams::{cyclic_worst_ratio, loop_ratio, median, seam_ratio, worst_ratio};
 use worldsim_model::prompting::tasks::{Prompter, PromptingConfig};
 use worldsim_model::quality::psnr;
 use worldsim_model::vae::weights::load_vae;
@@ -46,6 +46,9 @@ pub struct EvalPromptingArgs {
     /// (`extend --continuous`).
     #[arg(long)]
     continuous_backward: bool,
+    /// Frames the video loop adds to lead the 9-frame clip back to its start.
+    #[arg(long, default_value_t = 4)]
+    loop_frames: usize,
 }
 
 /// Mean PSNR of `out` against `reference`, frame by frame.
@@ -124,6 +127,9 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
         "connect: worst seam ratio",
         "reference: round-trip's own ratio at frame 5",
         "extend bwd: worst ratio anywhere",
+        "loop (prompt): worst ratio anywhere",
+        "loop (video): worst ratio anywhere",
+        "loop (video): kept frames dB vs round-trip",
     ];
     let mut m: Vec<Measure> = names.iter().map(|_| Measure::default()).collect();
     let start = std::time::Instant::now();
@@ -169,8 +175,13 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
         m[4].add(seam_ratio(&bwd.frames, 8));
         m[14].add(worst_ratio(&bwd.frames));
 
-        m[5].add(loop_ratio(&p.loop_from_prompt(9, 64, 64)?.frames));
-        m[6].add(loop_ratio(&p.close_loop(head, 4)?.frames));
+        let prompt_loop = p.loop_from_prompt(9, 64, 64)?.frames;
+        m[5].add(loop_ratio(&prompt_loop));
+        m[15].add(cyclic_worst_ratio(&prompt_loop));
+        let video_loop = p.close_loop(head, args.loop_frames)?.frames;
+        m[6].add(loop_ratio(&video_loop));
+        m[16].add(cyclic_worst_ratio(&video_loop));
+        m[17].add(mean_psnr(&video_loop[..head.len()], head) - mean_psnr(&rt_head, head));
 
         let same = p.edit(head, 0.0)?;
         let max_diff = same
@@ -218,7 +229,10 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
     m[4].line(names[4], "≤ 1.5", at_most(1.5));
     m[14].line(names[14], "≤ 1.5", at_most(1.5));
     m[5].line(names[5], "≤ 1.5", at_most(1.5));
+    m[15].line(names[15], "≤ 1.5", at_most(1.5));
     m[6].line(names[6], "≤ 1.5", at_most(1.5));
+    m[16].line(names[16], "≤ 1.5", at_most(1.5));
+    m[17].line(names[17], "≥ −1 dB", at_least(-1.0));
     m[7].line(names[7], "≤ 0", at_most(0.0));
     m[8].line(names[8], "≥ 1", at_least(1.0));
     m[9].line(names[9], "≤ 3 px", at_most(3.0));

@@ -85,8 +85,9 @@ pub struct LoopArgs {
     /// Close this video into a loop (without it, the loop is made from the prompt).
     #[arg(long)]
     video: Option<PathBuf>,
-    /// Frames of the loop made from a prompt (1 + 4k, at least 9); with --video, the frames
-    /// added to lead its end back to its start (a multiple of 4).
+    /// Frames of the loop made from a prompt (a multiple of 4, at least 8; default 12); with
+    /// --video, the frames added to lead its end back to its start (default 4; rounded so that
+    /// the loop's length is a multiple of 4).
     #[arg(long)]
     frames: Option<usize>,
     #[command(flatten)]
@@ -256,7 +257,7 @@ pub fn run_loop(a: LoopArgs) -> Result<()> {
             let video = read_input(path, a.common.size)?;
             dispatch(Task::CloseLoop { video, frames: a.frames.unwrap_or(4) }, a.common)
         }
-        None => dispatch(Task::LoopFromPrompt { frames: a.frames.unwrap_or(9) }, a.common),
+        None => dispatch(Task::LoopFromPrompt { frames: a.frames.unwrap_or(12) }, a.common),
     }
 }
 

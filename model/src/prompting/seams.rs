@@ -39,3 +39,12 @@ pub fn loop_ratio(frames: &[Frame]) -> f64 {
     let (Some(first), Some(last)) = (frames.first(), frames.last()) else { return 0.0 };
     last.mean_abs_diff(first) / median(&frame_differences(frames)).max(f64::MIN_POSITIVE)
 }
+
+/// [`worst_ratio`] of a loop played on repeat: every step, the one from the last frame back to
+/// the first included.
+pub fn cyclic_worst_ratio(frames: &[Frame]) -> f64 {
+    let Some(first) = frames.first() else { return 0.0 };
+    let mut cycle = frames.to_vec();
+    cycle.push(first.clone());
+    worst_ratio(&cycle)
+}

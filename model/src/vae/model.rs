@@ -15,6 +15,12 @@ use worldsim_scenes::Frame;
 use crate::error::ModelError;
 use crate::video::{VideoSample, frames_from_tensor};
 
+/// Frames of a cyclic video played before the period [`VideoVae::periodic_roundtrip`] returns:
+/// the shipped VAE's periods then differ from the one before by at most one level of 255
+/// (after 32 frames by 1–2 levels, after 16 by 6–9), so the returned period no longer depends
+/// on how the clip began (`periodic_roundtrip_is_periodic` in `model/tests/vae.rs`).
+pub const PERIODIC_WARMUP: usize = 64;
+
 /// The causal video VAE.
 #[derive(Module, Debug)]
 pub struct VideoVae<B: Backend> {
@@ -192,6 +198,40 @@ impl<B: Backend> VideoVae<B> {
         let x = VideoSample::from_frames(frames).tensor::<B>(device);
         let z = self.encode(config, x)?.mean;
         Ok(frames_from_tensor(self.decode(config, z)?))
+    }
+
+    /// The steady-state reconstruction of a cyclic video: `cycle` played on repeat (its last
+    /// frame followed by its first), encoded and decoded as one clip long enough that the
+    /// causal encoder's and decoder's past is the cycle itself, and its last period returned.
+    /// Every frame is then decoded as a video frame after the frames before it in the cycle, the
+    /// last one included, so the jump from the last frame back to the first is the decoder's own
+    /// (a clip's round trip decodes its first frame alone, from a latent frame of its own, and
+    /// its last frame without it). `cycle.len()` must be a multiple of the temporal factor, so
+    /// that every period's latent frames cover the same frames.
+    pub fn periodic_roundtrip(
+        &self,
+        config: &VaeConfig,
+        cycle: &[Frame],
+        device: &B::Device,
+    ) -> Result<Vec<Frame>, ModelError> {
+        let ft = config.temporal_factor();
+        let period = cycle.len();
+        ModelError::check_multiple(
+            "frames",
+            period,
+            ft,
+            format!("a loop's period must be a multiple of the VAE's temporal factor ({ft})"),
+        )?;
+        // The clip: the cycle's last frame (a first frame of its own), then the cycle on repeat,
+        // for at least `PERIODIC_WARMUP` frames before the period returned.
+        let repeats = 1 + PERIODIC_WARMUP.div_ceil(period);
+        let mut clip = Vec::with_capacity(1 + repeats * period);
+        clip.push(cycle[period - 1].clone());
+        for _ in 0..repeats {
+            clip.extend_from_slice(cycle);
+        }
+        let mut out = self.roundtrip(config, &clip, device)?;
+        Ok(out.split_off(out.len() - period))
     }
 
     /// Decodes the next latent frames of a clip whose earlier frames went through `cache` (a
