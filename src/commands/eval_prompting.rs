@@ -42,10 +42,6 @@ pub struct EvalPromptingArgs {
     /// Noise level the DiT sees given frames at (0: clean).
     #[arg(long)]
     given_level: Option<f32>,
-    /// Backward extension keeps its first given frames as decoded after the new ones
-    /// (`extend --continuous`).
-    #[arg(long)]
-    continuous_backward: bool,
     /// Frames the video loop adds to lead the 9-frame clip back to its start.
     #[arg(long, default_value_t = 4)]
     loop_frames: usize,
@@ -150,7 +146,6 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
             },
             config: PromptingConfig {
                 given_level: args.given_level.unwrap_or(PromptingConfig::default().given_level),
-                continuous_backward: args.continuous_backward,
                 ..PromptingConfig::default()
             },
             device,

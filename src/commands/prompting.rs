@@ -70,11 +70,6 @@ pub struct ExtendArgs {
     /// New frames before the start.
     #[arg(long, default_value_t = 0)]
     backward: usize,
-    /// Backwards: keep the first input frames as decoded after the new ones (one causal
-    /// sequence: a continuous start, those frames ~2 dB off the VAE round trip) instead of
-    /// bit-identical to it.
-    #[arg(long)]
-    continuous: bool,
     #[command(flatten)]
     common: PromptingArgs,
 }
@@ -145,7 +140,7 @@ pub fn read_input(path: &Path, size: Option<(u32, u32)>) -> Result<Vec<Frame>> {
 /// Which command, with its inputs read.
 enum Task {
     Animate { image: Frame, frames: usize },
-    Extend { video: Vec<Frame>, forward: usize, backward: usize, continuous: bool },
+    Extend { video: Vec<Frame>, forward: usize, backward: usize },
     LoopFromPrompt { frames: usize },
     CloseLoop { video: Vec<Frame>, frames: usize },
     Edit { video: Vec<Frame>, strength: f32 },
@@ -183,9 +178,7 @@ fn run_task<B: Backend>(task: Task, args: PromptingArgs) -> Result<()> {
     };
     let task = match task {
         Task::Animate { image, frames } => Task::Animate { image: fit(&[image], "image").remove(0), frames },
-        Task::Extend { video, forward, backward, continuous } => {
-            Task::Extend { video: fit(&video, "video"), forward, backward, continuous }
-        }
+        Task::Extend { video, forward, backward } => Task::Extend { video: fit(&video, "video"), forward, backward },
         Task::CloseLoop { video, frames } => Task::CloseLoop { video: fit(&video, "video"), frames },
         Task::Edit { video, strength } => Task::Edit { video: fit(&video, "video"), strength },
         Task::Connect { from, to, frames } => {
@@ -193,12 +186,11 @@ fn run_task<B: Backend>(task: Task, args: PromptingArgs) -> Result<()> {
         }
         t @ Task::LoopFromPrompt { .. } => t,
     };
-    let continuous_backward = matches!(task, Task::Extend { continuous: true, .. });
     let prompter = Prompter {
         vae: &vae,
         dit: &dit,
         settings: args.sampling.settings(&args.prompt),
-        config: PromptingConfig { continuous_backward, ..PromptingConfig::default() },
+        config: PromptingConfig::default(),
         device,
     };
     let start = Instant::now();
@@ -247,7 +239,7 @@ pub fn run_animate(a: AnimateArgs) -> Result<()> {
 /// Runs `worldsim extend`.
 pub fn run_extend(a: ExtendArgs) -> Result<()> {
     let video = read_input(&a.video, a.common.size)?;
-    dispatch(Task::Extend { video, forward: a.forward, backward: a.backward, continuous: a.continuous }, a.common)
+    dispatch(Task::Extend { video, forward: a.forward, backward: a.backward }, a.common)
 }
 
 /// Runs `worldsim loop`.

@@ -33,22 +33,11 @@ pub struct PromptingConfig {
     /// 0 shows them clean ([`FrameRole::Given`]), above 0 holds them at that level
     /// ([`FrameRole::Held`]).
     pub given_level: f32,
-    /// Backward extension keeps the first given frames of each window as that window decodes
-    /// them, after its new frames (one causal sequence): the seam is the decoder's own, and
-    /// those frames drift from the VAE round trip (`eval prompting --scenes 6`: seam ratio 1.30
-    /// against 7.60, the worst ratio anywhere 1.74 against 9.77, the kept frames 2.3 dB below
-    /// the round trip). Off: every given frame is the round trip, bit for bit.
-    pub continuous_backward: bool,
 }
 
 impl Default for PromptingConfig {
     fn default() -> Self {
-        PromptingConfig {
-            window_latents: 3,
-            partial_strength: 0.7,
-            given_level: GIVEN_LEVEL,
-            continuous_backward: false,
-        }
+        PromptingConfig { window_latents: 3, partial_strength: 0.7, given_level: GIVEN_LEVEL }
     }
 }
 
@@ -192,9 +181,30 @@ impl<B: Backend> Prompter<'_, B> {
     /// `backward` new frames, the video (as the VAE reconstructs it), then `forward` new frames.
     pub fn extend(&self, video: &[Frame], forward: usize, backward: usize) -> Result<TaskOutput, ModelError> {
         let mut a = Assembly::default();
-        let out = self.forward_from(video, forward, &mut a)?;
-        let out = self.backward_from(out, backward, &mut a)?;
+        let mut out = if backward > 0 { self.before(video, backward, &mut a)? } else { Vec::new() };
+        out.extend(self.forward_from(video, forward, 0, &mut a)?);
         Ok(a.finish(out))
+    }
+
+    /// `n` new frames that lead into `video`: the video played in reverse, extended forwards
+    /// ([`Self::forward_from`]), the new frames turned back.
+    ///
+    /// A causal VAE decodes a clip's first frame alone and the frames after it as its
+    /// continuation, so new frames join a video's reconstruction smoothly only after it. Made
+    /// before the video (its last frames given, the new ones generated in front of them, each
+    /// window decoded on its own), they met its crisp first frame across two decodes and a jump
+    /// in content: `eval prompting --scenes 6`, seam ratio 7.48. Reversed, the DiT continues
+    /// what it sees, and the seam is 2.96 (the video shown as its round trip, bit for bit);
+    /// showing the video as its reversed round trip, which the new frames continue in one
+    /// decode, gave 2.56, but that reconstruction is as good as the round trip only for some
+    /// motions (falling balls in reverse: 2.1 dB worse), so the round trip stays.
+    fn before(&self, video: &[Frame], n: usize, a: &mut Assembly) -> Result<Vec<Frame>, ModelError> {
+        let reversed: Vec<Frame> = video.iter().rev().cloned().collect();
+        // Window seeds of their own, after the forward windows'.
+        let mut made = self.forward_from(&reversed, n, 1 << 16, a)?;
+        let mut new = made.split_off(video.len());
+        new.reverse();
+        Ok(new)
     }
 
     /// [`Self::extend`] forwards only.
@@ -207,14 +217,21 @@ impl<B: Backend> Prompter<'_, B> {
         self.extend(video, 0, n)
     }
 
-    /// The VAE's reconstruction of `video` followed by `n` new frames, made window by window.
+    /// The VAE's reconstruction of `video` followed by `n` new frames, made window by window
+    /// (window seeds from `first_window` on).
     ///
     /// Each window gives the DiT the last frames made so far, re-encoded from a first frame of
     /// their own as in training, and generates the next latent frames. Those continue one latent
     /// sequence that starts with the video's own latent, decoded by one streaming decoder: the
     /// causal decoder carries its past across every seam, as it does inside a clip, and each
     /// latent frame is decoded once.
-    fn forward_from(&self, video: &[Frame], n: usize, a: &mut Assembly) -> Result<Vec<Frame>, ModelError> {
+    fn forward_from(
+        &self,
+        video: &[Frame],
+        n: usize,
+        first_window: u64,
+        a: &mut Assembly,
+    ) -> Result<Vec<Frame>, ModelError> {
         let kept = self.roundtrip(video)?;
         if n == 0 || video.is_empty() {
             return Ok(kept);
@@ -233,7 +250,7 @@ impl<B: Backend> Prompter<'_, B> {
         decoder.next(config, prefix)?;
         let mut decoded = aligned;
         let mut frames = kept;
-        let mut chunk = 0;
+        let mut chunk = first_window;
         while frames.len() - m < n {
             // The window starts on a latent frame's first pixel frame (a multiple of 4 in the
             // sequence, so its latent frames line up with the sequence's) and knows as many of
@@ -257,46 +274,6 @@ impl<B: Backend> Prompter<'_, B> {
         }
         frames.truncate(m + n);
         Ok(frames)
-    }
-
-    /// `n` new frames followed by `out`, made window by window backwards: each window is new
-    /// frames (generated) then the first frames made so far (given).
-    fn backward_from(&self, mut out: Vec<Frame>, n: usize, a: &mut Assembly) -> Result<Vec<Frame>, ModelError> {
-        let ft = self.temporal();
-        let window = self.config.window_latents.max(2);
-        let mut made = 0;
-        // Window seeds continue after the forward windows'.
-        let mut chunk = 1 << 16;
-        while made < n {
-            // Given: whole latent groups of 4 when the video has them (no straddling frame).
-            let context = (ft * (window - 2)).max(ft).min(out.len());
-            let most = self.frames_of(window) - context;
-            // New frames u with u + context = 1 + 4k: the fewest, grown while the window allows
-            // and more are wanted.
-            let mut new = (1 + ft - context % ft) % ft;
-            if new == 0 {
-                new = ft;
-            }
-            while new + ft <= most && new < n - made {
-                new += ft;
-            }
-            let mut timeline: Vec<Option<Frame>> = vec![None; new];
-            timeline.extend(out[..context].iter().cloned().map(Some));
-            let p = self.window(timeline, self.known_role(), chunk)?;
-            a.add(&p);
-            let take = new.min(n - made);
-            // Continuous: the window decoded its new frames and its given ones as one causal
-            // sequence; its given frames are kept as that decode shows them, so the seam
-            // between new and given frames is the decoder's own, and what remains moves to the
-            // window's end, between two decodes of the same pictures.
-            let kept = if self.config.continuous_backward { context } else { 0 };
-            let mut frames = p.frames[new - take..new + kept].to_vec();
-            frames.extend(out.drain(kept..));
-            out = frames;
-            made += take;
-            chunk += 1;
-        }
-        Ok(out)
     }
 
     /// SDEdit: the video noised to level `strength` and denoised under the prompt (0 returns the
