@@ -9,7 +9,7 @@ use worldsim_model::Cpu;
 use worldsim_model::ModelError;
 use worldsim_model::quality::psnr;
 use worldsim_model::vae::model::PERIODIC_WARMUP;
-use worldsim_model::vae::weights::load_vae;
+use worldsim_model::vae::weights::{LoadedVae, load_vae};
 use worldsim_model::video::{VideoSample, frames_from_tensor};
 use worldsim_scenes::{Clip, Frame, Scene};
 
@@ -23,17 +23,23 @@ fn manifest_dir() -> PathBuf {
 /// floating-point differences between machines (see MODEL_CARD.md).
 const FLOOR_DB: f64 = 28.9;
 
-#[test]
-fn shipped_tiny_vae_holds_its_quality_on_a_fixed_scene() {
+/// The shipped VAE and `scenes/bouncing_balls.ron` rendered at `size`² for `frames` frames with
+/// a seed training never used.
+fn shipped_vae_and_scene(size: u32, frames: u32) -> (LoadedVae<Cpu>, Vec<Frame>) {
     let root = manifest_dir().join("..");
-    let device = Default::default();
-    let vae = load_vae::<Cpu>(&root.join("assets/models/tiny"), &device).expect("the shipped VAE loads");
-    let config = &vae.meta.config;
+    let vae = load_vae::<Cpu>(&root.join("assets/models/tiny"), &Default::default()).expect("the shipped VAE loads");
     let scene = Scene::load(&root.join("scenes/bouncing_balls.ron"))
         .expect("scene")
-        .with_overrides(Some((64, 64)), Some(9), Some(4242))
+        .with_overrides(Some((size, size)), Some(frames), Some(4242))
         .expect("valid");
-    let frames = Clip::render(&scene).frames;
+    (vae, Clip::render(&scene).frames)
+}
+
+#[test]
+fn shipped_tiny_vae_holds_its_quality_on_a_fixed_scene() {
+    let device = Default::default();
+    let (vae, frames) = shipped_vae_and_scene(64, 9);
+    let config = &vae.meta.config;
     let z =
         vae.model.encode(config, VideoSample::from_frames(&frames).tensor::<Cpu>(&device)).expect("valid size").mean;
     let full = vae.model.decode(config, z.clone()).expect("valid latent");
@@ -52,16 +58,10 @@ fn shipped_tiny_vae_holds_its_quality_on_a_fixed_scene() {
 
 #[test]
 fn the_periodic_roundtrip_of_a_loop_is_its_steady_state() {
-    let root = manifest_dir().join("..");
     let device = Default::default();
-    let vae = load_vae::<Cpu>(&root.join("assets/models/tiny"), &device).expect("the shipped VAE loads");
+    let (vae, frames) = shipped_vae_and_scene(32, 5);
     let config = &vae.meta.config;
-    let scene = Scene::load(&root.join("scenes/bouncing_balls.ron"))
-        .expect("scene")
-        .with_overrides(Some((32, 32)), Some(5), Some(4242))
-        .expect("valid");
     // A ping-pong loop of 8 frames: 0, 1, 2, 3, 4, 3, 2, 1.
-    let frames = Clip::render(&scene).frames;
     let mut cycle = frames.clone();
     cycle.extend(frames[1..4].iter().rev().cloned());
     let period = vae.model.periodic_roundtrip(config, &cycle, &device).expect("valid cycle");
