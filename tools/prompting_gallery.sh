@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates docs/prompting/: every prompting task on shipped scenes with the shipped model
-# (64×64, 12 fps, 30 Euler steps, guidance 3, seed 0). Inputs are rendered by worldsim-scenes.
+# (64×64, 12 fps, 30 Euler steps, each verb's default guidance, seed 0). Inputs are rendered
+# by worldsim-scenes.
 # Usage: tools/prompting_gallery.sh   (WORLDSIM=path/to/worldsim to skip cargo)
 set -euo pipefail
 cd "$(dirname "$0")/.."

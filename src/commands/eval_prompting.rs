@@ -10,9 +10,9 @@ use anyhow::Result;
 use worldsim_model::Cpu;
 use worldsim_model::diffusion::SamplerKind;
 use worldsim_model::dit::weights::load_denoiser;
-use worldsim_model::prompting::SamplingSettings;
 use worldsim_model::prompting::seams::{cyclic_worst_ratio, loop_ratio, median, seam_ratio, worst_ratio};
 use worldsim_model::prompting::tasks::{Prompter, PromptingConfig};
+use worldsim_model::prompting::{EDIT_GUIDANCE, PROMPTING_GUIDANCE, SamplingSettings};
 use worldsim_model::quality::psnr;
 use worldsim_model::vae::weights::load_vae;
 use worldsim_scenes::fidelity::FidelityChecker;
@@ -33,9 +33,10 @@ pub struct EvalPromptingArgs {
     /// Sampler steps.
     #[arg(long, default_value_t = 30)]
     steps: usize,
-    /// Classifier-free guidance scale.
-    #[arg(long, default_value_t = 3.0)]
-    guidance: f32,
+    /// Classifier-free guidance scale of every task (default: each task's own, as the verbs use:
+    /// 3 for edit, 2 for the rest).
+    #[arg(long)]
+    guidance: Option<f32>,
     /// Seed of the held-out scenes (training uses seeds 1 and 2).
     #[arg(long, default_value_t = 4242)]
     scene_seed: u64,
@@ -134,14 +135,14 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
         let clip = Clip::render(&scene);
         let next = random_scene(args.scene_seed, i + 1000, &config).with_overrides(Some((64, 64)), Some(9), None)?;
         let other = Clip::render(&next);
-        let prompter = |prompt: &str, seed: u64| Prompter {
+        let prompter = |prompt: &str, seed: u64, guidance: f32| Prompter {
             vae: &vae,
             dit: &dit,
             settings: SamplingSettings {
                 prompt: prompt.to_string(),
                 seed,
                 steps: args.steps,
-                guidance: args.guidance,
+                guidance: args.guidance.unwrap_or(guidance),
                 sampler: SamplerKind::Euler,
             },
             config: PromptingConfig {
@@ -150,7 +151,7 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
             },
             device,
         };
-        let p = prompter(&clip.captions.prompt, i);
+        let p = prompter(&clip.captions.prompt, i, PROMPTING_GUIDANCE);
         let head = &clip.frames[..9];
         let tail = &clip.frames[8..];
 
@@ -190,7 +191,7 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
         edited_scene.terrain =
             Terrain::ALL[(Terrain::ALL.iter().position(|t| *t == scene.terrain).unwrap_or(0) + 1) % Terrain::ALL.len()];
         let edit_prompt = Clip::truth(&edited_scene).1.prompt;
-        let edited = prompter(&edit_prompt, i).edit(head, 0.5)?;
+        let edited = prompter(&edit_prompt, i, EDIT_GUIDANCE).edit(head, 0.5)?;
         let (terrain, _) = checker.place(&edited.frames);
         m[8].add(f64::from(u8::from(terrain == edited_scene.terrain)));
         let mut distances = Vec::new();
@@ -208,7 +209,7 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
         }
 
         let b_head = &other.frames[..4];
-        let connected = prompter(&other.captions.prompt, i).connect(head, &other.frames, 4)?;
+        let connected = prompter(&other.captions.prompt, i, PROMPTING_GUIDANCE).connect(head, &other.frames, 4)?;
         let rt_to = p.roundtrip(&other.frames)?;
         m[10].add(psnr(&connected.frames[0], &head[8]) - psnr(&rt_head[8], &head[8]));
         m[11].add(mean_psnr(&connected.frames[5..], b_head) - mean_psnr(&rt_to[..4], b_head));

@@ -12,7 +12,7 @@ use worldsim_model::dit::weights::{
     DIT_FORMAT, DitMeta, META as DIT_META, load_denoiser, load_dit_meta, save_denoiser,
 };
 use worldsim_model::generate::{GenerateRequest, TEXT_TO_VIDEO_GUIDANCE, generate};
-use worldsim_model::prompting::{PROMPTING_GUIDANCE, SamplingSettings};
+use worldsim_model::prompting::SamplingSettings;
 use worldsim_model::train::Checkpoint;
 use worldsim_model::train::checkpoint::RunState;
 use worldsim_model::vae::weights::load_vae;
@@ -56,8 +56,9 @@ pub struct SamplingArgs {
     /// Sampler steps (from pure noise; SDEdit takes the steps below its strength).
     #[arg(long, default_value_t = 30)]
     pub steps: usize,
-    /// Classifier-free guidance scale (1: none; default 9 for `generate`, 3 for the prompting
-    /// verbs: each chosen with its evaluation, `eval dit` and `eval prompting`).
+    /// Classifier-free guidance scale (1: none; default 9 for `generate`, 3 for `edit`, 2 for
+    /// the other prompting verbs: each chosen with its evaluation, `eval dit` and `eval
+    /// prompting`).
     #[arg(long)]
     pub guidance: Option<f32>,
     /// ODE solver: euler or heun.
@@ -66,13 +67,14 @@ pub struct SamplingArgs {
 }
 
 impl SamplingArgs {
-    /// The settings of a prompting task for `prompt`.
-    pub fn settings(&self, prompt: &str) -> SamplingSettings {
+    /// The settings of a prompting task for `prompt`, guided by `--guidance` or else by the
+    /// task's own default.
+    pub fn settings(&self, prompt: &str, default_guidance: f32) -> SamplingSettings {
         SamplingSettings {
             prompt: prompt.to_string(),
             seed: self.seed,
             steps: self.steps,
-            guidance: self.guidance.unwrap_or(PROMPTING_GUIDANCE),
+            guidance: self.guidance.unwrap_or(default_guidance),
             sampler: self.sampler,
         }
     }

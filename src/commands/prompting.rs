@@ -10,6 +10,7 @@ use burn::prelude::Backend;
 use worldsim_model::dit::weights::load_denoiser;
 use worldsim_model::prompting::fit::{fit_video, nearest_valid_size};
 use worldsim_model::prompting::tasks::{Prompter, PromptingConfig, TaskOutput};
+use worldsim_model::prompting::{EDIT_GUIDANCE, PROMPTING_GUIDANCE};
 use worldsim_model::vae::weights::load_vae;
 use worldsim_scenes::media::{read_png, read_video, write_video};
 use worldsim_scenes::{Clip, Frame, Scene};
@@ -186,10 +187,11 @@ fn run_task<B: Backend>(task: Task, args: PromptingArgs) -> Result<()> {
         }
         t @ Task::LoopFromPrompt { .. } => t,
     };
+    let guidance = if matches!(task, Task::Edit { .. }) { EDIT_GUIDANCE } else { PROMPTING_GUIDANCE };
     let prompter = Prompter {
         vae: &vae,
         dit: &dit,
-        settings: args.sampling.settings(&args.prompt),
+        settings: args.sampling.settings(&args.prompt, guidance),
         config: PromptingConfig::default(),
         device,
     };

@@ -11,6 +11,7 @@ pub mod seams;
 pub mod tasks;
 
 pub use pipeline::{
-    PROMPTING_GUIDANCE, PromptRequest, Prompted, SampledLatent, SamplingSettings, run_request, sample_latent,
+    EDIT_GUIDANCE, PROMPTING_GUIDANCE, PromptRequest, Prompted, SampledLatent, SamplingSettings, run_request,
+    sample_latent,
 };
 pub use roles::FrameRole;
