@@ -1,8 +1,10 @@
 //! The prompting tasks of the Sora report, each as the pixel timelines it samples and how their
 //! frames are assembled: animate an image, extend a video forwards or backwards (window by
 //! window, so repeated use keeps going), close a video into a loop or make a loop from a
-//! prompt, edit a video (SDEdit), and connect two videos. Windows never exceed the clip length
-//! the model was trained on; inputs keep their VAE reconstruction.
+//! prompt (one window, then the loop reconstructed as it plays on repeat), edit a video
+//! (SDEdit), and connect two videos. Extension windows never exceed the clip length the model
+//! was trained on (a loop's or a connection's one window does when asked for more new frames);
+//! inputs keep their VAE reconstruction, a loop's as a loop.
 
 use burn::prelude::*;
 use worldsim_scenes::Frame;
