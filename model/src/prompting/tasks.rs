@@ -302,18 +302,6 @@ impl<B: Backend> Prompter<'_, B> {
     /// frames (rounded up to a multiple of 4), then `to`'s first 4 frames.
     pub fn connect(&self, from: &[Frame], to: &[Frame], n: usize) -> Result<TaskOutput, ModelError> {
         let mut a = Assembly::default();
-        let (frames, _) = self.bridge(from, to, n, &mut a)?;
-        Ok(a.finish(frames))
-    }
-
-    /// The window of [`Self::connect`]; returns its frames and how many are new.
-    fn bridge(
-        &self,
-        from: &[Frame],
-        to: &[Frame],
-        n: usize,
-        a: &mut Assembly,
-    ) -> Result<(Vec<Frame>, usize), ModelError> {
         let ft = self.temporal();
         let (Some(last), true) = (from.last(), to.len() >= ft) else {
             return Err(ModelError::Config {
@@ -330,7 +318,7 @@ impl<B: Backend> Prompter<'_, B> {
         timeline.extend(to[..ft].iter().cloned().map(Some));
         let p = self.window(timeline, self.known_role(), 0)?;
         a.add(&p);
-        Ok((p.frames, new))
+        Ok(a.finish(p.frames))
     }
 
     /// The video followed by about `n` new frames that lead from its end back to its start, as
@@ -369,7 +357,7 @@ impl<B: Backend> Prompter<'_, B> {
             });
         }
         // The count nearest `n` (ties upward, at least 1) that makes the loop a multiple of `ft`.
-        let short = (ft - m % ft) % ft;
+        let short = (ft - thrown) % ft;
         let below = short + n.saturating_sub(short) / ft * ft;
         let above = below + ft;
         let new = if below >= 1 && n.saturating_sub(below) < above - n { below } else { above };
