@@ -127,6 +127,7 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
         "loop (prompt): worst ratio anywhere",
         "loop (video): worst ratio anywhere",
         "loop (video): kept frames dB vs round-trip",
+        "reference: round-trip's ball path distance",
     ];
     let mut m: Vec<Measure> = names.iter().map(|_| Measure::default()).collect();
     let start = std::time::Instant::now();
@@ -194,18 +195,25 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
         let edited = prompter(&edit_prompt, i, EDIT_GUIDANCE).edit(head, 0.5)?;
         let (terrain, _) = checker.place(&edited.frames);
         m[8].add(f64::from(u8::from(terrain == edited_scene.terrain)));
-        let mut distances = Vec::new();
-        for c in ball_colors(&scene) {
-            let before = checker.centres(head, scene.terrain, scene.sky, c);
-            let after = checker.centres(&edited.frames, edited_scene.terrain, scene.sky, c);
-            for (a, b) in before.iter().zip(&after) {
-                if let (Some(a), Some(b)) = (a, b) {
-                    distances.push(f64::from(((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt()));
+        // The balls' tracked paths in `frames` (on `terrain`) against the input's, mean pixels.
+        let path_distance = |frames: &[Frame], terrain: Terrain| {
+            let mut distances = Vec::new();
+            for c in ball_colors(&scene) {
+                let before = checker.centres(head, scene.terrain, scene.sky, c);
+                let after = checker.centres(frames, terrain, scene.sky, c);
+                for (a, b) in before.iter().zip(&after) {
+                    if let (Some(a), Some(b)) = (a, b) {
+                        distances.push(f64::from(((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt()));
+                    }
                 }
             }
+            (!distances.is_empty()).then(|| distances.iter().sum::<f64>() / distances.len() as f64)
+        };
+        if let Some(d) = path_distance(&edited.frames, edited_scene.terrain) {
+            m[9].add(d);
         }
-        if !distances.is_empty() {
-            m[9].add(distances.iter().sum::<f64>() / distances.len() as f64);
+        if let Some(d) = path_distance(&rt_head, scene.terrain) {
+            m[18].add(d);
         }
 
         let b_head = &other.frames[..4];
@@ -236,5 +244,6 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
     m[11].line(names[11], "≥ −1 dB", at_least(-1.0));
     m[12].line(names[12], "≤ 1.5", at_most(1.5));
     m[13].line(names[13], "(the VAE alone, where a latent frame starts)", at_most(1.5));
+    m[18].line(names[18], "(the VAE alone: what the tracker reads in the input's round trip)", at_most(3.0));
     Ok(())
 }
