@@ -219,15 +219,17 @@ fn edit_at_strength_zero_is_the_round_trip_and_given_frames_are_the_reconstructi
     assert_eq!(out.network_calls, 4);
 }
 
-/// Seam and loop ratios of the shipped model on this fixed case when it was committed, plus
-/// 25 % for floating-point differences between machines. Issue 5's bar is 1.5 for each: the
+/// Seam and loop ratios on this fixed case, the lower of the stage-13 and stage-14 DiTs' (the
+/// stage-14 one, shipped, measures 1.35 / 1.40 / 1.16 / 1.19), plus 25 % for floating-point
+/// differences between machines. Issue 5's bar is 1.5 for each: the
 /// loops (played on repeat through the periodic round trip) reach it here, the extensions do
 /// not (MODEL_CARD.md, *Prompting*) — these guard against regressions, they do not claim the bar.
 const SHIPPED_FORWARD_SEAM: f64 = 1.26;
-const SHIPPED_BACKWARD_SEAM: f64 = 1.43;
-const SHIPPED_LOOP: f64 = 1.22;
+const SHIPPED_BACKWARD_SEAM: f64 = 1.40;
+const SHIPPED_LOOP: f64 = 1.16;
 const SHIPPED_PROMPT_LOOP: f64 = 1.17;
-/// The loop's video frames against the clip's round trip (dB) on this case when committed.
+/// The loop's video frames against the clip's round trip (dB) on this case (stage 13; stage 14:
+/// −2.05).
 const SHIPPED_LOOP_KEPT_DB: f64 = -1.90;
 const SLACK: f64 = 1.25;
 
