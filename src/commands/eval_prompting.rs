@@ -200,10 +200,11 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
         let (terrain, _) = checker.place(&edited.frames);
         m[8].add(f64::from(u8::from(terrain == edited_scene.terrain)));
         // The balls' tracked paths in `frames` (on `terrain`) against the input's, mean pixels.
+        let colours = ball_colors(&scene);
+        let input_paths: Vec<_> = colours.iter().map(|&c| checker.centres(head, scene.terrain, scene.sky, c)).collect();
         let path_distance = |frames: &[Frame], terrain: Terrain| {
             let mut distances = Vec::new();
-            for c in ball_colors(&scene) {
-                let before = checker.centres(head, scene.terrain, scene.sky, c);
+            for (&c, before) in colours.iter().zip(&input_paths) {
                 let after = checker.centres(frames, terrain, scene.sky, c);
                 for (a, b) in before.iter().zip(&after) {
                     if let (Some(a), Some(b)) = (a, b) {

@@ -18,7 +18,8 @@ use crate::video::{VideoSample, frames_from_tensor};
 /// Frames of a cyclic video played before the period [`VideoVae::periodic_roundtrip`] returns:
 /// the shipped VAE's periods then differ from the one before by at most one level of 255
 /// (after 32 frames by 1–2 levels, after 16 by 6–9), so the returned period no longer depends
-/// on how the clip began (`periodic_roundtrip_is_periodic` in `model/tests/vae.rs`).
+/// on how the clip began (`the_periodic_roundtrip_of_a_loop_is_its_steady_state` in
+/// `model/tests/shipped.rs`).
 pub const PERIODIC_WARMUP: usize = 64;
 
 /// The causal video VAE.
