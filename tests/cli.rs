@@ -456,6 +456,8 @@ fn prompting_verbs_fit_any_input_and_reject_bad_requests() {
     let (stdout, frames) = run(&["edit", "--video", s(&video), "--strength", "0.3"], "edit.gif");
     assert!(stdout.contains("7 frames padded to 9"), "{stdout}");
     assert_eq!(frames.len(), 7, "trimmed back to the input's length");
+    let (_, kept) = run(&["edit", "--video", s(&video), "--strength", "0.3", "--keep-motion"], "kept.gif");
+    assert_eq!((kept.len(), kept[0].width, kept[0].height), (7, 72, 48));
 
     let (stdout, frames) = run(&["loop", "--frames", "9", "--size", "32x32"], "loop.gif");
     assert!(stdout.contains("9 frames rounded up to 12"), "{stdout}");

@@ -23,5 +23,6 @@ $W loop --frames 16 --prompt "$BALLS" --out "$D/loop_prompt.gif"
 $W loop --video "$D/in_balls.gif" --frames 7 --prompt "$BALLS" --out "$D/loop_video.gif"
 $W edit --video "$D/in_balls.gif" --strength 0 --prompt "$BALLS" --out "$D/edit_0.gif"
 $W edit --video "$D/in_balls.gif" --strength 0.5 --prompt "red ball bouncing on snow" --out "$D/edit_snow.gif"
+$W edit --video "$D/in_balls.gif" --strength 0.5 --keep-motion --prompt "red ball bouncing on snow" --out "$D/edit_snow_kept.gif"
 $W connect --from "$D/in_balls.gif" --to "$D/in_snow.gif" --frames 8 --prompt "$SNOW" --out "$D/connect.gif"
 du -ch "$D"/*.gif | tail -1

@@ -2,7 +2,7 @@
 //! given frame and moves every other frame exactly from its start level to 0, SDEdit at
 //! strength 0 is the VAE round-trip, given frames come back as the VAE reconstructs them, the
 //! tasks keep their seams on a fixed held-out scene, inputs of any size are fitted, and bad
-//! requests are errors that name the field.
+//! requests are errors that name the field; tokens pinned to the input end as its latent.
 
 use std::path::PathBuf;
 
@@ -15,9 +15,10 @@ use worldsim_model::prompting::fit::{fit_frame, nearest_valid_size, pad_length};
 use worldsim_model::prompting::roles::{frame_schedule, pixel_span, roles_from_known};
 use worldsim_model::prompting::seams::{loop_ratio, median, seam_ratio};
 use worldsim_model::prompting::tasks::{Prompter, PromptingConfig};
-use worldsim_model::prompting::{FrameRole, PromptRequest, SamplingSettings, run_request};
+use worldsim_model::prompting::{FrameRole, PromptRequest, SamplingSettings, run_request, sample_latent};
 use worldsim_model::quality::psnr;
 use worldsim_model::vae::weights::{LoadedVae, load_vae};
+use worldsim_model::video::VideoSample;
 use worldsim_model::{Cpu, ModelError};
 use worldsim_scenes::{Clip, Frame, Scene};
 
@@ -149,6 +150,7 @@ fn held_frames_are_seen_noised_and_come_out_as_the_reconstruction() {
             frames: timeline.clone(),
             roles: vec![known, known, FrameRole::Generated],
             settings: settings(&prompt, 4),
+            pinned: Vec::new(),
         };
         run_request(&vae, &dit, &req, &Default::default())
     };
@@ -209,6 +211,7 @@ fn edit_at_strength_zero_is_the_round_trip_and_given_frames_are_the_reconstructi
         frames: timeline,
         roles: vec![FrameRole::Given, FrameRole::Given, FrameRole::Generated],
         settings: settings(&prompt, 4),
+        pinned: Vec::new(),
     };
     let out = run_request(&vae, &dit, &req, &Default::default()).expect("runs");
     let rt5 = p.roundtrip(&frames[..5]).expect("round-trip");
@@ -287,6 +290,7 @@ fn bad_requests_are_errors_naming_the_field() {
         frames: timeline,
         roles,
         settings: settings(&prompt, 2),
+        pinned: Vec::new(),
     };
     let none = vec![None; 9];
     let given_nothing = run_request(&vae, &dit, &req(none.clone(), vec![FrameRole::Given; 3]), &device);
@@ -308,6 +312,50 @@ fn bad_requests_are_errors_naming_the_field() {
     assert!(matches!(p.loop_from_prompt(5, 32, 32), Err(ModelError::InvalidSize { field: "frames", nearest: 8, .. })));
     assert!(matches!(p.close_loop(&frames[..3], 4), Err(ModelError::Config { field: "video", .. })));
     assert!(matches!(p.connect(&frames, &frames[..2], 4), Err(ModelError::Config { field: "to", .. })));
+    let mut short = req(frames.iter().cloned().map(Some).collect(), vec![FrameRole::Noised { strength: 0.5 }; 3]);
+    short.pinned = vec![true; 5];
+    let short = run_request(&vae, &dit, &short, &device);
+    assert!(
+        matches!(&short, Err(ModelError::Config { field: "pinned", message }) if message.contains("5 pinned flags"))
+    );
+    let mut unknown = req(none.clone(), vec![FrameRole::Generated; 3]);
+    unknown.pinned = vec![true; 3 * 16];
+    let unknown = run_request(&vae, &dit, &unknown, &device);
+    assert!(
+        matches!(&unknown, Err(ModelError::Config { field: "pinned", message }) if message.contains("latent frame 0"))
+    );
+}
+
+#[test]
+fn pinned_tokens_end_as_the_input_latent_and_the_rest_is_redrawn() {
+    let (vae, dit) = models();
+    let (frames, prompt) = scene_frames(5);
+    let device = Default::default();
+    // 32×32 pixels: an 8×8 latent, 4×4 tokens of 2×2 latent pixels per latent frame. Pin the
+    // left half of every latent frame and redraw the whole video (strength 1).
+    let pinned: Vec<bool> = (0..2 * 16).map(|t| t % 4 < 2).collect();
+    let req = PromptRequest {
+        width: 32,
+        height: 32,
+        frames: frames.iter().cloned().map(Some).collect(),
+        roles: vec![FrameRole::Noised { strength: 1.0 }; 2],
+        settings: settings(&prompt, 6),
+        pinned,
+    };
+    let out = sample_latent(&vae, &dit, &req, &device).expect("samples").latent; // [1, C, 2, 8, 8]
+    let input = vae
+        .model
+        .encode(&vae.meta.config, VideoSample::from_frames(&frames).tensor::<B>(&device))
+        .expect("encodes")
+        .mean; // [1, C, 2, 8, 8]
+    let diff = |range: std::ops::Range<usize>| -> f32 {
+        let a = out.clone().slice(s![.., .., .., .., range.clone()]);
+        let b = input.clone().slice(s![.., .., .., .., range]);
+        (a - b).abs().max().into_scalar()
+    };
+    let scale: f32 = input.clone().abs().max().into_scalar();
+    assert!(diff(0..4) <= 1e-3 * scale, "pinned tokens moved by {} (latent scale {scale})", diff(0..4));
+    assert!(diff(4..8) > 0.1 * scale, "the unpinned half was not redrawn ({})", diff(4..8));
 }
 
 #[test]

@@ -10,6 +10,7 @@ use anyhow::Result;
 use worldsim_model::Cpu;
 use worldsim_model::diffusion::SamplerKind;
 use worldsim_model::dit::weights::load_denoiser;
+use worldsim_model::prompting::motion::MotionMaskConfig;
 use worldsim_model::prompting::seams::{cyclic_worst_ratio, loop_ratio, median, seam_ratio, worst_ratio};
 use worldsim_model::prompting::tasks::{Prompter, PromptingConfig};
 use worldsim_model::prompting::{EDIT_GUIDANCE, PROMPTING_GUIDANCE, SamplingSettings};
@@ -49,6 +50,19 @@ pub struct EvalPromptingArgs {
     /// Frames connect makes between the clip's end and the other clip's head (a multiple of 4).
     #[arg(long, default_value_t = 4)]
     connect_frames: usize,
+    /// Edit keeping motion: a pixel moves when it differs from its temporal median by more than
+    /// this (0–255).
+    #[arg(long, default_value_t = MotionMaskConfig::default().threshold)]
+    motion_threshold: u8,
+    /// Edit keeping motion: rings of tokens added around each moving token.
+    #[arg(long, default_value_t = MotionMaskConfig::default().dilate)]
+    motion_dilate: usize,
+}
+
+impl EvalPromptingArgs {
+    fn motion_mask(&self) -> MotionMaskConfig {
+        MotionMaskConfig { threshold: self.motion_threshold, dilate: self.motion_dilate }
+    }
 }
 
 /// Mean PSNR of `out` against `reference`, frame by frame.
@@ -106,6 +120,7 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
         anyhow::bail!("--given-level {l} must be in 0..1 (0 shows given frames clean; try 0.05)");
     }
     let device = Default::default();
+    let motion_mask = args.motion_mask();
     let dir = args.model.unwrap_or_else(shipped_model_dir);
     let vae = load_vae::<Cpu>(&dir, &device)?;
     let dit = load_denoiser::<Cpu>(&dir, &device)?;
@@ -132,6 +147,8 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
         "loop (video): kept frames dB vs round-trip",
         "reference: round-trip's ball path distance",
         "reference: B's head dB after a cut from A",
+        "edit 0.5 keeping motion: terrain changed",
+        "edit 0.5 keeping motion: ball path dist.",
     ];
     let mut m: Vec<Measure> = names.iter().map(|_| Measure::default()).collect();
     let start = std::time::Instant::now();
@@ -217,6 +234,12 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
         if let Some(d) = path_distance(&edited.frames, edited_scene.terrain) {
             m[9].add(d);
         }
+        let kept = prompter(&edit_prompt, i, EDIT_GUIDANCE).edit_keeping_motion(head, 0.5, &motion_mask)?;
+        let (terrain, _) = checker.place(&kept.frames);
+        m[20].add(f64::from(u8::from(terrain == edited_scene.terrain)));
+        if let Some(d) = path_distance(&kept.frames, edited_scene.terrain) {
+            m[21].add(d);
+        }
         if let Some(d) = path_distance(&rt_head, scene.terrain) {
             m[18].add(d);
         }
@@ -256,6 +279,8 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
     m[7].line(names[7], "≤ 0", at_most(0.0));
     m[8].line(names[8], "≥ 1", at_least(1.0));
     m[9].line(names[9], "≤ 3 px", at_most(3.0));
+    m[20].line(names[20], "≥ 1", at_least(1.0));
+    m[21].line(names[21], "≤ 3 px", at_most(3.0));
     m[10].line(names[10], "≥ −1 dB", at_least(-1.0));
     m[11].line(names[11], "≥ −1 dB", at_least(-1.0));
     m[12].line(names[12], "≤ 1.5", at_most(1.5));

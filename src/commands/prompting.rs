@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use burn::prelude::Backend;
 use worldsim_model::dit::weights::load_denoiser;
 use worldsim_model::prompting::fit::{fit_video, nearest_valid_size};
+use worldsim_model::prompting::motion::MotionMaskConfig;
 use worldsim_model::prompting::tasks::{Prompter, PromptingConfig, TaskOutput};
 use worldsim_model::prompting::{EDIT_GUIDANCE, PROMPTING_GUIDANCE};
 use worldsim_model::vae::weights::load_vae;
@@ -99,6 +100,10 @@ pub struct EditArgs {
     /// How much to change: 0 returns the input (as the VAE reconstructs it), 1 ignores it.
     #[arg(long, default_value_t = 0.5)]
     strength: f32,
+    /// Keep what moves (pinned to the input at every noise level) and redraw only the rest: the
+    /// setting changes, the action stays. Strength 1 then keeps only what moves.
+    #[arg(long)]
+    keep_motion: bool,
     #[command(flatten)]
     common: PromptingArgs,
 }
@@ -144,7 +149,7 @@ enum Task {
     Extend { video: Vec<Frame>, forward: usize, backward: usize },
     LoopFromPrompt { frames: usize },
     CloseLoop { video: Vec<Frame>, frames: usize },
-    Edit { video: Vec<Frame>, strength: f32 },
+    Edit { video: Vec<Frame>, strength: f32, keep_motion: bool },
     Connect { from: Vec<Frame>, to: Vec<Frame>, frames: usize },
 }
 
@@ -181,7 +186,9 @@ fn run_task<B: Backend>(task: Task, args: PromptingArgs) -> Result<()> {
         Task::Animate { image, frames } => Task::Animate { image: fit(&[image], "image").remove(0), frames },
         Task::Extend { video, forward, backward } => Task::Extend { video: fit(&video, "video"), forward, backward },
         Task::CloseLoop { video, frames } => Task::CloseLoop { video: fit(&video, "video"), frames },
-        Task::Edit { video, strength } => Task::Edit { video: fit(&video, "video"), strength },
+        Task::Edit { video, strength, keep_motion } => {
+            Task::Edit { video: fit(&video, "video"), strength, keep_motion }
+        }
         Task::Connect { from, to, frames } => {
             Task::Connect { from: fit(&from, "--from"), to: fit(&to, "--to"), frames }
         }
@@ -206,7 +213,10 @@ fn run_task<B: Backend>(task: Task, args: PromptingArgs) -> Result<()> {
         }
         Task::LoopFromPrompt { frames } => prompter.loop_from_prompt(frames, width as usize, height as usize)?,
         Task::CloseLoop { video, frames } => prompter.close_loop(&video, frames)?,
-        Task::Edit { video, strength } => prompter.edit(&video, strength)?,
+        Task::Edit { video, strength, keep_motion: false } => prompter.edit(&video, strength)?,
+        Task::Edit { video, strength, keep_motion: true } => {
+            prompter.edit_keeping_motion(&video, strength, &MotionMaskConfig::default())?
+        }
         Task::Connect { from, to, frames } => prompter.connect(&from, &to, frames)?,
     };
     for note in notes.iter().chain(&out.notes) {
@@ -258,7 +268,7 @@ pub fn run_loop(a: LoopArgs) -> Result<()> {
 /// Runs `worldsim edit`.
 pub fn run_edit(a: EditArgs) -> Result<()> {
     let video = read_input(&a.video, a.common.size)?;
-    dispatch(Task::Edit { video, strength: a.strength }, a.common)
+    dispatch(Task::Edit { video, strength: a.strength, keep_motion: a.keep_motion }, a.common)
 }
 
 /// Runs `worldsim connect`.

@@ -62,6 +62,11 @@ pub struct PromptRequest {
     pub roles: Vec<FrameRole>,
     /// Prompt, seed, steps, guidance, sampler.
     pub settings: SamplingSettings,
+    /// Tokens pinned to the input (empty: none), one per token in [`patchify`]'s order: each
+    /// follows the straight line from its frame's noised input latent down to the input's clean
+    /// latent instead of the DiT's velocity, so the DiT denoises the rest around what the input
+    /// shows there (replacement inpainting). Only tokens of latent frames with a known frame.
+    pub pinned: Vec<bool>,
 }
 
 impl PromptRequest {
@@ -75,6 +80,7 @@ impl PromptRequest {
             frames: vec![None; frames],
             roles: vec![FrameRole::Generated; latents],
             settings,
+            pinned: Vec::new(),
         }
     }
 }
@@ -158,6 +164,27 @@ fn check<B: Backend>(vae: &LoadedVae<B>, dit: &LoadedDenoiser<B>, req: &PromptRe
                 message: format!(
                     "latent frame {l} is {role:?} but none of its pixel frames {}..={} is known; \
                      give a frame there or mark it Generated",
+                    span.start,
+                    span.end - 1
+                ),
+            });
+        }
+    }
+    let tokens = latents * (req.height / sf / dit.meta.model.patch) * (req.width / sf / dit.meta.model.patch);
+    if !req.pinned.is_empty() && req.pinned.len() != tokens {
+        return Err(ModelError::Config {
+            field: "pinned",
+            message: format!("{} pinned flags for {tokens} tokens; give one per token or none", req.pinned.len()),
+        });
+    }
+    let per_frame = (tokens / latents.max(1)).max(1);
+    for (l, p) in req.pinned.chunks(per_frame).enumerate() {
+        let span = pixel_span(l, ft);
+        if p.contains(&true) && req.frames[span.clone()].iter().all(Option::is_none) {
+            return Err(ModelError::Config {
+                field: "pinned",
+                message: format!(
+                    "latent frame {l} has tokens pinned to the input but none of its pixel frames {}..={} is known",
                     span.start,
                     span.end - 1
                 ),
@@ -260,7 +287,7 @@ pub fn sample_latent<B: Backend>(
     let n = frames * per_frame;
     // The encoder's latent of the known frames `[1, C, frames, h, w]` (none when nothing is used).
     let encoded = match filled(&req.frames) {
-        Some(video) if req.roles.iter().any(FrameRole::uses_input) => {
+        Some(video) if req.roles.iter().any(FrameRole::uses_input) || req.pinned.contains(&true) => {
             let x = VideoSample::from_frames(&video).tensor::<B>(device);
             Some(vae.model.encode(&vae.meta.config, x)?.mean)
         }
@@ -278,6 +305,12 @@ pub fn sample_latent<B: Backend>(
     let steps =
         frame_schedule(&schedule(settings.steps, shift_for_tokens(n, NoiseLevels::default().base_tokens)), &req.roles);
     // Each frame starts on the straight line from its clean latent to its noise, at its level.
+    // Pinned tokens `[n, 1]` (1: pinned) and the velocity of their straight line `[n, token_dim]`.
+    let pinned = (!req.pinned.is_empty()).then(|| {
+        let mask: Vec<f32> = req.pinned.iter().map(|p| f32::from(u8::from(*p))).collect();
+        let mask = Tensor::<B, 1>::from_floats(mask.as_slice(), device).reshape([n, 1]);
+        (mask, noise.clone() - clean.clone())
+    });
     let (start, _) = noised(clean, noise, per_token(&steps[0], per_frame, device));
     let start = FrameTokens { tokens: start, per_frame };
 
@@ -311,6 +344,10 @@ pub fn sample_latent<B: Backend>(
             );
             let uncond = v.remove(1);
             guided(v.remove(0), uncond, settings.guidance)
+        };
+        let v = match &pinned {
+            Some((mask, line)) => v.clone() + (line.clone() - v) * mask.clone(),
+            None => v,
         };
         FrameTokens { tokens: v, per_frame }
     };

@@ -11,6 +11,7 @@ use worldsim_scenes::Frame;
 use worldsim_scenes::rng::mix64;
 
 use super::fit::pad_length;
+use super::motion::{MotionMaskConfig, moving_tokens};
 use super::pipeline::{PromptRequest, Prompted, SampledLatent, SamplingSettings, run_request, sample_latent};
 use super::roles::{FrameRole, roles_from_known};
 use crate::dit::weights::LoadedDenoiser;
@@ -158,7 +159,7 @@ impl<B: Backend> Prompter<'_, B> {
         let roles = roles_from_known(&known, self.temporal(), known_role, self.config.partial_strength);
         let mut settings = self.settings.clone();
         settings.seed = if window == 0 { settings.seed } else { mix64(settings.seed ^ mix64(window)) };
-        Ok((PromptRequest { width, height, frames, roles: roles.clone(), settings }, roles))
+        Ok((PromptRequest { width, height, frames, roles: roles.clone(), settings, pinned: Vec::new() }, roles))
     }
 
     /// The VAE's reconstruction of a video of any length (padded to `1 + 4k` and trimmed back).
@@ -281,6 +282,30 @@ impl<B: Backend> Prompter<'_, B> {
     /// SDEdit: the video noised to level `strength` and denoised under the prompt (0 returns the
     /// VAE reconstruction, 1 ignores the input).
     pub fn edit(&self, video: &[Frame], strength: f32) -> Result<TaskOutput, ModelError> {
+        self.edit_pinned(video, strength, None)
+    }
+
+    /// SDEdit of the setting, keeping the action: like [`Self::edit`], but the tokens where
+    /// something moves ([`moving_tokens`]) are pinned to the input at every level (they end as
+    /// the input's latent), and the DiT redraws the rest around them. Strength 0 returns the
+    /// VAE reconstruction; strength 1 keeps only what moves. A video in which everything moves
+    /// (a panning camera) keeps most of itself.
+    pub fn edit_keeping_motion(
+        &self,
+        video: &[Frame],
+        strength: f32,
+        mask: &MotionMaskConfig,
+    ) -> Result<TaskOutput, ModelError> {
+        self.edit_pinned(video, strength, Some(mask))
+    }
+
+    /// [`Self::edit`], with what moves pinned when `mask` is given.
+    fn edit_pinned(
+        &self,
+        video: &[Frame],
+        strength: f32,
+        mask: Option<&MotionMaskConfig>,
+    ) -> Result<TaskOutput, ModelError> {
         if !(0.0..=1.0).contains(&strength) {
             return Err(ModelError::Config {
                 field: "strength",
@@ -291,7 +316,16 @@ impl<B: Backend> Prompter<'_, B> {
         let (padded, note) = pad_length(video, self.temporal(), "input video");
         a.note(note);
         let role = if strength == 0.0 { FrameRole::Given } else { FrameRole::Noised { strength } };
-        let p = self.window(padded.into_iter().map(Some).collect(), role, 0)?;
+        let pinned = match mask {
+            Some(mask) => {
+                let token_px = self.vae.meta.config.spatial_factor() * self.dit.meta.model.patch;
+                moving_tokens(&padded, self.temporal(), token_px, mask)
+            }
+            None => Vec::new(),
+        };
+        let (mut req, _) = self.window_request(padded.into_iter().map(Some).collect(), role, 0)?;
+        req.pinned = pinned;
+        let p = run_request(self.vae, self.dit, &req, &self.device)?;
         a.add(&p);
         let mut frames = p.frames;
         frames.truncate(video.len());
