@@ -12,7 +12,7 @@ use worldsim_model::diffusion::SamplerKind;
 use worldsim_model::dit::weights::load_denoiser;
 use worldsim_model::prompting::motion::MotionMaskConfig;
 use worldsim_model::prompting::seams::{cyclic_worst_ratio, loop_ratio, median, seam_ratio, worst_ratio};
-use worldsim_model::prompting::tasks::{Prompter, PromptingConfig};
+use worldsim_model::prompting::tasks::{BACKWARD_FADE, Prompter, PromptingConfig};
 use worldsim_model::prompting::{EDIT_GUIDANCE, PROMPTING_GUIDANCE, SamplingSettings};
 use worldsim_model::quality::psnr;
 use worldsim_model::vae::weights::load_vae;
@@ -50,6 +50,9 @@ pub struct EvalPromptingArgs {
     /// Frames connect makes between the clip's end and the other clip's head (a multiple of 4).
     #[arg(long, default_value_t = 4)]
     connect_frames: usize,
+    /// Frames over which backward extension fades from the reversed decode into the round trip.
+    #[arg(long, default_value_t = BACKWARD_FADE)]
+    backward_fade: usize,
     /// Edit keeping motion: a pixel moves when it differs from its temporal median by more than
     /// this (0–255).
     #[arg(long, default_value_t = MotionMaskConfig::default().threshold)]
@@ -169,6 +172,7 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
             },
             config: PromptingConfig {
                 given_level: args.given_level.unwrap_or(PromptingConfig::default().given_level),
+                backward_fade: args.backward_fade,
                 ..PromptingConfig::default()
             },
             device,
