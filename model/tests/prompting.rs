@@ -13,7 +13,7 @@ use worldsim_model::diffusion::{Euler, Heun, Sampler, SamplerKind};
 use worldsim_model::dit::weights::{LoadedDenoiser, load_denoiser};
 use worldsim_model::prompting::fit::{fit_frame, nearest_valid_size, pad_length};
 use worldsim_model::prompting::roles::{frame_schedule, pixel_span, roles_from_known};
-use worldsim_model::prompting::seams::{loop_ratio, median, seam_ratio};
+use worldsim_model::prompting::seams::{loop_ratio, median, seam_ratio, worst_ratio};
 use worldsim_model::prompting::tasks::{BACKWARD_FADE, Prompter, PromptingConfig};
 use worldsim_model::prompting::{FrameRole, PromptRequest, SamplingSettings, run_request, sample_latent};
 use worldsim_model::quality::psnr;
@@ -334,6 +334,33 @@ fn bad_requests_are_errors_naming_the_field() {
     assert!(
         matches!(&unknown, Err(ModelError::Config { field: "pinned", message }) if message.contains("latent frame 0"))
     );
+}
+
+#[test]
+fn connect_starts_as_a_ends_and_fades_into_bs_round_trip() {
+    let (vae, dit) = models();
+    let (a, prompt) = scene_frames(9);
+    let b = Clip::render(
+        &Scene::load(&manifest_dir().join("../scenes/night_snow.ron"))
+            .expect("scene")
+            .with_overrides(Some((32, 32)), Some(9), Some(4242))
+            .expect("valid"),
+    )
+    .frames;
+    let p = prompter(&vae, &dit, &prompt, 12);
+    let out = p.connect(&a, &b, 4).expect("connects").frames;
+    assert_eq!(out.len(), 1 + 4 + 4, "A's last frame, 4 new, B's head");
+    let rt_b = p.roundtrip(&b).expect("rt");
+    assert_eq!(out[8], rt_b[3], "B's last head frame is its round trip's");
+    let mut unfaded = prompter(&vae, &dit, &prompt, 12);
+    unfaded.config.connect_fade = 0;
+    let plain = unfaded.connect(&a, &b, 4).expect("connects").frames;
+    assert_eq!(out[..6], plain[..6], "the fade touches only B's head after its first frame");
+    let head_db = |frames: &[Frame]| mean_psnr(&frames[5..], &b[..4]) - mean_psnr(&rt_b[..4], &b[..4]);
+    let (faded, window) = (head_db(&out), head_db(&plain));
+    eprintln!("B's head {faded:.2} dB (window's decode {window:.2} dB), worst ratio {:.2}", worst_ratio(&out));
+    assert!(faded > window + 1.0, "B's head {faded:.2} dB, not above the window's own {window:.2} dB");
+    assert!(worst_ratio(&out) <= worst_ratio(&plain) * SLACK, "the fade adds a jump");
 }
 
 #[test]

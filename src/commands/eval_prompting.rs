@@ -12,7 +12,7 @@ use worldsim_model::diffusion::SamplerKind;
 use worldsim_model::dit::weights::load_denoiser;
 use worldsim_model::prompting::motion::MotionMaskConfig;
 use worldsim_model::prompting::seams::{cyclic_worst_ratio, loop_ratio, median, seam_ratio, worst_ratio};
-use worldsim_model::prompting::tasks::{BACKWARD_FADE, Prompter, PromptingConfig};
+use worldsim_model::prompting::tasks::{BACKWARD_FADE, CONNECT_FADE, Prompter, PromptingConfig};
 use worldsim_model::prompting::{EDIT_GUIDANCE, PROMPTING_GUIDANCE, SamplingSettings};
 use worldsim_model::quality::psnr;
 use worldsim_model::vae::weights::load_vae;
@@ -53,6 +53,9 @@ pub struct EvalPromptingArgs {
     /// Frames over which backward extension fades from the reversed decode into the round trip.
     #[arg(long, default_value_t = BACKWARD_FADE)]
     backward_fade: usize,
+    /// Frames of B's head over which connect fades from the window's decode into B's round trip.
+    #[arg(long, default_value_t = CONNECT_FADE)]
+    connect_fade: usize,
     /// Edit keeping motion: a pixel moves when it differs from its temporal median by more than
     /// this (0–255).
     #[arg(long, default_value_t = MotionMaskConfig::default().threshold)]
@@ -152,6 +155,7 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
         "reference: B's head dB after a cut from A",
         "edit 0.5 keeping motion: terrain changed",
         "edit 0.5 keeping motion: ball path dist.",
+        "connect: worst ratio anywhere",
     ];
     let mut m: Vec<Measure> = names.iter().map(|_| Measure::default()).collect();
     let start = std::time::Instant::now();
@@ -173,6 +177,7 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
             config: PromptingConfig {
                 given_level: args.given_level.unwrap_or(PromptingConfig::default().given_level),
                 backward_fade: args.backward_fade,
+                connect_fade: args.connect_fade,
                 ..PromptingConfig::default()
             },
             device,
@@ -260,6 +265,7 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
         m[10].add(psnr(&connected.frames[0], &head[8]) - psnr(&rt_head[8], &head[8]));
         m[11].add(mean_psnr(&connected.frames[b_start..], b_head) - mean_psnr(&rt_to[..4], b_head));
         m[12].add(seam_ratio(&connected.frames, 1).max(seam_ratio(&connected.frames, b_start)));
+        m[22].add(worst_ratio(&connected.frames));
         // B's head reconstructed right after A's last frame, a cut: what the VAE makes of it.
         let mut cut = vec![head[8].clone()];
         cut.extend(b_head.iter().cloned());
@@ -288,6 +294,7 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
     m[10].line(names[10], "≥ −1 dB", at_least(-1.0));
     m[11].line(names[11], "≥ −1 dB", at_least(-1.0));
     m[12].line(names[12], "≤ 1.5", at_most(1.5));
+    m[22].line(names[22], "≤ 1.5", at_most(1.5));
     m[13].line(names[13], "(the VAE alone, where a latent frame starts)", at_most(1.5));
     m[19].line(names[19], "(the VAE alone: A's last frame, then B's head, one round trip)", at_least(-1.0));
     m[18].line(names[18], "(the VAE alone: what the tracker reads in the input's round trip)", at_most(3.0));
