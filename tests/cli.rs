@@ -475,6 +475,20 @@ fn prompting_verbs_fit_any_input_and_reject_bad_requests() {
     assert!(!dir.join("x.gif").exists());
     let err = fails(&["extend", "--video", s(&video), "--prompt", "ball", "--out", s(&dir.join("y.gif"))]);
     assert!(err.contains("--forward N"), "{err}");
+    let err = fails(&[
+        "extend",
+        "--video",
+        s(&video),
+        "--forward",
+        "4",
+        "--seam-strength",
+        "1.5",
+        "--prompt",
+        "ball",
+        "--out",
+        s(&dir.join("y.gif")),
+    ]);
+    assert!(err.contains("--seam-strength 1.5 must be in 0..1"), "{err}");
     let err = fails(&["animate", "--image", "missing.png", "--prompt", "ball", "--out", s(&dir.join("z.gif"))]);
     assert!(err.contains("missing.png"), "{err}");
 }

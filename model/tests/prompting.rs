@@ -184,7 +184,10 @@ fn extending_forward_decodes_one_latent_sequence() {
     let four = p.extend_forward(&frames, 4).expect("extend by 4");
     let twelve = p.extend_forward(&frames, 12).expect("extend by 12");
     assert_eq!((four.frames.len(), twelve.frames.len()), (15, 23));
-    assert_eq!(twelve.frames[..11], rt[..], "input frames kept as the VAE reconstructs them");
+    // The first window remakes the last latent frame of the video's 9-frame prefix (frames 5–8,
+    // SEAM_STRENGTH); the rest of the input is kept as the VAE reconstructs it.
+    assert_eq!(twelve.frames[..5], rt[..5], "input frames kept as the VAE reconstructs them");
+    assert_eq!(twelve.frames[9..11], rt[9..11], "input frames kept as the VAE reconstructs them");
     for (i, (a, b)) in four.frames.iter().zip(&twelve.frames).enumerate() {
         let worst = a.rgb.iter().zip(&b.rgb).map(|(x, y)| x.abs_diff(*y)).max().unwrap_or(0);
         assert!(worst <= 1, "frame {i} changed by {worst} levels when the video was extended further");
@@ -223,13 +226,14 @@ fn edit_at_strength_zero_is_the_round_trip_and_given_frames_are_the_reconstructi
 }
 
 /// Seam and loop ratios on this fixed case, the lower of the stage-13 and stage-14 DiTs' (the
-/// stage-14 one, shipped, measures 1.35 / 0.93 / 1.16 / 1.19; backward 1.40 before the fade
-/// from the reversed decode, `BACKWARD_FADE`), plus 25 % for floating-point
+/// stage-14 one, shipped, measures 1.37 / 0.89 / 1.16 / 1.19; backward 1.40 before the fade
+/// from the reversed decode, `BACKWARD_FADE`, and the re-noised seam, `SEAM_STRENGTH`), plus
+/// 25 % for floating-point
 /// differences between machines. Issue 5's bar is 1.5 for each: the
 /// loops (played on repeat through the periodic round trip) reach it here, the extensions do
 /// not (MODEL_CARD.md, *Prompting*) — these guard against regressions, they do not claim the bar.
 const SHIPPED_FORWARD_SEAM: f64 = 1.26;
-const SHIPPED_BACKWARD_SEAM: f64 = 0.93;
+const SHIPPED_BACKWARD_SEAM: f64 = 0.89;
 const SHIPPED_LOOP: f64 = 1.16;
 const SHIPPED_PROMPT_LOOP: f64 = 1.17;
 /// The loop's video frames against the clip's round trip (dB) on this case (stage 13; stage 14:
@@ -243,15 +247,27 @@ fn tasks_keep_their_inputs_and_seams_on_a_fixed_held_out_scene() {
     let (frames, prompt) = scene_frames(9);
     let p = prompter(&vae, &dit, &prompt, 12);
     let rt = p.roundtrip(&frames).expect("rt");
+    let db = |out: &[Frame]| mean_psnr(out, &frames) - mean_psnr(&rt, &frames);
+    // Without re-noising the seam or fading, the input comes back as its round trip, bit for bit.
+    let mut exact = prompter(&vae, &dit, &prompt, 12);
+    exact.config.seam_strength = 0.0;
+    exact.config.backward_fade = 0;
+    assert_eq!(exact.extend_forward(&frames, 8).expect("extend forward").frames[..9], rt[..]);
+    assert_eq!(exact.extend_backward(&frames, 5).expect("extend backward").frames[5..], rt[..]);
+    // By default the first window remakes the video's last latent frame (its last 4 frames) at
+    // a low noise level: the frames before it are the round trip's, all within 1 dB of it.
     let fwd = p.extend_forward(&frames, 8).expect("extend forward");
     assert_eq!(fwd.frames.len(), 17);
-    assert_eq!(fwd.frames[..9], rt[..], "input frames kept as the VAE reconstructs them");
+    assert_eq!(fwd.frames[..5], rt[..5], "input frames before the re-noised latent frame kept");
+    assert_ne!(fwd.frames[5..9], rt[5..9], "the re-noised latent frame remade");
+    let kept = db(&fwd.frames[..9]);
+    assert!(kept >= -1.0, "input frames {kept:.2} dB against the round trip");
     // Backwards: new frames made by extending the reversed video, then the video's round trip,
     // faded in from the reversed decode over its first BACKWARD_FADE frames.
     let bwd = p.extend_backward(&frames, 5).expect("extend backward");
     assert_eq!(bwd.frames.len(), 14);
     assert_eq!(bwd.frames[5 + BACKWARD_FADE..], rt[BACKWARD_FADE..], "input frames kept as the VAE reconstructs them");
-    let faded = mean_psnr(&bwd.frames[5..], &frames) - mean_psnr(&rt, &frames);
+    let faded = db(&bwd.frames[5..]);
     assert!(faded >= -1.0, "input frames {faded:.2} dB against the round trip");
     let mut unfaded = prompter(&vae, &dit, &prompt, 12);
     unfaded.config.backward_fade = 0;
@@ -262,7 +278,8 @@ fn tasks_keep_their_inputs_and_seams_on_a_fixed_held_out_scene() {
     // Both ways: the backward part and the forward part, around the round trip.
     let both = p.extend(&frames, 8, 5).expect("extend both ways");
     assert_eq!(both.frames.len(), 22);
-    assert_eq!(both.frames[..14], bwd.frames[..]);
+    // (forwards, the video's last latent frame is remade; backwards, it is kept)
+    assert_eq!(both.frames[..10], bwd.frames[..10]);
     assert_eq!(both.frames[5 + BACKWARD_FADE..], fwd.frames[BACKWARD_FADE..]);
     // A loop's length is a multiple of 4: 9 frames and 3 new ones. The video's frames are its
     // reconstruction as a loop, near the clip's round trip.
@@ -280,8 +297,9 @@ fn tasks_keep_their_inputs_and_seams_on_a_fixed_held_out_scene() {
 
     let (f, b, l) = (seam_ratio(&fwd.frames, 9), seam_ratio(&bwd.frames, 5), loop_ratio(&closed.frames));
     let lp = loop_ratio(&from_prompt.frames);
+    let (wf, wb) = (worst_ratio(&fwd.frames), worst_ratio(&bwd.frames));
     eprintln!(
-        "forward seam {f:.3}, backward seam {b:.3}, loop {l:.3}, loop from a prompt {lp:.3}, kept {as_loop:.2} dB"
+        "forward seam {f:.3} (worst {wf:.3}), backward seam {b:.3} (worst {wb:.3}), loop {l:.3}, loop from a prompt {lp:.3}, kept {as_loop:.2} dB, extension's input frames {kept:.2} / {faded:.2} dB"
     );
     assert!(f <= SHIPPED_FORWARD_SEAM * SLACK, "forward seam ratio {f}");
     assert!(b <= SHIPPED_BACKWARD_SEAM * SLACK, "backward seam ratio {b}");

@@ -12,7 +12,7 @@ use worldsim_model::diffusion::SamplerKind;
 use worldsim_model::dit::weights::load_denoiser;
 use worldsim_model::prompting::motion::MotionMaskConfig;
 use worldsim_model::prompting::seams::{cyclic_worst_ratio, loop_ratio, median, seam_ratio, worst_ratio};
-use worldsim_model::prompting::tasks::{BACKWARD_FADE, CONNECT_FADE, Prompter, PromptingConfig};
+use worldsim_model::prompting::tasks::{BACKWARD_FADE, CONNECT_FADE, Prompter, PromptingConfig, SEAM_STRENGTH};
 use worldsim_model::prompting::{EDIT_GUIDANCE, PROMPTING_GUIDANCE, SamplingSettings};
 use worldsim_model::quality::psnr;
 use worldsim_model::vae::weights::load_vae;
@@ -56,6 +56,9 @@ pub struct EvalPromptingArgs {
     /// Frames of B's head over which connect fades from the window's decode into B's round trip.
     #[arg(long, default_value_t = CONNECT_FADE)]
     connect_fade: usize,
+    /// Level forward extension re-noises the video's last latent frame to (0: kept).
+    #[arg(long, default_value_t = SEAM_STRENGTH)]
+    seam_strength: f32,
     /// Edit keeping motion: a pixel moves when it differs from its temporal median by more than
     /// this (0–255).
     #[arg(long, default_value_t = MotionMaskConfig::default().threshold)]
@@ -156,6 +159,7 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
         "edit 0.5 keeping motion: terrain changed",
         "edit 0.5 keeping motion: ball path dist.",
         "connect: worst ratio anywhere",
+        "extend fwd: worst ratio anywhere",
     ];
     let mut m: Vec<Measure> = names.iter().map(|_| Measure::default()).collect();
     let start = std::time::Instant::now();
@@ -178,6 +182,7 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
                 given_level: args.given_level.unwrap_or(PromptingConfig::default().given_level),
                 backward_fade: args.backward_fade,
                 connect_fade: args.connect_fade,
+                seam_strength: args.seam_strength,
                 ..PromptingConfig::default()
             },
             device,
@@ -195,6 +200,7 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
         let fwd = p.extend_forward(head, 8)?;
         m[1].add(mean_psnr(&fwd.frames[..9], head) - mean_psnr(&rt_head, head));
         m[2].add(seam_ratio(&fwd.frames, 9));
+        m[23].add(worst_ratio(&fwd.frames));
 
         let rt_tail = p.roundtrip(tail)?;
         let bwd = p.extend_backward(tail, 8)?;
@@ -278,6 +284,7 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
     m[0].line(names[0], "≥ −1 dB", at_least(-1.0));
     m[1].line(names[1], "≥ −1 dB", at_least(-1.0));
     m[2].line(names[2], "≤ 1.5", at_most(1.5));
+    m[23].line(names[23], "≤ 1.5", at_most(1.5));
     m[3].line(names[3], "≥ −1 dB", at_least(-1.0));
     m[4].line(names[4], "≤ 1.5", at_most(1.5));
     m[14].line(names[14], "≤ 1.5", at_most(1.5));

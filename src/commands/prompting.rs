@@ -10,7 +10,7 @@ use burn::prelude::Backend;
 use worldsim_model::dit::weights::load_denoiser;
 use worldsim_model::prompting::fit::{fit_video, nearest_valid_size};
 use worldsim_model::prompting::motion::MotionMaskConfig;
-use worldsim_model::prompting::tasks::{Prompter, PromptingConfig, TaskOutput};
+use worldsim_model::prompting::tasks::{Prompter, PromptingConfig, SEAM_STRENGTH, TaskOutput};
 use worldsim_model::prompting::{EDIT_GUIDANCE, PROMPTING_GUIDANCE};
 use worldsim_model::vae::weights::load_vae;
 use worldsim_scenes::media::{read_png, read_video, write_video};
@@ -72,6 +72,11 @@ pub struct ExtendArgs {
     /// New frames before the start.
     #[arg(long, default_value_t = 0)]
     backward: usize,
+    /// Noise level the first window re-noises the video's last latent frame to (its last 4
+    /// frames, then remade with the new ones, within 1 dB of the round trip); 0 keeps the video
+    /// exactly as the VAE reconstructs it, at the cost of a harder seam.
+    #[arg(long, default_value_t = SEAM_STRENGTH)]
+    seam_strength: f32,
     #[command(flatten)]
     common: PromptingArgs,
 }
@@ -146,7 +151,7 @@ pub fn read_input(path: &Path, size: Option<(u32, u32)>) -> Result<Vec<Frame>> {
 /// Which command, with its inputs read.
 enum Task {
     Animate { image: Frame, frames: usize },
-    Extend { video: Vec<Frame>, forward: usize, backward: usize },
+    Extend { video: Vec<Frame>, forward: usize, backward: usize, seam_strength: f32 },
     LoopFromPrompt { frames: usize },
     CloseLoop { video: Vec<Frame>, frames: usize },
     Edit { video: Vec<Frame>, strength: f32, keep_motion: bool },
@@ -184,7 +189,9 @@ fn run_task<B: Backend>(task: Task, args: PromptingArgs) -> Result<()> {
     };
     let task = match task {
         Task::Animate { image, frames } => Task::Animate { image: fit(&[image], "image").remove(0), frames },
-        Task::Extend { video, forward, backward } => Task::Extend { video: fit(&video, "video"), forward, backward },
+        Task::Extend { video, forward, backward, seam_strength } => {
+            Task::Extend { video: fit(&video, "video"), forward, backward, seam_strength }
+        }
         Task::CloseLoop { video, frames } => Task::CloseLoop { video: fit(&video, "video"), frames },
         Task::Edit { video, strength, keep_motion } => {
             Task::Edit { video: fit(&video, "video"), strength, keep_motion }
@@ -195,13 +202,12 @@ fn run_task<B: Backend>(task: Task, args: PromptingArgs) -> Result<()> {
         t @ Task::LoopFromPrompt { .. } => t,
     };
     let guidance = if matches!(task, Task::Edit { .. }) { EDIT_GUIDANCE } else { PROMPTING_GUIDANCE };
-    let prompter = Prompter {
-        vae: &vae,
-        dit: &dit,
-        settings: args.sampling.settings(&args.prompt, guidance),
-        config: PromptingConfig::default(),
-        device,
-    };
+    let mut config = PromptingConfig::default();
+    if let Task::Extend { seam_strength, .. } = &task {
+        config.seam_strength = *seam_strength;
+    }
+    let prompter =
+        Prompter { vae: &vae, dit: &dit, settings: args.sampling.settings(&args.prompt, guidance), config, device };
     let start = Instant::now();
     let out: TaskOutput = match task {
         Task::Animate { image, frames } => prompter.animate(&image, frames)?,
@@ -251,7 +257,10 @@ pub fn run_animate(a: AnimateArgs) -> Result<()> {
 /// Runs `worldsim extend`.
 pub fn run_extend(a: ExtendArgs) -> Result<()> {
     let video = read_input(&a.video, a.common.size)?;
-    dispatch(Task::Extend { video, forward: a.forward, backward: a.backward }, a.common)
+    if !(0.0..1.0).contains(&a.seam_strength) {
+        bail!("--seam-strength {} must be in 0..1 (0 keeps the video exactly; try {SEAM_STRENGTH})", a.seam_strength);
+    }
+    dispatch(Task::Extend { video, forward: a.forward, backward: a.backward, seam_strength: a.seam_strength }, a.common)
 }
 
 /// Runs `worldsim loop`.
