@@ -228,8 +228,7 @@ fn edit_at_strength_zero_is_the_round_trip_and_given_frames_are_the_reconstructi
 /// Seam and loop ratios on this fixed case, the lower of the stage-13 and stage-14 DiTs' (the
 /// stage-14 one, shipped, measures 1.37 / 0.89 / 1.16 / 1.19; backward 1.40 before the fade
 /// from the reversed decode, `BACKWARD_FADE`, and the re-noised seam, `SEAM_STRENGTH`), plus
-/// 25 % for floating-point
-/// differences between machines. Issue 5's bar is 1.5 for each: the
+/// 25 % for floating-point differences between machines. Issue 5's bar is 1.5 for each: the
 /// loops (played on repeat through the periodic round trip) reach it here, the extensions do
 /// not (MODEL_CARD.md, *Prompting*) — these guard against regressions, they do not claim the bar.
 const SHIPPED_FORWARD_SEAM: f64 = 1.26;

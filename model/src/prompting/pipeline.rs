@@ -170,15 +170,15 @@ fn check<B: Backend>(vae: &LoadedVae<B>, dit: &LoadedDenoiser<B>, req: &PromptRe
             });
         }
     }
-    let tokens = latents * (req.height / sf / dit.meta.model.patch) * (req.width / sf / dit.meta.model.patch);
+    let per_frame = (req.height / sf / dit.meta.model.patch) * (req.width / sf / dit.meta.model.patch);
+    let tokens = latents * per_frame;
     if !req.pinned.is_empty() && req.pinned.len() != tokens {
         return Err(ModelError::Config {
             field: "pinned",
             message: format!("{} pinned flags for {tokens} tokens; give one per token or none", req.pinned.len()),
         });
     }
-    let per_frame = (tokens / latents.max(1)).max(1);
-    for (l, p) in req.pinned.chunks(per_frame).enumerate() {
+    for (l, p) in req.pinned.chunks(per_frame.max(1)).enumerate() {
         let span = pixel_span(l, ft);
         if p.contains(&true) && req.frames[span.clone()].iter().all(Option::is_none) {
             return Err(ModelError::Config {

@@ -46,11 +46,16 @@ pub const SEAM_STRENGTH: f32 = 0.15;
 /// 1.88 / 2.24 → 1.83 / 2.18 (4: −4.62 dB, 1.83 on 4242).
 pub const CONNECT_FADE: usize = 3;
 
-/// Pixel by pixel, `w · a + (1 − w) · b` (frames of one size).
-fn blend(a: &Frame, b: &Frame, w: f32) -> Frame {
-    let rgb =
-        a.rgb.iter().zip(&b.rgb).map(|(x, y)| (w * f32::from(*x) + (1.0 - w) * f32::from(*y)).round() as u8).collect();
-    Frame { width: b.width, height: b.height, rgb }
+/// Fades `frames` in from `from` (frames of one size, frame by frame): frame `i < fade` becomes
+/// `w · from[i] + (1 − w) · frames[i]` with `w = (fade − i) / fade` (1 at the first frame),
+/// the frames after it are left as they are.
+fn fade_in_from(frames: &mut [Frame], from: &[Frame], fade: usize) {
+    for (i, (frame, from)) in frames.iter_mut().zip(from).take(fade).enumerate() {
+        let w = (fade - i) as f32 / fade as f32;
+        for (y, x) in frame.rgb.iter_mut().zip(&from.rgb) {
+            *y = (w * f32::from(*x) + (1.0 - w) * f32::from(*y)).round() as u8;
+        }
+    }
 }
 
 /// How the tasks cut their work into windows.
@@ -222,12 +227,7 @@ impl<B: Backend> Prompter<'_, B> {
         let (mut out, reversed_kept) =
             if backward > 0 { self.before(video, backward, &mut a)? } else { (Vec::new(), Vec::new()) };
         let mut after = self.forward_from(video, forward, 0, &mut a)?;
-        let fade = self.config.backward_fade.min(video.len()).min(reversed_kept.len());
-        for (i, (frame, reversed)) in after.iter_mut().zip(&reversed_kept).take(fade).enumerate() {
-            // Weight of the reversed decode: 1 at the seam, falling by 1/fade a frame.
-            let w = (fade - i) as f32 / fade as f32;
-            *frame = blend(reversed, frame, w);
-        }
+        fade_in_from(&mut after, &reversed_kept, self.config.backward_fade);
         out.extend(after);
         Ok(a.finish(out))
     }
@@ -307,7 +307,7 @@ impl<B: Backend> Prompter<'_, B> {
         // The prefix's frames are the round-trip's (`kept`): decoding them only fills the
         // decoder's past.
         let mut decoder = self.vae.model.stream_decoder();
-        decoder.next(config, prefix.clone().slice(s![.., .., ..prefix_latents - held_back, .., ..]))?;
+        decoder.next(config, prefix.slice(s![.., .., ..prefix_latents - held_back, .., ..]))?;
         let mut decoded = self.frames_of(prefix_latents - held_back);
         let mut frames = kept;
         let mut chunk = first_window;
@@ -426,13 +426,13 @@ impl<B: Backend> Prompter<'_, B> {
         let fade = self.config.connect_fade.min(ft);
         if fade > 0 {
             // B's head as its own round trip, faded in from the window's decode (which the new
-            // frames continue): the window's weight is 1 at the seam and falls by 1/fade a frame.
-            let rt = self.roundtrip(&to[..to.len().min(1 + 2 * ft)])?;
+            // frames continue). The causal VAE reconstructs B's first 4 frames from its first 5
+            // exactly as from the whole of B.
+            let mut head = self.roundtrip(&to[..to.len().min(1 + ft)])?;
+            head.truncate(ft);
             let start = frames.len() - ft;
-            for (i, (frame, own)) in frames[start..].iter_mut().zip(&rt).enumerate() {
-                let w = fade.saturating_sub(i) as f32 / fade as f32;
-                *frame = blend(frame, own, w);
-            }
+            fade_in_from(&mut head, &frames[start..], fade);
+            frames.splice(start.., head);
         }
         Ok(a.finish(frames))
     }
