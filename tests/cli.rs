@@ -489,6 +489,25 @@ fn prompting_verbs_fit_any_input_and_reject_bad_requests() {
         s(&dir.join("y.gif")),
     ]);
     assert!(err.contains("--seam-strength 1.5 must be in 0..1"), "{err}");
+    let (_, cold) =
+        run(&["extend", "--video", s(&video), "--forward", "3", "--backward", "2", "--warm-start", "1"], "cold.gif");
+    let (_, warm) = run(&["extend", "--video", s(&video), "--forward", "3", "--backward", "2"], "warm.gif");
+    assert_eq!(cold.len(), 12);
+    assert_ne!(cold[9..], warm[9..], "--warm-start 1 starts the new frames from pure noise, not warm");
+    let err = fails(&[
+        "connect",
+        "--from",
+        s(&video),
+        "--to",
+        s(&video),
+        "--warm-start",
+        "0",
+        "--prompt",
+        "ball",
+        "--out",
+        s(&dir.join("w.gif")),
+    ]);
+    assert!(err.contains("--warm-start 0 must be in 0 (exclusive) ..= 1"), "{err}");
     let err = fails(&["animate", "--image", "missing.png", "--prompt", "ball", "--out", s(&dir.join("z.gif"))]);
     assert!(err.contains("missing.png"), "{err}");
 }

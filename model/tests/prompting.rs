@@ -13,7 +13,7 @@ use worldsim_model::diffusion::{Euler, Heun, Sampler, SamplerKind};
 use worldsim_model::dit::weights::{LoadedDenoiser, load_denoiser};
 use worldsim_model::prompting::fit::{fit_frame, nearest_valid_size, pad_length};
 use worldsim_model::prompting::roles::{frame_schedule, pixel_span, roles_from_known};
-use worldsim_model::prompting::seams::{loop_ratio, median, seam_ratio, worst_ratio};
+use worldsim_model::prompting::seams::{frame_differences, loop_ratio, median, seam_ratio, worst_ratio};
 use worldsim_model::prompting::tasks::{BACKWARD_FADE, Prompter, PromptingConfig};
 use worldsim_model::prompting::{FrameRole, PromptRequest, SamplingSettings, run_request, sample_latent};
 use worldsim_model::quality::psnr;
@@ -173,6 +173,85 @@ fn held_frames_are_seen_noised_and_come_out_as_the_reconstruction() {
 }
 
 #[test]
+fn warm_frames_start_from_the_last_known_frame_held_still() {
+    // The schedule: a warm frame starts at its level, not at 1.
+    let roles = [FrameRole::Given, FrameRole::Warm { level: 0.8 }];
+    let steps = frame_schedule(&schedule(10, 2.0), &roles);
+    assert_eq!(steps[0], vec![0.0, 0.8]);
+    assert!(!roles[1].is_kept() && !roles[1].needs_own_frames() && roles[1].uses_input());
+
+    let (vae, dit) = models();
+    let (frames, prompt) = scene_frames(9);
+    let mut timeline: Vec<Option<Frame>> = frames[..5].iter().cloned().map(Some).collect();
+    timeline.resize(9, None);
+    let run = |last: FrameRole| {
+        let req = PromptRequest {
+            width: 32,
+            height: 32,
+            frames: timeline.clone(),
+            roles: vec![FrameRole::Given, FrameRole::Given, last],
+            settings: settings(&prompt, 6),
+            pinned: Vec::new(),
+        };
+        run_request(&vae, &dit, &req, &Default::default())
+    };
+    // How far the new frames stray from the last known frame (as reconstructed).
+    let stray = |out: &[Frame]| out[5..].iter().map(|f| f.mean_abs_diff(&out[4])).sum::<f64>() / 4.0;
+    let cold = stray(&run(FrameRole::Generated).expect("generated").frames);
+    let warm = stray(&run(FrameRole::Warm { level: 0.3 }).expect("warm").frames);
+    let full = stray(&run(FrameRole::Warm { level: 1.0 }).expect("warm at 1").frames);
+    // Started a little way from the held frame, the new frames stay near it; at level 1 the
+    // start is pure noise, as for a generated frame.
+    assert!(warm < 0.6 * cold, "warm start strays {warm:.2} levels from the last frame, generated {cold:.2}");
+    assert!((full - cold).abs() < 1e-9, "a warm start at level 1 is generation from noise: {full} vs {cold}");
+    for level in [0.0, 1.5] {
+        let bad = run(FrameRole::Warm { level });
+        assert!(
+            matches!(&bad, Err(ModelError::Config { field: "roles", message }) if message.contains("warm start level")),
+            "{bad:?}"
+        );
+    }
+    let nothing = PromptRequest {
+        width: 32,
+        height: 32,
+        frames: vec![None; 9],
+        roles: vec![FrameRole::Generated, FrameRole::Generated, FrameRole::Warm { level: 0.5 }],
+        settings: settings(&prompt, 2),
+        pinned: Vec::new(),
+    };
+    let nothing = run_request(&vae, &dit, &nothing, &Default::default());
+    assert!(
+        matches!(&nothing, Err(ModelError::Config { field: "roles", message }) if message.contains("no frame is known")),
+        "{nothing:?}"
+    );
+}
+
+#[test]
+fn warm_frames_between_known_frames_start_from_their_cross_fade() {
+    // A dark frame, a gap of 4, then 4 bright frames: started near the bridge (level 0.1), the
+    // gap's frames brighten step by step from one to the other.
+    let (vae, dit) = models();
+    let (dark, bright) = (Frame::filled(32, 32, [20, 30, 40]), Frame::filled(32, 32, [220, 210, 200]));
+    let mut timeline = vec![Some(dark.clone())];
+    timeline.extend([None, None, None, None]);
+    timeline.extend(vec![Some(bright.clone()); 4]);
+    let req = PromptRequest {
+        width: 32,
+        height: 32,
+        frames: timeline,
+        roles: vec![FrameRole::Given, FrameRole::Warm { level: 0.1 }, FrameRole::Given],
+        settings: settings("a plain picture", 4),
+        pinned: Vec::new(),
+    };
+    let out = run_request(&vae, &dit, &req, &Default::default()).expect("bridged");
+    let mean = |f: &Frame| f.rgb.iter().map(|v| f64::from(*v)).sum::<f64>() / f.rgb.len() as f64;
+    let levels: Vec<f64> = out.frames[..6].iter().map(mean).collect();
+    assert!(levels.windows(2).all(|w| w[1] > w[0] + 5.0), "the gap does not brighten step by step: {levels:.0?}");
+    let (lo, hi) = (mean(&dark), mean(&bright));
+    assert!(levels[2] > lo + 0.2 * (hi - lo) && levels[3] < hi - 0.2 * (hi - lo), "{levels:.0?}");
+}
+
+#[test]
 fn extending_forward_decodes_one_latent_sequence() {
     // The new frames of each window are appended to the video's own latent and the sequence is
     // decoded at once, so frames made by a first window do not change when a second window
@@ -225,19 +304,17 @@ fn edit_at_strength_zero_is_the_round_trip_and_given_frames_are_the_reconstructi
     assert_eq!(out.network_calls, 4);
 }
 
-/// Seam and loop ratios on this fixed case, the lower of the stage-13 and stage-14 DiTs' (the
-/// stage-14 one, shipped, measures 1.37 / 0.89 / 1.16 / 1.19; backward 1.40 before the fade
-/// from the reversed decode, `BACKWARD_FADE`, and the re-noised seam, `SEAM_STRENGTH`), plus
-/// 25 % for floating-point differences between machines. Issue 5's bar is 1.5 for each: the
-/// loops (played on repeat through the periodic round trip) reach it here, the extensions do
-/// not (MODEL_CARD.md, *Prompting*) — these guard against regressions, they do not claim the bar.
-const SHIPPED_FORWARD_SEAM: f64 = 1.26;
-const SHIPPED_BACKWARD_SEAM: f64 = 0.89;
-const SHIPPED_LOOP: f64 = 1.16;
-const SHIPPED_PROMPT_LOOP: f64 = 1.17;
-/// The loop's video frames against the clip's round trip (dB) on this case (stage 13; stage 14:
-/// −2.05).
-const SHIPPED_LOOP_KEPT_DB: f64 = -1.90;
+/// Seam and loop ratios on this fixed case with the shipped stage-14 DiT and new frames
+/// started warm (`WARM_START`; from pure noise they were 1.37 / 0.89 / 1.16 / 1.19, and the
+/// loop's video frames −2.05 dB), plus 25 % for floating-point differences between machines.
+/// Issue 5's bar is 1.5 for each, which every one of them meets here (not everywhere:
+/// MODEL_CARD.md, *Prompting*) — these guard against regressions.
+const SHIPPED_FORWARD_SEAM: f64 = 0.91;
+const SHIPPED_BACKWARD_SEAM: f64 = 0.66;
+const SHIPPED_LOOP: f64 = 1.10;
+const SHIPPED_PROMPT_LOOP: f64 = 1.16;
+/// The loop's video frames against the clip's round trip (dB) on this case.
+const SHIPPED_LOOP_KEPT_DB: f64 = -1.82;
 const SLACK: f64 = 1.25;
 
 #[test]
@@ -377,7 +454,14 @@ fn connect_starts_as_a_ends_and_fades_into_bs_round_trip() {
     let (faded, window) = (head_db(&out), head_db(&plain));
     eprintln!("B's head {faded:.2} dB (window's decode {window:.2} dB), worst ratio {:.2}", worst_ratio(&out));
     assert!(faded > window + 1.0, "B's head {faded:.2} dB, not above the window's own {window:.2} dB");
-    assert!(worst_ratio(&out) <= worst_ratio(&plain) * SLACK, "the fade adds a jump");
+    // The fade must add no jump: its largest frame-to-frame step against the unfaded clip's.
+    // (Not their worst ratios: the fade smooths B's head, which lowers the clip's median step
+    // and so raises its own ratio; with warm-started new frames that alone gave 3.38 against
+    // 2.61 here while the largest step grew from 31.2 to 33.5 levels, and at 64×64 the fade
+    // lowers the worst ratio, `eval prompting --scenes 6 --connect-fade 0`: 1.82 → 1.71.)
+    let largest = |frames: &[Frame]| frame_differences(frames).into_iter().fold(0.0, f64::max);
+    let (step, unfaded_step) = (largest(&out), largest(&plain));
+    assert!(step <= unfaded_step * SLACK, "the fade adds a jump: largest step {step:.1} against {unfaded_step:.1}");
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! numbers issue 5 asks for: kept frames' PSNR against the VAE round-trip's, seam and loop
 //! ratios (difference at the seam over the clip's median frame-to-frame difference), SDEdit at
 //! strength 0 against the round-trip, and at 0.5 with another terrain in the prompt whether the
-//! terrain changed and how far the balls moved from their input paths.
+//! terrain changed and how far the balls moved from their input paths; whether extension's new
+//! frames move as the world's own continuation does (their balls' paths, their frame-to-frame
+//! differences).
 
 use std::path::PathBuf;
 
@@ -11,8 +13,12 @@ use worldsim_model::Cpu;
 use worldsim_model::diffusion::SamplerKind;
 use worldsim_model::dit::weights::load_denoiser;
 use worldsim_model::prompting::motion::MotionMaskConfig;
-use worldsim_model::prompting::seams::{cyclic_worst_ratio, loop_ratio, median, seam_ratio, worst_ratio};
-use worldsim_model::prompting::tasks::{BACKWARD_FADE, CONNECT_FADE, Prompter, PromptingConfig, SEAM_STRENGTH};
+use worldsim_model::prompting::seams::{
+    cyclic_worst_ratio, frame_differences, loop_ratio, median, seam_ratio, worst_ratio,
+};
+use worldsim_model::prompting::tasks::{
+    BACKWARD_FADE, CONNECT_FADE, Prompter, PromptingConfig, SEAM_STRENGTH, WARM_START,
+};
 use worldsim_model::prompting::{EDIT_GUIDANCE, PROMPTING_GUIDANCE, SamplingSettings};
 use worldsim_model::quality::psnr;
 use worldsim_model::vae::weights::load_vae;
@@ -59,6 +65,10 @@ pub struct EvalPromptingArgs {
     /// Level forward extension re-noises the video's last latent frame to (0: kept).
     #[arg(long, default_value_t = SEAM_STRENGTH)]
     seam_strength: f32,
+    /// Level the tasks' new latent frames start at, from the last frame made held still or
+    /// the cross-fade of the known frames around them (1: from pure noise).
+    #[arg(long, default_value_t = WARM_START)]
+    warm_start: f32,
     /// Edit keeping motion: a pixel moves when it differs from its temporal median by more than
     /// this (0–255).
     #[arg(long, default_value_t = MotionMaskConfig::default().threshold)]
@@ -107,6 +117,21 @@ impl Measure {
     }
 }
 
+/// Mean distance in pixels between two sets of tracked paths (one per colour, a centre or none
+/// per frame), over the frames where both found the colour; `None` where they never did.
+fn mean_distance(a: &[Vec<Option<(f32, f32)>>], b: &[Vec<Option<(f32, f32)>>]) -> Option<f64> {
+    let distances: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .flat_map(|(a, b)| a.iter().zip(b))
+        .filter_map(|pair| match pair {
+            (Some(a), Some(b)) => Some(f64::from(((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt())),
+            _ => None,
+        })
+        .collect();
+    (!distances.is_empty()).then(|| distances.iter().sum::<f64>() / distances.len() as f64)
+}
+
 /// A scene with every ball of a colour of its own: those colours (their paths are compared).
 fn ball_colors(scene: &Scene) -> Vec<NamedColor> {
     scene
@@ -127,6 +152,12 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
         && !(0.0..1.0).contains(&l)
     {
         anyhow::bail!("--given-level {l} must be in 0..1 (0 shows given frames clean; try 0.05)");
+    }
+    if !(args.warm_start > 0.0 && args.warm_start <= 1.0) {
+        anyhow::bail!(
+            "--warm-start {} must be in 0 (exclusive) ..= 1 (1: from pure noise; try {WARM_START})",
+            args.warm_start
+        );
     }
     let device = Default::default();
     let motion_mask = args.motion_mask();
@@ -160,6 +191,12 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
         "edit 0.5 keeping motion: ball path dist.",
         "connect: worst ratio anywhere",
         "extend fwd: worst ratio anywhere",
+        "extend fwd: new ball paths vs world's (px)",
+        "reference: a still extension's paths (px)",
+        "extend fwd: new frames' mean step (levels)",
+        "extend bwd: new frames' mean step (levels)",
+        "reference: world's mean step there (fwd)",
+        "reference: world's mean step there (bwd)",
     ];
     let mut m: Vec<Measure> = names.iter().map(|_| Measure::default()).collect();
     let start = std::time::Instant::now();
@@ -183,6 +220,7 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
                 backward_fade: args.backward_fade,
                 connect_fade: args.connect_fade,
                 seam_strength: args.seam_strength,
+                warm_start: args.warm_start,
                 ..PromptingConfig::default()
             },
             device,
@@ -201,12 +239,22 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
         m[1].add(mean_psnr(&fwd.frames[..9], head) - mean_psnr(&rt_head, head));
         m[2].add(seam_ratio(&fwd.frames, 9));
         m[23].add(worst_ratio(&fwd.frames));
+        // Do the new frames move as the world does? Their mean frame-to-frame difference, and
+        // the world's own over the same frames (a frozen continuation steps 0).
+        let step = |frames: &[Frame]| {
+            let d = frame_differences(frames);
+            d.iter().sum::<f64>() / d.len().max(1) as f64
+        };
+        m[26].add(step(&fwd.frames[9..17]));
+        m[28].add(step(&clip.frames[9..17]));
 
         let rt_tail = p.roundtrip(tail)?;
         let bwd = p.extend_backward(tail, 8)?;
         m[3].add(mean_psnr(&bwd.frames[8..], tail) - mean_psnr(&rt_tail, tail));
         m[4].add(seam_ratio(&bwd.frames, 8));
         m[14].add(worst_ratio(&bwd.frames));
+        m[27].add(step(&bwd.frames[..8]));
+        m[29].add(step(&clip.frames[..8]));
 
         let prompt_loop = p.loop_from_prompt(9, 64, 64)?.frames;
         m[5].add(loop_ratio(&prompt_loop));
@@ -235,16 +283,8 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
         let colours = ball_colors(&scene);
         let input_paths: Vec<_> = colours.iter().map(|&c| checker.centres(head, scene.terrain, scene.sky, c)).collect();
         let path_distance = |frames: &[Frame], terrain: Terrain| {
-            let mut distances = Vec::new();
-            for (&c, before) in colours.iter().zip(&input_paths) {
-                let after = checker.centres(frames, terrain, scene.sky, c);
-                for (a, b) in before.iter().zip(&after) {
-                    if let (Some(a), Some(b)) = (a, b) {
-                        distances.push(f64::from(((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt()));
-                    }
-                }
-            }
-            (!distances.is_empty()).then(|| distances.iter().sum::<f64>() / distances.len() as f64)
+            let after: Vec<_> = colours.iter().map(|&c| checker.centres(frames, terrain, scene.sky, c)).collect();
+            mean_distance(&input_paths, &after)
         };
         if let Some(d) = path_distance(&edited.frames, edited_scene.terrain) {
             m[9].add(d);
@@ -257,6 +297,20 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
         }
         if let Some(d) = path_distance(&rt_head, scene.terrain) {
             m[18].add(d);
+        }
+        // The balls in forward extension's new frames against the world's own continuation, and
+        // what a continuation that holds the last frame still would score.
+        let world_new: Vec<_> =
+            colours.iter().map(|&c| checker.centres(&clip.frames[9..17], scene.terrain, scene.sky, c)).collect();
+        let distance_to_world = |frames: &[Frame]| {
+            let made: Vec<_> = colours.iter().map(|&c| checker.centres(frames, scene.terrain, scene.sky, c)).collect();
+            mean_distance(&world_new, &made)
+        };
+        if let Some(d) = distance_to_world(&fwd.frames[9..17]) {
+            m[24].add(d);
+        }
+        if let Some(d) = distance_to_world(&vec![clip.frames[8].clone(); 8]) {
+            m[25].add(d);
         }
 
         let b_head = &other.frames[..4];
@@ -285,9 +339,15 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
     m[1].line(names[1], "≥ −1 dB", at_least(-1.0));
     m[2].line(names[2], "≤ 1.5", at_most(1.5));
     m[23].line(names[23], "≤ 1.5", at_most(1.5));
+    m[26].line(names[26], "(0: frozen)", at_least(0.0));
+    m[28].line(names[28], "(the world's own)", at_least(0.0));
+    m[24].line(names[24], "≤ 3 px", at_most(3.0));
+    m[25].line(names[25], "(a frozen continuation)", at_most(3.0));
     m[3].line(names[3], "≥ −1 dB", at_least(-1.0));
     m[4].line(names[4], "≤ 1.5", at_most(1.5));
     m[14].line(names[14], "≤ 1.5", at_most(1.5));
+    m[27].line(names[27], "(0: frozen)", at_least(0.0));
+    m[29].line(names[29], "(the world's own)", at_least(0.0));
     m[5].line(names[5], "≤ 1.5", at_most(1.5));
     m[15].line(names[15], "≤ 1.5", at_most(1.5));
     m[6].line(names[6], "≤ 1.5", at_most(1.5));

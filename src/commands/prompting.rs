@@ -10,7 +10,7 @@ use burn::prelude::Backend;
 use worldsim_model::dit::weights::load_denoiser;
 use worldsim_model::prompting::fit::{fit_video, nearest_valid_size};
 use worldsim_model::prompting::motion::MotionMaskConfig;
-use worldsim_model::prompting::tasks::{Prompter, PromptingConfig, SEAM_STRENGTH, TaskOutput};
+use worldsim_model::prompting::tasks::{Prompter, PromptingConfig, SEAM_STRENGTH, TaskOutput, WARM_START};
 use worldsim_model::prompting::{EDIT_GUIDANCE, PROMPTING_GUIDANCE};
 use worldsim_model::vae::weights::load_vae;
 use worldsim_scenes::media::{read_png, read_video, write_video};
@@ -45,6 +45,11 @@ pub struct PromptingArgs {
     /// Where to run: cpu, or wgpu / cuda when compiled with that feature.
     #[arg(long, default_value = "cpu")]
     device: DeviceKind,
+    /// Noise level new frames start at, from the last frame made held still (or, between two
+    /// videos, their cross-fade): lower keeps more of it, 1 starts from pure noise. Edit makes
+    /// no new frames.
+    #[arg(long, default_value_t = WARM_START)]
+    warm_start: f32,
 }
 
 /// `worldsim animate`: image-to-video.
@@ -202,7 +207,10 @@ fn run_task<B: Backend>(task: Task, args: PromptingArgs) -> Result<()> {
         t @ Task::LoopFromPrompt { .. } => t,
     };
     let guidance = if matches!(task, Task::Edit { .. }) { EDIT_GUIDANCE } else { PROMPTING_GUIDANCE };
-    let mut config = PromptingConfig::default();
+    if !(args.warm_start > 0.0 && args.warm_start <= 1.0) {
+        bail!("--warm-start {} must be in 0 (exclusive) ..= 1 (1: from pure noise; try {WARM_START})", args.warm_start);
+    }
+    let mut config = PromptingConfig { warm_start: args.warm_start, ..PromptingConfig::default() };
     if let Task::Extend { seam_strength, .. } = &task {
         config.seam_strength = *seam_strength;
     }

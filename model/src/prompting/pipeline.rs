@@ -157,8 +157,26 @@ fn check<B: Backend>(vae: &LoadedVae<B>, dit: &LoadedDenoiser<B>, req: &PromptRe
                 message: format!("latent frame {l}: held level {level} is outside 0..1 (try 0.05)"),
             });
         }
+        if let FrameRole::Warm { level } = role {
+            if !(*level > 0.0 && *level <= 1.0) {
+                return Err(ModelError::Config {
+                    field: "roles",
+                    message: format!(
+                        "latent frame {l}: warm start level {level} is outside 0 (exclusive) ..= 1 (try 0.8)"
+                    ),
+                });
+            }
+            if req.frames.iter().all(Option::is_none) {
+                return Err(ModelError::Config {
+                    field: "roles",
+                    message: format!(
+                        "latent frame {l} starts warm but no frame is known to start from; mark it Generated"
+                    ),
+                });
+            }
+        }
         let span = pixel_span(l, ft);
-        if role.uses_input() && req.frames[span.clone()].iter().all(Option::is_none) {
+        if role.needs_own_frames() && req.frames[span.clone()].iter().all(Option::is_none) {
             return Err(ModelError::Config {
                 field: "roles",
                 message: format!(
@@ -211,6 +229,30 @@ fn filled(frames: &[Option<Frame>]) -> Option<Vec<Frame>> {
         })
         .collect();
     out.reverse();
+    Some(out)
+}
+
+/// The timeline warm frames start from ([`FrameRole::Warm`]): every unknown frame between two
+/// known ones is their cross-fade, weighted by distance; after the last known frame it is that
+/// frame held still, before the first the first. `None` when no frame is known.
+fn bridged(frames: &[Option<Frame>]) -> Option<Vec<Frame>> {
+    let known: Vec<(usize, &Frame)> = frames.iter().enumerate().filter_map(|(i, f)| Some((i, f.as_ref()?))).collect();
+    let (&first, &last) = (known.first()?, known.last()?);
+    let out = (0..frames.len())
+        .map(|i| {
+            let before = known.iter().rev().find(|(k, _)| *k <= i).copied().unwrap_or(first);
+            let after = known.iter().find(|(k, _)| *k >= i).copied().unwrap_or(last);
+            if before.0 >= after.0 {
+                return before.1.clone();
+            }
+            let w = (i - before.0) as f32 / (after.0 - before.0) as f32;
+            let mut frame = before.1.clone();
+            for (y, x) in frame.rgb.iter_mut().zip(&after.1.rgb) {
+                *y = ((1.0 - w) * f32::from(*y) + w * f32::from(*x)).round() as u8;
+            }
+            frame
+        })
+        .collect();
     Some(out)
 }
 
@@ -294,10 +336,24 @@ pub fn sample_latent<B: Backend>(
         _ => None,
     };
     // [n, token_dim] normalised latent tokens (zeros when nothing is known).
-    let clean = match &encoded {
+    let mut clean = match &encoded {
         Some(z) => patchify(vae.meta.latent_stats.normalize(z.clone()), p),
         None => Tensor::zeros([n, td], device),
     };
+    // Warm frames start from the bridged timeline's latent, which is the filled one's unless a
+    // gap lies between two known frames.
+    let warm: Vec<usize> = (0..frames).filter(|&f| matches!(req.roles[f], FrameRole::Warm { .. })).collect();
+    if let (false, Some(video)) = (warm.is_empty(), bridged(&req.frames))
+        && Some(&video) != filled(&req.frames).as_ref()
+    {
+        let x = VideoSample::from_frames(&video).tensor::<B>(device);
+        let z = vae.model.encode(&vae.meta.config, x)?.mean; // [1, C, frames, h, w]
+        let bridge = patchify(vae.meta.latent_stats.normalize(z), p); // [n, token_dim]
+        for f in warm {
+            let rows = f * per_frame..(f + 1) * per_frame;
+            clean = clean.slice_assign([rows.clone(), 0..td], bridge.clone().slice([rows, 0..td]));
+        }
+    }
     let mut rng = Rng::new(settings.seed);
     let noise: Vec<f32> = (0..n * td).map(|_| normal(&mut rng)).collect();
     let noise = Tensor::<B, 1>::from_floats(noise.as_slice(), device).reshape([n, td]);

@@ -24,6 +24,14 @@ pub enum FrameRole {
         /// Noise level in `[0, 1)` the DiT sees the frame at.
         level: f32,
     },
+    /// Generated, but from a warm start rather than pure noise: the encoder's latent of the
+    /// timeline with its unknown frames bridged (between two known frames their cross-fade,
+    /// after the last known frame that frame held still) noised to `level`. After a video's
+    /// end, what does not move starts where it was; `level` leaves room for what does.
+    Warm {
+        /// Noise level in `(0, 1]` the frame starts from (1: [`FrameRole::Generated`]).
+        level: f32,
+    },
     /// Generated from pure noise.
     Generated,
 }
@@ -34,7 +42,7 @@ impl FrameRole {
         match self {
             FrameRole::Given => 0.0,
             FrameRole::Noised { strength } => *strength,
-            FrameRole::Held { level } => *level,
+            FrameRole::Held { level } | FrameRole::Warm { level } => *level,
             FrameRole::Generated => 1.0,
         }
     }
@@ -47,6 +55,12 @@ impl FrameRole {
     /// Whether the VAE's latent of this frame is used.
     pub fn uses_input(&self) -> bool {
         self.start_level() < 1.0
+    }
+
+    /// Whether the frame starts from its own pixel frames' latent (given, held or noised), so
+    /// at least one of them must be known; a warm frame starts from the bridged timeline's.
+    pub fn needs_own_frames(&self) -> bool {
+        self.uses_input() && !matches!(self, FrameRole::Warm { .. })
     }
 }
 
