@@ -458,7 +458,8 @@ fn connect_starts_as_a_ends_and_fades_into_bs_round_trip() {
     // (Not their worst ratios: the fade smooths B's head, which lowers the clip's median step
     // and so raises its own ratio; with warm-started new frames that alone gave 3.38 against
     // 2.61 here while the largest step grew from 31.2 to 33.5 levels, and at 64×64 the fade
-    // lowers the worst ratio, `eval prompting --scenes 6 --connect-fade 0`: 1.82 → 1.71.)
+    // lowers the worst ratio, `eval prompting --scenes 6 --connect-fade 0`, 4242 / 4343: 1.82 / 2.06
+    // → 1.71 / 1.97.)
     let largest = |frames: &[Frame]| frame_differences(frames).into_iter().fold(0.0, f64::max);
     let (step, unfaded_step) = (largest(&out), largest(&plain));
     assert!(step <= unfaded_step * SLACK, "the fade adds a jump: largest step {step:.1} against {unfaded_step:.1}");
