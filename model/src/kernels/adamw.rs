@@ -123,10 +123,16 @@ fn zeros_like(t: &FlexTensor) -> FlexTensor {
     flex_tensor(vec![0.0; t.layout().num_elements()], t.layout().shape())
 }
 
-/// The L2 norm of `g`, summed in f64 over chunks.
+/// The L2 norm of `g`, summed in f64 over chunks. The chunks' sums are added in order, not by
+/// rayon's `sum` (whose tree follows work stealing): the same gradient gives the same norm bit
+/// for bit however the threads ran, so a resumed run follows the straight one exactly.
 fn l2_norm(g: &[f32]) -> f32 {
     let chunk = |c: &[f32]| f64::from(vector::sum_of_squares(c));
-    let sum: f64 = if g.len() <= CHUNK { chunk(g) } else { g.par_chunks(CHUNK).map(chunk).sum() };
+    let sum: f64 = if g.len() <= CHUNK {
+        chunk(g)
+    } else {
+        g.par_chunks(CHUNK).map(chunk).collect::<Vec<f64>>().into_iter().sum()
+    };
     sum.sqrt() as f32
 }
 
