@@ -64,6 +64,11 @@ fn scene_frames(frames: u32) -> (Vec<Frame>, String) {
     (clip.frames, clip.captions.prompt)
 }
 
+/// A 32×32 request with nothing pinned.
+fn request(frames: Vec<Option<Frame>>, roles: Vec<FrameRole>, prompt: &str, steps: usize) -> PromptRequest {
+    PromptRequest { width: 32, height: 32, frames, roles, settings: settings(prompt, steps), pinned: Vec::new() }
+}
+
 /// Mean PSNR of `out` against `reference`, frame by frame.
 fn mean_psnr(out: &[Frame], reference: &[Frame]) -> f64 {
     out.iter().zip(reference).map(|(a, b)| psnr(a, b).min(99.0)).sum::<f64>() / out.len().max(1) as f64
@@ -144,14 +149,7 @@ fn held_frames_are_seen_noised_and_come_out_as_the_reconstruction() {
     let mut timeline: Vec<Option<Frame>> = frames[..5].iter().cloned().map(Some).collect();
     timeline.resize(9, None);
     let run = |known: FrameRole| {
-        let req = PromptRequest {
-            width: 32,
-            height: 32,
-            frames: timeline.clone(),
-            roles: vec![known, known, FrameRole::Generated],
-            settings: settings(&prompt, 4),
-            pinned: Vec::new(),
-        };
+        let req = request(timeline.clone(), vec![known, known, FrameRole::Generated], &prompt, 4);
         run_request(&vae, &dit, &req, &Default::default())
     };
     let given = run(FrameRole::Given).expect("given");
@@ -185,14 +183,7 @@ fn warm_frames_start_from_the_last_known_frame_held_still() {
     let mut timeline: Vec<Option<Frame>> = frames[..5].iter().cloned().map(Some).collect();
     timeline.resize(9, None);
     let run = |last: FrameRole| {
-        let req = PromptRequest {
-            width: 32,
-            height: 32,
-            frames: timeline.clone(),
-            roles: vec![FrameRole::Given, FrameRole::Given, last],
-            settings: settings(&prompt, 6),
-            pinned: Vec::new(),
-        };
+        let req = request(timeline.clone(), vec![FrameRole::Given, FrameRole::Given, last], &prompt, 6);
         run_request(&vae, &dit, &req, &Default::default())
     };
     // How far the new frames stray from the last known frame (as reconstructed).
@@ -211,14 +202,12 @@ fn warm_frames_start_from_the_last_known_frame_held_still() {
             "{bad:?}"
         );
     }
-    let nothing = PromptRequest {
-        width: 32,
-        height: 32,
-        frames: vec![None; 9],
-        roles: vec![FrameRole::Generated, FrameRole::Generated, FrameRole::Warm { level: 0.5 }],
-        settings: settings(&prompt, 2),
-        pinned: Vec::new(),
-    };
+    let nothing = request(
+        vec![None; 9],
+        vec![FrameRole::Generated, FrameRole::Generated, FrameRole::Warm { level: 0.5 }],
+        &prompt,
+        2,
+    );
     let nothing = run_request(&vae, &dit, &nothing, &Default::default());
     assert!(
         matches!(&nothing, Err(ModelError::Config { field: "roles", message }) if message.contains("no frame is known")),
@@ -235,14 +224,12 @@ fn warm_frames_between_known_frames_start_from_their_cross_fade() {
     let mut timeline = vec![Some(dark.clone())];
     timeline.extend([None, None, None, None]);
     timeline.extend(vec![Some(bright.clone()); 4]);
-    let req = PromptRequest {
-        width: 32,
-        height: 32,
-        frames: timeline,
-        roles: vec![FrameRole::Given, FrameRole::Warm { level: 0.1 }, FrameRole::Given],
-        settings: settings("a plain picture", 4),
-        pinned: Vec::new(),
-    };
+    let req = request(
+        timeline,
+        vec![FrameRole::Given, FrameRole::Warm { level: 0.1 }, FrameRole::Given],
+        "a plain picture",
+        4,
+    );
     let out = run_request(&vae, &dit, &req, &Default::default()).expect("bridged");
     let mean = |f: &Frame| f.rgb.iter().map(|v| f64::from(*v)).sum::<f64>() / f.rgb.len() as f64;
     let levels: Vec<f64> = out.frames[..6].iter().map(mean).collect();
@@ -287,14 +274,7 @@ fn edit_at_strength_zero_is_the_round_trip_and_given_frames_are_the_reconstructi
     // (the causal decoder's output there depends on the given latents only).
     let mut timeline: Vec<Option<Frame>> = frames[..5].iter().cloned().map(Some).collect();
     timeline.resize(9, None);
-    let req = PromptRequest {
-        width: 32,
-        height: 32,
-        frames: timeline,
-        roles: vec![FrameRole::Given, FrameRole::Given, FrameRole::Generated],
-        settings: settings(&prompt, 4),
-        pinned: Vec::new(),
-    };
+    let req = request(timeline, vec![FrameRole::Given, FrameRole::Given, FrameRole::Generated], &prompt, 4);
     let out = run_request(&vae, &dit, &req, &Default::default()).expect("runs");
     let rt5 = p.roundtrip(&frames[..5]).expect("round-trip");
     for (a, b) in out.frames[..5].iter().zip(&rt5) {
@@ -388,14 +368,7 @@ fn bad_requests_are_errors_naming_the_field() {
     let (vae, dit) = models();
     let (frames, prompt) = scene_frames(9);
     let device = Default::default();
-    let req = |timeline: Vec<Option<Frame>>, roles: Vec<FrameRole>| PromptRequest {
-        width: 32,
-        height: 32,
-        frames: timeline,
-        roles,
-        settings: settings(&prompt, 2),
-        pinned: Vec::new(),
-    };
+    let req = |timeline: Vec<Option<Frame>>, roles: Vec<FrameRole>| request(timeline, roles, &prompt, 2);
     let none = vec![None; 9];
     let given_nothing = run_request(&vae, &dit, &req(none.clone(), vec![FrameRole::Given; 3]), &device);
     assert!(

@@ -1,7 +1,8 @@
 //! Which latent frames a request gives and which it generates: the role of each latent frame,
 //! the pixel frames each latent frame covers, roles derived from which pixel frames are known,
 //! and the per-frame noise levels of a sampling schedule (given frames stay at 0, SDEdit frames
-//! start part-way, generated frames start from pure noise).
+//! start part-way, warm frames part-way from the known frames around them, generated frames
+//! from pure noise).
 
 use std::ops::Range;
 
