@@ -286,7 +286,8 @@ fn edit_at_strength_zero_is_the_round_trip_and_given_frames_are_the_reconstructi
 
 /// Seam and loop ratios on this fixed case with the shipped stage-14 DiT and new frames
 /// started warm (`WARM_START`; from pure noise they were 1.37 / 0.89 / 1.16 / 1.19, and the
-/// loop's video frames −2.05 dB), plus 25 % for floating-point differences between machines.
+/// loop's video frames −2.05 dB; backward 0.66 is with a 1-frame fade, 0.70 with the 2-frame
+/// `BACKWARD_FADE`), plus 25 % for floating-point differences between machines.
 /// Issue 5's bar is 1.5 for each, which every one of them meets here (not everywhere:
 /// MODEL_CARD.md, *Prompting*) — these guard against regressions.
 const SHIPPED_FORWARD_SEAM: f64 = 0.91;

@@ -28,8 +28,10 @@ pub const GIVEN_LEVEL: f32 = 0.05;
 /// trip ([`PromptingConfig::backward_fade`]). With the seam re-noised ([`SEAM_STRENGTH`]),
 /// `eval prompting --scenes 6` backward seam (4242 / 4343; largest ratio anywhere): 0 frames
 /// 2.97 (3.16) on 4242; 1: 1.18 / 1.22 (1.73 / 1.68); 2: 1.48 / 1.37 (2.13 / 1.81); 3: 1.71;
-/// 4: 1.76. The video's frames stay within 0.5 dB of the round trip.
-pub const BACKWARD_FADE: usize = 1;
+/// 4: 1.76. With new frames started warm ([`WARM_START`]), a 2-frame fade is best: 1: 1.11 /
+/// 1.12 (1.65 / 1.76); **2: 1.12 / 1.10 (1.47 / 1.33)**; 3: 1.26 (1.64) on 4242; 0: 2.55. The
+/// video's frames stay within 0.5 dB of the round trip (−0.48 / −0.42 dB at 2).
+pub const BACKWARD_FADE: usize = 2;
 
 /// The level forward extension's first window re-noises the video's last latent frame to
 /// ([`PromptingConfig::seam_strength`]). `eval prompting --scenes 6` (4242 / 4343): forward seam
@@ -46,7 +48,8 @@ pub const SEAM_STRENGTH: f32 = 0.15;
 /// mean step 3.6 / 3.7 → 2.3 / 2.6 levels, the world's own 1.1 / 1.4), backward seam 1.18 /
 /// 1.22 → 1.11 / 1.12, connect B's head −4.23 / −4.97 → −3.65 / −4.28 dB, loop of a video
 /// 1.42 / 1.20 → 1.30 / 1.11. At 4242: 0.9 forward 1.33, 0.8 1.23, 0.6 1.05, 0.5 0.95, but
-/// below 0.7 backward extension's largest ratio grows (1.65 at 0.7, 1.82 at 0.6, 2.04 at 0.5).
+/// below 0.7 backward extension's largest ratio grows (1.65 at 0.7, 1.82 at 0.6, 2.04 at 0.5;
+/// all with a 1-frame backward fade, before [`BACKWARD_FADE`] became 2).
 pub const WARM_START: f32 = 0.7;
 
 /// Frames of B's head over which `connect` fades from its window's decode into B's round trip
