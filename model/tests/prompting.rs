@@ -430,10 +430,10 @@ fn connect_starts_as_a_ends_and_fades_into_bs_round_trip() {
     assert!(faded > window + 1.0, "B's head {faded:.2} dB, not above the window's own {window:.2} dB");
     // The fade must add no jump: its largest frame-to-frame step against the unfaded clip's.
     // (Not their worst ratios: the fade smooths B's head, which lowers the clip's median step
-    // and so raises its own ratio; with warm-started new frames that alone gave 3.38 against
-    // 2.61 here while the largest step grew from 31.2 to 33.5 levels, and at 64×64 the fade
-    // lowers the worst ratio, `eval prompting --scenes 6 --connect-fade 0`, 4242 / 4343: 1.82 / 2.06
-    // → 1.71 / 1.97.)
+    // and so raises its own ratio; with warm-started new frames and a 3-frame fade that alone
+    // gave 3.38 against 2.61 here while the largest step grew from 31.2 to 33.5 levels (2-frame
+    // fade: 3.64, 35.9), and at 64×64 the fade lowers the worst ratio, `eval prompting --scenes
+    // 6 --connect-fade 0`, 4242 / 4343: 1.82 / 2.06 → 1.67 / 1.95 with 2 frames.)
     let largest = |frames: &[Frame]| frame_differences(frames).into_iter().fold(0.0, f64::max);
     let (step, unfaded_step) = (largest(&out), largest(&plain));
     assert!(step <= unfaded_step * SLACK, "the fade adds a jump: largest step {step:.1} against {unfaded_step:.1}");

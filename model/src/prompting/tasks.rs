@@ -53,11 +53,15 @@ pub const SEAM_STRENGTH: f32 = 0.15;
 pub const WARM_START: f32 = 0.7;
 
 /// Frames of B's head over which `connect` fades from its window's decode into B's round trip
-/// ([`PromptingConfig::connect_fade`]): with 3, B's 4 head frames take the window's decode with
-/// weight 1, 2/3, 1/3 and 0. `eval prompting --scenes 6`, B's head against its round trip
-/// −6.61 / −7.65 dB → −4.23 / −4.97 dB (4242 / 4343), the largest frame-to-frame ratio anywhere
-/// 1.88 / 2.24 → 1.83 / 2.18 (4: −4.62 dB, 1.83 on 4242).
-pub const CONNECT_FADE: usize = 3;
+/// ([`PromptingConfig::connect_fade`]): with 2, B's 4 head frames take the window's decode with
+/// weight 1, 1/2, 0 and 0. From pure noise, `eval prompting --scenes 6`, B's head against its
+/// round trip −6.61 / −7.65 dB → −4.23 / −4.97 dB (4242 / 4343) with a 3-frame fade, the
+/// largest frame-to-frame ratio anywhere 1.88 / 2.24 → 1.83 / 2.18 (4: −4.62 dB, 1.83 on
+/// 4242). With new frames started warm ([`WARM_START`]; B's head dB, worst seam, largest ratio
+/// anywhere): 0 frames −5.79 / −6.68, 1.59 / 1.79, 1.82 / 2.06; 1: −2.77 / −3.45, 1.39 / 1.66,
+/// 1.67 / 2.06; **2: −3.30 / −3.92, 1.45 / 1.67, 1.67 / 1.95**; 3: −3.65 / −4.28, 1.49 / 1.70,
+/// 1.71 / 1.97.
+pub const CONNECT_FADE: usize = 2;
 
 /// Fades `frames` in from `from` (frames of one size, frame by frame): frame `i < fade` becomes
 /// `w · from[i] + (1 − w) · frames[i]` with `w = (fade − i) / fade` (1 at the first frame),
