@@ -82,15 +82,15 @@ fn roles_follow_which_pixel_frames_are_known() {
     let given = FrameRole::Given;
     let partial = FrameRole::Noised { strength: 0.7 };
     // Animate: the image alone is given.
-    assert_eq!(roles_from_known(&known(9, &[0]), 4, given, 0.7), vec![given, g, g]);
+    assert_eq!(roles_from_known(&known(9, &[0]), 4, given, g, 0.7), vec![given, g, g]);
     // Extend forward by 4 from a 5-frame context.
-    assert_eq!(roles_from_known(&known(9, &[0, 1, 2, 3, 4]), 4, given, 0.7), vec![given, given, g]);
+    assert_eq!(roles_from_known(&known(9, &[0, 1, 2, 3, 4]), 4, given, g, 0.7), vec![given, given, g]);
     // A known frame sharing its latent frame with unknown ones is re-noised.
-    assert_eq!(roles_from_known(&known(9, &[4, 5, 6, 7, 8]), 4, given, 0.7), vec![g, partial, given]);
+    assert_eq!(roles_from_known(&known(9, &[4, 5, 6, 7, 8]), 4, given, g, 0.7), vec![g, partial, given]);
     // SDEdit: every known latent frame starts at the strength (partial ones never below it).
     let edit = FrameRole::Noised { strength: 0.8 };
-    assert_eq!(roles_from_known(&known(5, &[0, 1, 2, 3, 4]), 4, edit, 0.7), vec![edit, edit]);
-    assert_eq!(roles_from_known(&known(5, &[0, 1]), 4, edit, 0.7), vec![edit, FrameRole::Noised { strength: 0.8 }]);
+    assert_eq!(roles_from_known(&known(5, &[0, 1, 2, 3, 4]), 4, edit, g, 0.7), vec![edit, edit]);
+    assert_eq!(roles_from_known(&known(5, &[0, 1]), 4, edit, g, 0.7), vec![edit, FrameRole::Noised { strength: 0.8 }]);
 }
 
 #[test]
@@ -447,14 +447,9 @@ fn pinned_tokens_end_as_the_input_latent_and_the_rest_is_redrawn() {
     // 32×32 pixels: an 8×8 latent, 4×4 tokens of 2×2 latent pixels per latent frame. Pin the
     // left half of every latent frame and redraw the whole video (strength 1).
     let pinned: Vec<bool> = (0..2 * 16).map(|t| t % 4 < 2).collect();
-    let req = PromptRequest {
-        width: 32,
-        height: 32,
-        frames: frames.iter().cloned().map(Some).collect(),
-        roles: vec![FrameRole::Noised { strength: 1.0 }; 2],
-        settings: settings(&prompt, 6),
-        pinned,
-    };
+    let mut req =
+        request(frames.iter().cloned().map(Some).collect(), vec![FrameRole::Noised { strength: 1.0 }; 2], &prompt, 6);
+    req.pinned = pinned;
     let out = sample_latent(&vae, &dit, &req, &device).expect("samples").latent; // [1, C, 2, 8, 8]
     let input = vae
         .model

@@ -38,6 +38,14 @@ impl Frame {
         Some(Frame { width: self.width + right.width, height: self.height, rgb })
     }
 
+    /// Moves every channel the fraction `w` of the way to `other`'s (a frame of the same size):
+    /// `(1 − w) · self + w · other`, rounded.
+    pub fn mix(&mut self, other: &Frame, w: f32) {
+        for (y, x) in self.rgb.iter_mut().zip(&other.rgb) {
+            *y = (w * f32::from(*x) + (1.0 - w) * f32::from(*y)).round() as u8;
+        }
+    }
+
     /// Mean absolute difference per channel to another frame of the same size, in `0..=255`.
     pub fn mean_abs_diff(&self, other: &Frame) -> f64 {
         let sum: u64 = self.rgb.iter().zip(&other.rgb).map(|(a, b)| u64::from(a.abs_diff(*b))).sum();

@@ -279,13 +279,14 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
         let edited = prompter(&edit_prompt, i, EDIT_GUIDANCE).edit(head, 0.5)?;
         let (terrain, _) = checker.place(&edited.frames);
         m[8].add(f64::from(u8::from(terrain == edited_scene.terrain)));
-        // The balls' tracked paths in `frames` (on `terrain`) against the input's, mean pixels.
+        // Each ball's tracked centres in `frames` (on `terrain`), and their mean distance in
+        // pixels from the input's.
         let colours = ball_colors(&scene);
-        let input_paths: Vec<_> = colours.iter().map(|&c| checker.centres(head, scene.terrain, scene.sky, c)).collect();
-        let path_distance = |frames: &[Frame], terrain: Terrain| {
-            let after: Vec<_> = colours.iter().map(|&c| checker.centres(frames, terrain, scene.sky, c)).collect();
-            mean_distance(&input_paths, &after)
+        let paths = |frames: &[Frame], terrain: Terrain| -> Vec<_> {
+            colours.iter().map(|&c| checker.centres(frames, terrain, scene.sky, c)).collect()
         };
+        let input_paths = paths(head, scene.terrain);
+        let path_distance = |frames: &[Frame], terrain: Terrain| mean_distance(&input_paths, &paths(frames, terrain));
         if let Some(d) = path_distance(&edited.frames, edited_scene.terrain) {
             m[9].add(d);
         }
@@ -300,12 +301,8 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
         }
         // The balls in forward extension's new frames against the world's own continuation, and
         // what a continuation that holds the last frame still would score.
-        let world_new: Vec<_> =
-            colours.iter().map(|&c| checker.centres(&clip.frames[9..17], scene.terrain, scene.sky, c)).collect();
-        let distance_to_world = |frames: &[Frame]| {
-            let made: Vec<_> = colours.iter().map(|&c| checker.centres(frames, scene.terrain, scene.sky, c)).collect();
-            mean_distance(&world_new, &made)
-        };
+        let world_new = paths(&clip.frames[9..17], scene.terrain);
+        let distance_to_world = |frames: &[Frame]| mean_distance(&world_new, &paths(frames, scene.terrain));
         if let Some(d) = distance_to_world(&fwd.frames[9..17]) {
             m[24].add(d);
         }

@@ -245,11 +245,8 @@ fn bridged(frames: &[Option<Frame>]) -> Option<Vec<Frame>> {
             if before.0 >= after.0 {
                 return before.1.clone();
             }
-            let w = (i - before.0) as f32 / (after.0 - before.0) as f32;
             let mut frame = before.1.clone();
-            for (y, x) in frame.rgb.iter_mut().zip(&after.1.rgb) {
-                *y = ((1.0 - w) * f32::from(*y) + w * f32::from(*x)).round() as u8;
-            }
+            frame.mix(after.1, (i - before.0) as f32 / (after.0 - before.0) as f32);
             frame
         })
         .collect();
@@ -328,9 +325,10 @@ pub fn sample_latent<B: Backend>(
     let per_frame = gh * gw;
     let n = frames * per_frame;
     // The encoder's latent of the known frames `[1, C, frames, h, w]` (none when nothing is used).
-    let encoded = match filled(&req.frames) {
+    let filled = filled(&req.frames);
+    let encoded = match &filled {
         Some(video) if req.roles.iter().any(FrameRole::uses_input) || req.pinned.contains(&true) => {
-            let x = VideoSample::from_frames(&video).tensor::<B>(device);
+            let x = VideoSample::from_frames(video).tensor::<B>(device);
             Some(vae.model.encode(&vae.meta.config, x)?.mean)
         }
         _ => None,
@@ -343,8 +341,9 @@ pub fn sample_latent<B: Backend>(
     // Warm frames start from the bridged timeline's latent, which is the filled one's unless a
     // gap lies between two known frames.
     let warm: Vec<usize> = (0..frames).filter(|&f| matches!(req.roles[f], FrameRole::Warm { .. })).collect();
-    if let (false, Some(video)) = (warm.is_empty(), bridged(&req.frames))
-        && Some(&video) != filled(&req.frames).as_ref()
+    if !warm.is_empty()
+        && let Some(video) = bridged(&req.frames)
+        && Some(&video) != filled.as_ref()
     {
         let x = VideoSample::from_frames(&video).tensor::<B>(device);
         let z = vae.model.encode(&vae.meta.config, x)?.mean; // [1, C, frames, h, w]

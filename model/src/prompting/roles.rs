@@ -72,13 +72,15 @@ pub fn pixel_span(latent: usize, temporal: usize) -> Range<usize> {
 }
 
 /// Roles of the latent frames of a pixel timeline whose frames are `known` or not: a latent frame
-/// whose pixel frames are all known takes `known_role`, one with none known is generated, and one
-/// straddling known and unknown frames is re-noised to `partial_strength` (its unknown frames are
-/// filled from the next known one before encoding).
+/// whose pixel frames are all known takes `known_role`, one with none known `new_role`
+/// ([`FrameRole::Generated`] or [`FrameRole::Warm`]), and one straddling known and unknown frames
+/// is re-noised to `partial_strength` (its unknown frames are filled from the next known one
+/// before encoding).
 pub fn roles_from_known(
     known: &[bool],
     temporal: usize,
     known_role: FrameRole,
+    new_role: FrameRole,
     partial_strength: f32,
 ) -> Vec<FrameRole> {
     let latents = 1 + known.len().saturating_sub(1) / temporal.max(1);
@@ -89,7 +91,7 @@ pub fn roles_from_known(
             if count == span.len() {
                 known_role
             } else if count == 0 {
-                FrameRole::Generated
+                new_role
             } else {
                 let strength = partial_strength.max(known_role.start_level());
                 FrameRole::Noised { strength }

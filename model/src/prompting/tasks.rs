@@ -68,10 +68,7 @@ pub const CONNECT_FADE: usize = 2;
 /// the frames after it are left as they are.
 fn fade_in_from(frames: &mut [Frame], from: &[Frame], fade: usize) {
     for (i, (frame, from)) in frames.iter_mut().zip(from).take(fade).enumerate() {
-        let w = (fade - i) as f32 / fade as f32;
-        for (y, x) in frame.rgb.iter_mut().zip(&from.rgb) {
-            *y = (w * f32::from(*x) + (1.0 - w) * f32::from(*y)).round() as u8;
-        }
+        frame.mix(from, (fade - i) as f32 / fade as f32);
     }
 }
 
@@ -218,12 +215,12 @@ impl<B: Backend> Prompter<'_, B> {
         })?;
         let (width, height) = (first.width as usize, first.height as usize);
         let known: Vec<bool> = frames.iter().map(Option::is_some).collect();
-        let mut roles = roles_from_known(&known, self.temporal(), known_role, self.config.partial_strength);
-        if self.config.warm_start < 1.0 {
-            for role in roles.iter_mut().filter(|r| **r == FrameRole::Generated) {
-                *role = FrameRole::Warm { level: self.config.warm_start };
-            }
-        }
+        let new_role = if self.config.warm_start < 1.0 {
+            FrameRole::Warm { level: self.config.warm_start }
+        } else {
+            FrameRole::Generated
+        };
+        let roles = roles_from_known(&known, self.temporal(), known_role, new_role, self.config.partial_strength);
         let mut settings = self.settings.clone();
         settings.seed = if window == 0 { settings.seed } else { mix64(settings.seed ^ mix64(window)) };
         Ok((PromptRequest { width, height, frames, roles: roles.clone(), settings, pinned: Vec::new() }, roles))
