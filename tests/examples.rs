@@ -116,6 +116,24 @@ fn stream_command_and_bench_stream_run_on_the_shipped_model() {
         .output()
         .expect("runs");
     assert!(String::from_utf8_lossy(&run.stderr).contains("`fly` is not an action"));
+    // Guidance is focused by default; `off` guides every token alike (another stream after its
+    // first frame), and a bad focus names what is wrong.
+    let unfocused = dir.join("unfocused.gif");
+    let run = Command::new(env!("CARGO_BIN_EXE_worldsim"))
+        .args(["stream", "--frames", "9", "--size", "32x32", "--steps", "2", "--actions", "right:0.25,jump:1"])
+        .args(["--guidance-focus", "off", "--out", unfocused.to_str().unwrap()])
+        .current_dir(manifest_dir())
+        .output()
+        .expect("runs");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let read = |p: &std::path::Path| std::fs::read(p).expect("written");
+    assert_ne!(read(&out), read(&unfocused), "focused and unfocused streams differ");
+    let run = Command::new(env!("CARGO_BIN_EXE_worldsim"))
+        .args(["stream", "--frames", "5", "--guidance-focus", "1,0,1", "--out", out.to_str().unwrap()])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success() && stderr.contains("share"), "{stderr}");
 
     let run = Command::new(env!("CARGO_BIN_EXE_worldsim"))
         .args(["bench", "stream", "--sizes", "64x64", "--steps", "2", "--latent-steps", "3", "--json"])

@@ -12,7 +12,7 @@ use worldsim_model::dit::NoisySample;
 use worldsim_model::dit::layout::AttentionMode;
 use worldsim_model::dit::patch::unpatchify;
 use worldsim_model::prompting::pipeline::caption;
-use worldsim_model::stream::{StreamConfig, StreamControls, StreamModel, StreamSession, StreamSpec};
+use worldsim_model::stream::{GuidanceFocus, StreamConfig, StreamControls, StreamModel, StreamSession, StreamSpec};
 use worldsim_model::video::frames_from_tensor;
 use worldsim_model::{Cpu, ModelError};
 use worldsim_scenes::Frame;
@@ -61,7 +61,11 @@ fn offline(m: &StreamModel<B>, config: &StreamConfig, actions: &[Option<&str>], 
     let sigma = config.context_noise;
     let mut context: Vec<Tensor<B, 2>> = Vec::new();
     let mut latents: Vec<Tensor<B, 2>> = Vec::new();
+    // Guidance's focus: the tokens of the largest summed push `|reference − unconditional|²`
+    // over the last frame's steps (none before the first frame is made).
+    let mut focus: Option<Vec<f32>> = None;
     for f in 0..actions.len() {
+        let mut pushed = vec![0.0f32; n];
         let (mut x, commit_noise) = reference.frame_noise(m, f);
         // A warm start begins on the line from the last frame made to this frame's noise.
         if let (Some(level), Some(last)) = (config.warm_start, latents.last()) {
@@ -93,12 +97,26 @@ fn offline(m: &StreamModel<B>, config: &StreamConfig, actions: &[Option<&str>], 
             );
             let last = |t: &Tensor<B, 2>| t.clone().narrow(0, f * n, n);
             let (full, uncond, no_action) = (last(&v[0]), last(&v[1]), last(&v[2]));
+            let prompted = if c.action_guidance.is_some() { no_action.clone() } else { full.clone() };
+            let d = prompted.clone() - uncond.clone();
+            let per_token: Vec<f32> = (d.clone() * d).sum_dim(1).into_data().to_vec().expect("f32");
+            pushed.iter_mut().zip(per_token).for_each(|(a, b)| *a += b);
+            let guided_prompt = match (config.guidance_focus, &focus) {
+                (Some(settings), Some(mask)) => {
+                    let scales: Vec<f32> =
+                        mask.iter().map(|&on| if on > 0.0 { c.guidance } else { settings.outside }).collect();
+                    let scales = Tensor::<B, 1>::from_floats(scales.as_slice(), &m.device).reshape([n, 1]);
+                    uncond.clone() + (prompted - uncond) * scales
+                }
+                _ => guided(prompted, uncond, c.guidance),
+            };
             let v = match c.action_guidance {
-                None => guided(full, uncond, c.guidance),
-                Some(a) => guided(no_action.clone(), uncond, c.guidance) + (full - no_action) * a,
+                None => guided_prompt,
+                Some(a) => guided_prompt + (full - no_action) * a,
             };
             x = x + v * (w[1] - w[0]);
         }
+        focus = config.guidance_focus.map(|settings| settings.mask(&pushed, grid));
         context.push(x.clone() * (1.0 - sigma) + commit_noise * sigma);
         latents.push(x);
     }
@@ -177,6 +195,38 @@ fn a_warm_start_begins_at_the_last_frame_and_equals_offline_math() {
         let err = StreamSession::new(&m, SPEC, StreamConfig { warm_start: Some(bad), ..config.clone() })
             .expect_err("a level outside 0..=1");
         assert!(err.to_string().contains("warm_start"), "{err}");
+    }
+}
+
+#[test]
+fn guidance_focus_guides_fully_only_where_the_last_frame_was_pushed_and_equals_offline_math() {
+    let m = model();
+    let focused = StreamConfig { window: 2, ..StreamConfig::default() };
+    let focus = focused.guidance_focus.expect("streams focus their guidance by default");
+    let actions = [Some("the player moves right"), Some("the player moves right"), Some("the player jumps")];
+    let c = controls(None);
+    let frames = streamed(&m, &focused, &actions, &c);
+    let d = max_diff(&frames, &offline(&m, &focused, &actions, &c));
+    assert!(d <= 2, "focused frames differ from offline generation by {d}/255");
+    let everywhere = StreamConfig { guidance_focus: None, ..focused.clone() };
+    let plain = streamed(&m, &everywhere, &actions, &c);
+    assert_eq!(max_diff(&frames[..1], &plain[..1]), 0, "the first frame is guided everywhere");
+    assert!(max_diff(&frames, &plain) > 0, "later frames are guided less away from the focus");
+    let outside_as_inside =
+        StreamConfig { guidance_focus: Some(GuidanceFocus { outside: c.guidance, ..focus }), ..focused.clone() };
+    assert_eq!(
+        max_diff(&streamed(&m, &outside_as_inside, &actions, &c), &plain),
+        0,
+        "a focus guided outside as inside is the unfocused stream, byte for byte"
+    );
+    for (bad, field) in [
+        (GuidanceFocus { share: 0.0, ..focus }, "share"),
+        (GuidanceFocus { share: 1.5, ..focus }, "share"),
+        (GuidanceFocus { outside: f32::NAN, ..focus }, "outside"),
+    ] {
+        let err = StreamSession::new(&m, SPEC, StreamConfig { guidance_focus: Some(bad), ..focused.clone() })
+            .expect_err("a bad focus");
+        assert!(err.to_string().contains(field), "{err}");
     }
 }
 

@@ -10,7 +10,7 @@ use burn::prelude::Backend;
 use worldsim_model::diffusion::SamplerKind;
 use worldsim_model::prompting::fit::fit_frame;
 use worldsim_model::stream::{
-    STREAM_GUIDANCE, StreamConfig, StreamControls, StreamModel, StreamSession, StreamSpec, StreamStep,
+    GuidanceFocus, STREAM_GUIDANCE, StreamConfig, StreamControls, StreamModel, StreamSession, StreamSpec, StreamStep,
 };
 use worldsim_scenes::Frame;
 use worldsim_scenes::captions::action_caption;
@@ -103,6 +103,33 @@ pub struct StreamConfigArgs {
     /// (0 < level ≤ 1), sampling only the steps below it (default: from pure noise).
     #[arg(long)]
     warm_start: Option<f32>,
+    /// Guide at full scale only where the last frame's guidance push was largest:
+    /// `OUTSIDE,SHARE,RING` (the scale elsewhere, the share of tokens in focus, rings of
+    /// neighbours added; default 1,0.02,1), or `off` to guide every token alike.
+    #[arg(long, value_name = "OUTSIDE,SHARE,RING|off", value_parser = parse_focus)]
+    guidance_focus: Option<FocusChoice>,
+}
+
+/// `--guidance-focus`: a focus, or none (`off`).
+#[derive(Clone, Copy, Debug)]
+pub struct FocusChoice(Option<GuidanceFocus>);
+
+/// Parses `--guidance-focus OUTSIDE,SHARE,RING` or `off`.
+fn parse_focus(text: &str) -> Result<FocusChoice, String> {
+    if text.trim() == "off" {
+        return Ok(FocusChoice(None));
+    }
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    let [outside, share, ring] = parts.as_slice() else {
+        return Err(format!("`{text}` is not OUTSIDE,SHARE,RING or off (try 1,0.02,1)"));
+    };
+    let focus = GuidanceFocus {
+        outside: outside.parse().map_err(|_| format!("OUTSIDE `{outside}` is not a number"))?,
+        share: share.parse().map_err(|_| format!("SHARE `{share}` is not a number"))?,
+        ring: ring.parse().map_err(|_| format!("RING `{ring}` is not a whole number"))?,
+    };
+    focus.check().map_err(|e| e.to_string())?;
+    Ok(FocusChoice(Some(focus)))
 }
 
 impl StreamConfigArgs {
@@ -114,6 +141,7 @@ impl StreamConfigArgs {
             first_frame_steps: self.first_frame_steps,
             steered_caption: !self.described_caption,
             warm_start: self.warm_start,
+            guidance_focus: self.guidance_focus.map_or(StreamConfig::default().guidance_focus, |c| c.0),
             ..StreamConfig::default()
         }
     }

@@ -4,10 +4,12 @@
 //! [`simulator::Simulator`] hides the backend so a game engine can run many streams on the
 //! device a user chooses.
 
+pub mod guidance_focus;
 pub mod session;
 pub mod simulator;
 
 pub use crate::device::ComputeDevice;
+pub use guidance_focus::{GUIDANCE_FOCUS, GuidanceFocus};
 pub use session::{
     FIRST_FRAME_STEPS, STREAM_GUIDANCE, StepTimings, StreamConfig, StreamControls, StreamModel, StreamSession,
     StreamSpec, StreamStep,

@@ -20,6 +20,7 @@ use crate::dit::weights::LoadedDenoiser;
 use crate::dit::{DitCache, DitInput};
 use crate::error::ModelError;
 use crate::prompting::pipeline::caption;
+use crate::stream::guidance_focus::{GUIDANCE_FOCUS, GuidanceFocus, push};
 use crate::vae::blocks::ChunkCache;
 use crate::vae::weights::LoadedVae;
 use crate::video::{VideoSample, frames_from_tensor};
@@ -60,10 +61,19 @@ pub struct StreamConfig {
     /// not change starts where it was); `None` (the default) starts from pure noise.
     #[serde(default)]
     pub warm_start: Option<f32>,
+    /// Guide at the full scale only where the previous frame's guidance push was largest
+    /// ([`GuidanceFocus`]; [`GUIDANCE_FOCUS`] by default); `None` guides every token alike.
+    /// The first frame a stream generates is guided everywhere.
+    #[serde(default = "focus_by_default")]
+    pub guidance_focus: Option<GuidanceFocus>,
 }
 
 fn steered_by_default() -> bool {
     StreamConfig::default().steered_caption
+}
+
+fn focus_by_default() -> Option<GuidanceFocus> {
+    StreamConfig::default().guidance_focus
 }
 
 fn first_frame_steps_by_default() -> usize {
@@ -86,6 +96,7 @@ impl Default for StreamConfig {
             steered_caption: true,
             first_frame_steps: FIRST_FRAME_STEPS,
             warm_start: None,
+            guidance_focus: Some(GUIDANCE_FOCUS),
         }
     }
 }
@@ -230,6 +241,9 @@ pub struct StreamSession<B: Backend> {
     /// `[tokens_per_frame, token_dim]` the last latent frame made (clean), where a warm start
     /// begins.
     last: Option<Tensor<B, 2>>,
+    /// The tokens in guidance's focus for the next frame (one value per token, 0 or 1), from
+    /// the last frame's guidance push; `None` guides every token alike.
+    focus: Option<Vec<f32>>,
     latents: usize,
     frames: usize,
 }
@@ -258,6 +272,9 @@ impl<B: Backend> StreamSession<B> {
                 message: format!("{level} is outside 0 (exclusive) ..= 1 (1: from noise; try 0.8, or none)"),
             });
         }
+        if let Some(focus) = &config.guidance_focus {
+            focus.check()?;
+        }
         let sf = model.vae.meta.config.spatial_factor();
         let p = model.dit.meta.model.patch;
         let null = encode(model, &model.dit.meta.tokenizer.null());
@@ -272,6 +289,7 @@ impl<B: Backend> StreamSession<B> {
             null,
             actions: HashMap::new(),
             last: None,
+            focus: None,
             latents: 0,
             frames: 0,
         })
@@ -427,6 +445,13 @@ impl<B: Backend> StreamSession<B> {
         let cache = &self.cache;
         // So is the frame's action displacement.
         let displacement = dit.frame_displacement(branches.action.clone(), self.grid, cache);
+        // Guidance's focus: per-token scales from the last frame's push, and this frame's push.
+        let focus = self.config.guidance_focus;
+        let scales = match (&focus, &self.focus) {
+            (Some(f), Some(mask)) => Some(f.scales::<B>(mask, controls.guidance, &model.device)),
+            _ => None,
+        };
+        let mut pushed = vec![0.0f32; n];
         let x0 = match known {
             Some(image) => {
                 let x = VideoSample::from_frames(std::slice::from_ref(image)).tensor::<B>(&model.device);
@@ -450,7 +475,16 @@ impl<B: Backend> StreamSession<B> {
                     let no_action = branch(Branch::NoAction);
                     let reference = no_action.clone().unwrap_or_else(|| full.clone());
                     let prompted = match branch(Branch::Null) {
-                        Some(null) => guided(reference, null, controls.guidance),
+                        Some(null) => {
+                            if focus.is_some() {
+                                let p = push(reference.clone(), null.clone());
+                                pushed.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+                            }
+                            match &scales {
+                                Some(s) => null.clone() + (reference - null) * s.clone(),
+                                None => guided(reference, null, controls.guidance),
+                            }
+                        }
                         None => reference,
                     };
                     match (no_action, controls.action_guidance) {
@@ -478,6 +512,10 @@ impl<B: Backend> StreamSession<B> {
         self.cache.push(kv);
         self.cache.keep_last(self.config.window, n);
         self.last = Some(x0.clone());
+        self.focus = match (&focus, known) {
+            (Some(f), None) if pushed.iter().any(|&p| p > 0.0) => Some(f.mask(&pushed, self.grid)),
+            _ => None,
+        };
         timings.commit_ms = ms(clock);
 
         let clock = Instant::now();
