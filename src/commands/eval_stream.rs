@@ -101,13 +101,53 @@ impl Score {
     }
 
     fn line(&self) -> String {
-        (0..3)
+        let actions = (0..3)
             .map(|i| {
                 let share = self.obeyed[i] as f32 / self.total[i].max(1) as f32;
                 format!("{} {}/{} ({:.0} %)", CYCLE[i].name(), self.obeyed[i], self.total[i], 100.0 * share)
             })
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", ");
+        let (k, n) = (self.obeyed.iter().sum::<usize>(), self.total.iter().sum::<usize>());
+        let (low, high) = wilson_interval(k, n);
+        format!(
+            "{actions}; all {k}/{n} ({:.0} %, 95 % interval {:.0}–{:.0} %)",
+            100.0 * k as f64 / n.max(1) as f64,
+            100.0 * low,
+            100.0 * high
+        )
+    }
+}
+
+/// The 95 % Wilson score interval of a share of `k` successes in `n` trials (`(0, 1)` when
+/// `n` is 0): how far a count of obeyed windows may move between runs by chance alone, so
+/// that two settings are compared against it rather than by their difference.
+fn wilson_interval(k: usize, n: usize) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    const Z: f64 = 1.959_964; // the normal quantile of 97.5 %
+    let (k, n) = (k as f64, n as f64);
+    let p = k / n;
+    let denominator = 1.0 + Z * Z / n;
+    let centre = (p + Z * Z / (2.0 * n)) / denominator;
+    let half = Z * (p * (1.0 - p) / n + Z * Z / (4.0 * n * n)).sqrt() / denominator;
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wilson_interval;
+
+    #[test]
+    fn the_wilson_interval_matches_its_reference_values() {
+        // Reference values from statsmodels 0.15's `proportion_confint(k, n, method="wilson")`.
+        let (low, high) = wilson_interval(93, 144);
+        assert!((low - 0.564_858).abs() < 1e-5 && (high - 0.719_230).abs() < 1e-5, "{low} {high}");
+        // All or nothing stays inside 0..1 and is not a point.
+        let (low, high) = wilson_interval(10, 10);
+        assert!((high - 1.0).abs() < 1e-9 && (low - 0.722_467).abs() < 1e-5, "{low} {high}");
+        assert_eq!(wilson_interval(0, 0), (0.0, 1.0));
     }
 }
 
