@@ -136,6 +136,24 @@ fn streamed(m: &StreamModel<B>, config: &StreamConfig, actions: &[Option<&str>],
     frames
 }
 
+/// A script of two walks right and a jump.
+const SCRIPT: [Option<&str>; 3] =
+    [Some("the player moves right"), Some("the player moves right"), Some("the player jumps")];
+
+/// Streams [`SCRIPT`] under `config` and checks the frames against offline generation; returns
+/// them with the same script streamed under `other`, whose first frame must be the same and
+/// whose later frames must differ (`what`: how `config` differs from `other`).
+fn against_offline_and(m: &StreamModel<B>, config: &StreamConfig, other: &StreamConfig, what: &str) -> [Vec<Frame>; 2] {
+    let c = controls(None);
+    let frames = streamed(m, config, &SCRIPT, &c);
+    let d = max_diff(&frames, &offline(m, config, &SCRIPT, &c));
+    assert!(d <= 2, "{what}: frames differ from offline generation by {d}/255");
+    let others = streamed(m, other, &SCRIPT, &c);
+    assert_eq!(max_diff(&frames[..1], &others[..1]), 0, "{what}: the first frame is the same");
+    assert!(max_diff(&frames, &others) > 0, "{what}: later frames differ");
+    [frames, others]
+}
+
 #[test]
 fn streaming_equals_offline_generation_of_the_same_latents() {
     let m = model();
@@ -182,15 +200,8 @@ fn a_warm_start_begins_at_the_last_frame_and_equals_offline_math() {
     let cold = session.levels(6);
     assert_eq!(&levels[1..], &cold[cold.len() - (levels.len() - 1)..], "the cold schedule's steps below it");
     assert_eq!(session.frame_levels(0, 6).len(), config.first_frame_steps + 1, "the first frame starts cold");
-    let actions = [Some("the player moves right"), Some("the player moves right"), Some("the player jumps")];
-    let c = controls(None);
-    let warm = streamed(&m, &config, &actions, &c);
-    let d = max_diff(&warm, &offline(&m, &config, &actions, &c));
-    assert!(d <= 2, "warm-started frames differ from offline generation by {d}/255");
     let plain = StreamConfig { warm_start: None, ..config.clone() };
-    let cold_frames = streamed(&m, &plain, &actions, &c);
-    assert_eq!(max_diff(&warm[..1], &cold_frames[..1]), 0, "the first frame is the same");
-    assert!(max_diff(&warm, &cold_frames) > 0, "later frames start elsewhere");
+    against_offline_and(&m, &config, &plain, "a warm start");
     for bad in [0.0, 1.5, f32::NAN] {
         let err = StreamSession::new(&m, SPEC, StreamConfig { warm_start: Some(bad), ..config.clone() })
             .expect_err("a level outside 0..=1");
@@ -203,19 +214,14 @@ fn guidance_focus_guides_fully_only_where_the_last_frame_was_pushed_and_equals_o
     let m = model();
     let focused = StreamConfig { window: 2, ..StreamConfig::default() };
     let focus = focused.guidance_focus.expect("streams focus their guidance by default");
-    let actions = [Some("the player moves right"), Some("the player moves right"), Some("the player jumps")];
-    let c = controls(None);
-    let frames = streamed(&m, &focused, &actions, &c);
-    let d = max_diff(&frames, &offline(&m, &focused, &actions, &c));
-    assert!(d <= 2, "focused frames differ from offline generation by {d}/255");
     let everywhere = StreamConfig { guidance_focus: None, ..focused.clone() };
-    let plain = streamed(&m, &everywhere, &actions, &c);
-    assert_eq!(max_diff(&frames[..1], &plain[..1]), 0, "the first frame is guided everywhere");
-    assert!(max_diff(&frames, &plain) > 0, "later frames are guided less away from the focus");
+    // The first frame is guided everywhere; later ones less away from the focus.
+    let [_, plain] = against_offline_and(&m, &focused, &everywhere, "a guidance focus");
+    let c = controls(None);
     let outside_as_inside =
         StreamConfig { guidance_focus: Some(GuidanceFocus { outside: c.guidance, ..focus }), ..focused.clone() };
     assert_eq!(
-        max_diff(&streamed(&m, &outside_as_inside, &actions, &c), &plain),
+        max_diff(&streamed(&m, &outside_as_inside, &SCRIPT, &c), &plain),
         0,
         "a focus guided outside as inside is the unfocused stream, byte for byte"
     );
