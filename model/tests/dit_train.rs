@@ -196,6 +196,52 @@ fn object_weighting_is_a_weighted_mean() {
 }
 
 #[test]
+fn action_locality_adds_the_actions_effect_away_from_objects() {
+    // The shipped DiT reads action captions; initialising it draws from the generator.
+    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let device = Default::default();
+    let shipped = load_denoiser::<Cpu>(&shipped_vae(), &device).expect("shipped DiT");
+    let mut config = DitTrainConfig::tiny(1, shipped_vae());
+    config.model = shipped.meta.model.clone();
+    config.cond_dropout = 0.0;
+    config.noise.given_share = 0.0;
+    let mut rng = Rng::new(7);
+    let td = config.model.token_dim();
+    // Two latent frames of 3×3 tokens; an object in each frame's corner token.
+    let clip = LatentSample {
+        tokens: (0..2 * 9 * td).map(|_| worldsim_model::diffusion::flow::normal(&mut rng)).collect(),
+        frames: 2,
+        grid: (3, 3),
+        caption: "A blue player walks on grass.".into(),
+        actions: vec!["the player moves right".into(); 2],
+        focus: (0..18).map(|i| f32::from(i % 9 == 0)).collect(),
+        motion: vec![None; 2],
+    };
+    let loss = |weight: f32, s: &LatentSample| -> f64 {
+        let c = DitTrainConfig { action_locality: weight, ..config.clone() };
+        f64::from(
+            flow_loss::<Cpu>(
+                &shipped.model,
+                &c,
+                std::slice::from_ref(s),
+                AttentionMode::Bidirectional,
+                &mut Rng::new(9),
+                &device,
+            )
+            .into_scalar(),
+        )
+    };
+    let (l0, l1, l2) = (loss(0.0, &clip), loss(1.0, &clip), loss(2.0, &clip));
+    // The term is the action's effect away from the objects: positive for a DiT that reads
+    // actions, and added with its weight.
+    assert!(l1 > l0 + 1e-6, "the actions change the prediction away from the objects: {l1} vs {l0}");
+    assert!(((l2 - l0) - 2.0 * (l1 - l0)).abs() < 1e-3 * (l1 - l0), "weight 2: {l2}, weight 1: {l1}, none: {l0}");
+    // With objects (and their rings) everywhere, nothing is away from them: no term.
+    let covered = LatentSample { focus: (0..18).map(|i| f32::from(i % 9 == 4)).collect(), ..clip.clone() };
+    assert_eq!(loss(1.0, &covered), loss(0.0, &covered), "an object in the centre's ring covers a 3×3 frame");
+}
+
+#[test]
 fn a_resumed_dit_run_follows_the_same_trajectory() {
     let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
     let device = Default::default();

@@ -171,6 +171,10 @@ pub enum TrainCommand {
         /// (default 0; needs --action-shift or an --init-from model with displacements).
         #[arg(long)]
         motion_weight: Option<f32>,
+        /// Weight of the action-locality loss: an action caption's effect on the prediction is
+        /// penalised away from the objects (default 0).
+        #[arg(long)]
+        action_locality: Option<f32>,
         /// Threads rendering and encoding training clips (2: the 2-core machine's measured best,
         /// the encoding of one clip overlapping the next while the step runs).
         #[arg(long, default_value_t = 2)]
@@ -284,6 +288,7 @@ pub fn run(command: TrainCommand) -> Result<()> {
             action_shift,
             previous_frame,
             motion_weight,
+            action_locality,
             workers,
             device,
         } => {
@@ -360,6 +365,12 @@ pub fn run(command: TrainCommand) -> Result<()> {
                     bail!("--motion-weight needs action displacements: add --action-shift");
                 }
                 config.motion_weight = w;
+            }
+            if let Some(w) = action_locality {
+                if !(w.is_finite() && w >= 0.0) {
+                    bail!("--action-locality {w} must be a finite number ≥ 0 (0: no locality loss)");
+                }
+                config.action_locality = w;
             }
             let stop = minutes.map_or(Stop::Steps(steps), Stop::Minutes);
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());

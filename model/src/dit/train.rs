@@ -124,6 +124,12 @@ pub struct DitTrainConfig {
     /// `--motion-weight`; needs [`DitConfig::action_shift`]).
     #[serde(default)]
     pub motion_weight: f32,
+    /// Weight of the action-locality loss ([`action_locality_loss`]): an action caption's
+    /// effect on the prediction (with the caption against without it) is penalised away from
+    /// the objects and a ring of one token around them, so a command moves the player and
+    /// leaves the sky alone (0, the recipe's; `--action-locality`).
+    #[serde(default)]
+    pub action_locality: f32,
     /// Fine-tune: start from the weights of this model folder (`dit.json` + `dit.mpk`, e.g.
     /// the shipped one) instead of a fresh initialisation.
     #[serde(default)]
@@ -162,6 +168,7 @@ impl DitTrainConfig {
             alone_share: 0.0,
             still_share: 0.0,
             motion_weight: 0.0,
+            action_locality: 0.0,
             init_from: None,
         }
     }
@@ -316,7 +323,7 @@ pub fn latent_sample(config: &DitTrainConfig, vae: &LoadedVae<Cpu>, index: u64) 
             && config.steered_share > 0.0
             && Rng::new(mix64(config.seed ^ index.wrapping_mul(STEERED_SALT))).chance(config.steered_share);
     let caption = if steered { CaptionKind::Steered } else { CaptionKind::Described };
-    scene_sample(&scene, vae, config.model.patch, config.object_weight > 0.0, caption)
+    scene_sample(&scene, vae, config.model.patch, config.object_weight > 0.0 || config.action_locality > 0.0, caption)
         .expect("training clips have valid sizes")
 }
 
@@ -380,6 +387,8 @@ pub fn flow_loss<B: Backend>(
     let mut samples = Vec::with_capacity(batch.len());
     let mut targets = Vec::with_capacity(batch.len());
     let mut weights: Vec<f32> = Vec::new();
+    // Per sample, 1 on denoised tokens away from every object (the action-locality loss's).
+    let mut away: Vec<Vec<f32>> = Vec::with_capacity(batch.len());
     let tokenize = |text: &str| config.tokenizer.encode(text).unwrap_or_else(|_| config.tokenizer.null());
     for s in batch {
         let n = s.tokens.len() / td;
@@ -393,6 +402,8 @@ pub fn flow_loss<B: Backend>(
         }
         let focus = |i: usize| s.focus.get(i).copied().unwrap_or(0.0);
         weights.extend((0..n).map(|i| if given[i / per_frame] { 0.0 } else { 1.0 + config.object_weight * focus(i) }));
+        let near = near_objects(&s.focus, s.frames, s.grid);
+        away.push((0..n).map(|i| if given[i / per_frame] || near[i] { 0.0 } else { 1.0 }).collect());
         let eps: Vec<f32> = (0..s.tokens.len()).map(|_| normal(rng)).collect();
         let mut noisy = Vec::with_capacity(s.tokens.len());
         let mut target = Vec::with_capacity(s.tokens.len());
@@ -415,10 +426,16 @@ pub fn flow_loss<B: Backend>(
         targets.push(Tensor::<B, 1>::from_floats(target.as_slice(), device).reshape([n, td]));
     }
     let predicted = denoiser.predict(&samples, mode, config.max_tokens, device);
+    let locality = (config.action_locality > 0.0)
+        .then(|| action_locality_loss(denoiser, config, &samples, &predicted, &away, mode, device))
+        .flatten();
     let diff = Tensor::cat(predicted, 0) - Tensor::cat(targets, 0); // [tokens, token_dim]
     let denoised = weights.iter().sum::<f32>().max(1.0) * td as f32;
     let weights = Tensor::<B, 1>::from_floats(weights.as_slice(), device).unsqueeze_dim::<2>(1); // [tokens, 1]
-    let flow = (diff.powi_scalar(2) * weights).sum() / denoised;
+    let mut flow = (diff.powi_scalar(2) * weights).sum() / denoised;
+    if let Some(locality) = locality {
+        flow = flow + locality * config.action_locality;
+    }
     if config.motion_weight <= 0.0 {
         return flow;
     }
@@ -426,6 +443,53 @@ pub fn flow_loss<B: Backend>(
         Some(motion) => flow + motion * config.motion_weight,
         None => flow,
     }
+}
+
+/// Tokens on or next to an object (a ring of one token, per latent frame), from a sample's
+/// object focus (`[frames · gh · gw]`, empty for none).
+fn near_objects(focus: &[f32], frames: usize, (gh, gw): (usize, usize)) -> Vec<bool> {
+    let mut near = vec![false; frames * gh * gw];
+    for (i, _) in focus.iter().enumerate().filter(|(_, f)| **f > 0.0) {
+        let (f, r, c) = (i / (gh * gw), i / gw % gh, i % gw);
+        for rr in r.saturating_sub(1)..(r + 2).min(gh) {
+            for cc in c.saturating_sub(1)..(c + 2).min(gw) {
+                near[f * gh * gw + rr * gw + cc] = true;
+            }
+        }
+    }
+    near
+}
+
+/// The mean squared effect of the action captions on the prediction away from every object:
+/// each sample that kept an action is predicted again without its actions, and the difference
+/// is weighed by `away` (1 on denoised tokens off and not next to an object). `None` when no
+/// sample kept an action or no token is away from the objects.
+///
+/// # Shapes
+/// - `predicted`: per sample `[tokens, token_dim]`
+/// - output `[1]`
+fn action_locality_loss<B: Backend>(
+    denoiser: &Denoiser<B>,
+    config: &DitTrainConfig,
+    samples: &[NoisySample<B>],
+    predicted: &[Tensor<B, 2>],
+    away: &[Vec<f32>],
+    mode: AttentionMode,
+    device: &B::Device,
+) -> Option<Tensor<B, 1>> {
+    let acted: Vec<usize> = (0..samples.len()).filter(|&i| samples[i].actions.iter().any(Option::is_some)).collect();
+    let weights: Vec<f32> = acted.iter().flat_map(|&i| away[i].iter().copied()).collect();
+    let total = weights.iter().sum::<f32>();
+    if acted.is_empty() || total == 0.0 {
+        return None;
+    }
+    let unacted: Vec<NoisySample<B>> =
+        acted.iter().map(|&i| NoisySample { actions: vec![None; samples[i].frames], ..samples[i].clone() }).collect();
+    let without = denoiser.predict(&unacted, mode, config.max_tokens, device);
+    let with = Tensor::cat(acted.iter().map(|&i| predicted[i].clone()).collect(), 0); // [tokens, token_dim]
+    let effect = with - Tensor::cat(without, 0);
+    let weights = Tensor::<B, 1>::from_floats(weights.as_slice(), device).unsqueeze_dim::<2>(1); // [tokens, 1]
+    Some((effect.powi_scalar(2) * weights).sum() / (total * config.model.token_dim() as f32))
 }
 
 pub use crate::train::{Stop, TrainSummary};
