@@ -153,12 +153,7 @@ pub fn run(args: EvalPromptingArgs) -> Result<()> {
     {
         anyhow::bail!("--given-level {l} must be in 0..1 (0 shows given frames clean; try 0.05)");
     }
-    if !(args.warm_start > 0.0 && args.warm_start <= 1.0) {
-        anyhow::bail!(
-            "--warm-start {} must be in 0 (exclusive) ..= 1 (1: from pure noise; try {WARM_START})",
-            args.warm_start
-        );
-    }
+    super::prompting::check_warm_start(args.warm_start)?;
     let device = Default::default();
     let motion_mask = args.motion_mask();
     let dir = args.model.unwrap_or_else(shipped_model_dir);

@@ -52,6 +52,14 @@ pub struct PromptingArgs {
     warm_start: f32,
 }
 
+/// Checks `--warm-start` (the prompting verbs' and `eval prompting`'s).
+pub fn check_warm_start(level: f32) -> Result<()> {
+    if !(level > 0.0 && level <= 1.0) {
+        bail!("--warm-start {level} must be in 0 (exclusive) ..= 1 (1: from pure noise; try {WARM_START})");
+    }
+    Ok(())
+}
+
 /// `worldsim animate`: image-to-video.
 #[derive(clap::Args)]
 pub struct AnimateArgs {
@@ -207,9 +215,7 @@ fn run_task<B: Backend>(task: Task, args: PromptingArgs) -> Result<()> {
         t @ Task::LoopFromPrompt { .. } => t,
     };
     let guidance = if matches!(task, Task::Edit { .. }) { EDIT_GUIDANCE } else { PROMPTING_GUIDANCE };
-    if !(args.warm_start > 0.0 && args.warm_start <= 1.0) {
-        bail!("--warm-start {} must be in 0 (exclusive) ..= 1 (1: from pure noise; try {WARM_START})", args.warm_start);
-    }
+    check_warm_start(args.warm_start)?;
     let mut config = PromptingConfig { warm_start: args.warm_start, ..PromptingConfig::default() };
     if let Task::Extend { seam_strength, .. } = &task {
         config.seam_strength = *seam_strength;

@@ -387,7 +387,8 @@ pub fn flow_loss<B: Backend>(
     let mut samples = Vec::with_capacity(batch.len());
     let mut targets = Vec::with_capacity(batch.len());
     let mut weights: Vec<f32> = Vec::new();
-    // Per sample, 1 on denoised tokens away from every object (the action-locality loss's).
+    // Per sample, 1 on denoised tokens away from every object (the action-locality loss's; only
+    // when it is on).
     let mut away: Vec<Vec<f32>> = Vec::with_capacity(batch.len());
     let tokenize = |text: &str| config.tokenizer.encode(text).unwrap_or_else(|_| config.tokenizer.null());
     for s in batch {
@@ -402,8 +403,10 @@ pub fn flow_loss<B: Backend>(
         }
         let focus = |i: usize| s.focus.get(i).copied().unwrap_or(0.0);
         weights.extend((0..n).map(|i| if given[i / per_frame] { 0.0 } else { 1.0 + config.object_weight * focus(i) }));
-        let near = near_objects(&s.focus, s.frames, s.grid);
-        away.push((0..n).map(|i| if given[i / per_frame] || near[i] { 0.0 } else { 1.0 }).collect());
+        if config.action_locality > 0.0 {
+            let near = near_objects(&s.focus, s.frames, s.grid);
+            away.push((0..n).map(|i| if given[i / per_frame] || near[i] { 0.0 } else { 1.0 }).collect());
+        }
         let eps: Vec<f32> = (0..s.tokens.len()).map(|_| normal(rng)).collect();
         let mut noisy = Vec::with_capacity(s.tokens.len());
         let mut target = Vec::with_capacity(s.tokens.len());

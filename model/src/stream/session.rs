@@ -243,7 +243,7 @@ pub struct StreamSession<B: Backend> {
     last: Option<Tensor<B, 2>>,
     /// The tokens in guidance's focus for the next frame (one value per token, 0 or 1), from
     /// the last frame's guidance push; `None` guides every token alike.
-    focus: Option<Vec<f32>>,
+    focus_mask: Option<Vec<f32>>,
     latents: usize,
     frames: usize,
 }
@@ -289,7 +289,7 @@ impl<B: Backend> StreamSession<B> {
             null,
             actions: HashMap::new(),
             last: None,
-            focus: None,
+            focus_mask: None,
             latents: 0,
             frames: 0,
         })
@@ -447,7 +447,7 @@ impl<B: Backend> StreamSession<B> {
         let displacement = dit.frame_displacement(branches.action.clone(), self.grid, cache);
         // Guidance's focus: per-token scales from the last frame's push, and this frame's push.
         let focus = self.config.guidance_focus;
-        let scales = match (&focus, &self.focus) {
+        let scales = match (&focus, &self.focus_mask) {
             (Some(f), Some(mask)) => Some(f.scales::<B>(mask, controls.guidance, &model.device)),
             _ => None,
         };
@@ -512,7 +512,7 @@ impl<B: Backend> StreamSession<B> {
         self.cache.push(kv);
         self.cache.keep_last(self.config.window, n);
         self.last = Some(x0.clone());
-        self.focus = match (&focus, known) {
+        self.focus_mask = match (&focus, known) {
             (Some(f), None) if pushed.iter().any(|&p| p > 0.0) => Some(f.mask(&pushed, self.grid)),
             _ => None,
         };
